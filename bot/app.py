@@ -1,0 +1,108 @@
+"""The composition root: ``create_app`` builds everything; nothing happens at import time."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.channels.simulator import SimulatorChannel
+from bot.config import Settings
+from bot.db import make_engine, make_sessionmaker, upgrade
+from bot.dispatcher import Dispatcher
+from bot.routing import Routes
+from bot.services import Services, utcnow
+from webhooks import api, twilio
+from webhooks.keys import SERVICES
+
+logger = logging.getLogger(__name__)
+SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+
+
+def build_channels(settings: Settings, public_url: str | None) -> dict:
+    channels: dict = {"simulator": SimulatorChannel()}
+    if settings.twilio_enabled:
+        from bot.channels.twilio_sms import TwilioSMS
+
+        channels["sms"] = TwilioSMS(
+            settings.twilio_account_sid, settings.twilio_auth_token, from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid, api_base=settings.twilio_api_base,
+            status_callback=f"{public_url}/webhooks/twilio/status" if public_url else None,
+            timeout=settings.send_timeout,
+        )
+    return channels
+
+
+async def build_services(settings: Settings, clock=utcnow, migrate: bool = True) -> Services:
+    """Engine, migrations, channels and dispatcher; call inside a running event loop."""
+    engine = make_engine(settings.database_url)
+    if migrate:
+        await upgrade(engine)
+    services = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+                        routes=Routes.from_settings(settings), clock=clock)
+    services.channels = build_channels(settings, settings.public_url)
+    services.dispatcher = Dispatcher(
+        services.sessions, services.channels, make_context=services.context, rate=settings.send_rate,
+        concurrency=settings.dispatch_concurrency, batch=settings.dispatch_batch,
+        lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts, clock=clock,
+    )
+    return services
+
+
+async def close_services(services: Services) -> None:
+    for channel in services.channels.values():
+        close = getattr(channel, "close", None)
+        if close:
+            await close()
+    await services.engine.dispose()
+
+
+def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True) -> web.Application:
+    """The web application: webhooks, API, health, metrics, the simulator when on, and the ticking scheduler."""
+    app = web.Application(client_max_size=api.MAX_IMPORT)
+
+    async def services_ctx(app: web.Application):
+        services = await build_services(settings, clock)
+        app[SERVICES] = services
+        yield
+        await close_services(services)
+
+    async def scheduler_ctx(app: web.Application):
+        services = app[SERVICES]
+        tick = AsyncIOScheduler(timezone=settings.timezone, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
+        tick.add_job(_dispatch_tick, "interval", args=[services], seconds=max(settings.dispatch_interval, 0.2),
+                     id="dispatch", next_run_time=datetime.now(timezone.utc))
+        tick.start()
+        app[SCHEDULER] = tick
+        services.kick = lambda: _kick(tick)
+        yield
+        tick.shutdown(wait=False)
+
+    app.cleanup_ctx.append(services_ctx)
+    if scheduler:
+        app.cleanup_ctx.append(scheduler_ctx)
+    twilio.setup(app)
+    api.setup(app)
+    if settings.simulator:
+        from webhooks import simulator
+
+        simulator.setup(app)
+    return app
+
+
+async def _dispatch_tick(services: Services) -> None:
+    try:
+        stats = await services.dispatcher.run_once()
+        for outcome, n in stats.outcomes.items():
+            services.metrics.outbound.labels(outcome).inc(n)
+    except Exception:
+        logger.exception("dispatch tick failed; the next tick tries again")
+
+
+def _kick(tick: AsyncIOScheduler) -> None:
+    """Dispatch now rather than at the next tick (replies in the simulator should feel instant)."""
+    job = tick.get_job("dispatch")
+    if job is not None:
+        job.modify(next_run_time=datetime.now(timezone.utc))

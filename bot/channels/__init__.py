@@ -1,0 +1,38 @@
+"""Channel adapters: one small port, one implementation per outside service."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What an adapter needs of an outbox row."""
+
+    id: int
+    address: str
+    body: str
+    idempotency_key: str
+    created_at: object = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    # sent: the provider took it. retry: try again later (nothing was sent).
+    # failed: never retry. unknown: it may or may not have gone; check before resending.
+    outcome: str
+    provider_id: str | None = None
+    status: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    retry_after: float | None = None
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, msg: Outgoing) -> SendResult: ...
+
+    async def find_sent(self, msg: Outgoing) -> str | None:
+        """The provider id of ``msg`` if the provider has it, else None."""
+        ...

@@ -1,0 +1,156 @@
+"""The ``paminn`` console command."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        from dotenv import load_dotenv
+
+        load_dotenv(".env", override=False)
+        return Settings.from_env()
+    except ConfigError as exc:
+        print(f"paminn: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _with_services(settings: Settings, fn):
+    from bot.app import build_services, close_services
+
+    services = await build_services(settings)
+    try:
+        return await fn(services)
+    finally:
+        await close_services(services)
+
+
+def cmd_db_upgrade(args, settings: Settings) -> int:
+    async def run(services):
+        print(f"database at head ({services.engine.dialect.name})")
+    asyncio.run(_with_services(settings, run))
+    return 0
+
+
+def cmd_import(args, settings: Settings) -> int:
+    from bot.imports import ImportError_, format_counts, run_import
+
+    path = Path(args.file)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        print(f"paminn import: no file {path}", file=sys.stderr)
+        return 2
+    except (ValueError, UnicodeDecodeError) as exc:
+        print(f"paminn import: {path} is not valid JSON ({exc}); nothing was written", file=sys.stderr)
+        return 2
+
+    async def run(services):
+        return await run_import(services, doc)
+    try:
+        counts = asyncio.run(_with_services(settings, run))
+    except ImportError_ as exc:
+        print(f"paminn import: {path} was refused; nothing was written. Fix these:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(format_counts(counts))
+    return 0
+
+
+async def load_demo(services, assistants: int = 40) -> dict:
+    from sqlalchemy import update
+
+    from bot.demo import TEAM_CHAT, demo_document
+    from bot.imports import run_import
+    from core.models import Organisation, Staff
+
+    counts = await run_import(services, demo_document(services.clock(), assistants, services.settings.timezone))
+    async with services.sessions.begin() as session:
+        await session.execute(update(Organisation).where(Organisation.id == "demo").values(team_chat=TEAM_CHAT))
+        await session.execute(update(Staff).where(Staff.org_id == "demo").values(simulated=True))
+    return counts
+
+
+async def database_is_empty(services) -> bool:
+    from sqlalchemy import func, select
+
+    from core.models import Organisation
+
+    async with services.sessions() as session:
+        return (await session.scalar(select(func.count()).select_from(Organisation))) == 0
+
+
+def cmd_demo_data(args, settings: Settings) -> int:
+    from bot.imports import format_counts
+
+    counts = asyncio.run(_with_services(settings, lambda s: load_demo(s, args.assistants)))
+    print(format_counts(counts))
+    print("demo organisation 'demo' loaded; coordinator Karin Koordinator texts from 070-111 00 00")
+    return 0
+
+
+def cmd_send_due(args, settings: Settings) -> int:
+    async def run(services):
+        return await services.dispatcher.run_once()
+    stats = asyncio.run(_with_services(settings, run))
+    print(f"sent {stats.sent}, retried {stats.retried}, failed {stats.failed}, unknown {stats.unknown}, "
+          f"reconciled {stats.reconciled}, resent after check {stats.resent_after_check}")
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    if args.demo_if_empty:
+        async def seed(services):
+            if await database_is_empty(services):
+                await load_demo(services)
+                print("the database was empty: loaded the demo organisation")
+        asyncio.run(_with_services(settings, seed))
+    host = args.host or ("127.0.0.1" if settings.simulator else "0.0.0.0")
+    if settings.simulator and host not in ("127.0.0.1", "localhost", "::1") and not args.expose_simulator:
+        print("paminn serve: the simulator lets anyone speak as any phone; it listens on loopback only. "
+              "Pass --expose-simulator to serve it on another address.", file=sys.stderr)
+        return 2
+    print(f"Påminn is running on http://{host}:{args.port}/" + ("  (phone simulator at /)" if settings.simulator else ""),
+          flush=True)
+    web.run_app(create_app(settings), host=host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="paminn", description="Påminn reminder service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="run migrations to head").set_defaults(func=cmd_db_upgrade)
+    p = sub.add_parser("import", help="idempotent upsert of an import file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("demo-data", help="load the demo organisation")
+    p.add_argument("--assistants", type=int, default=40)
+    p.set_defaults(func=cmd_demo_data)
+    p = sub.add_parser("serve", help="web server, Telegram bot and scheduler")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--demo-if-empty", action="store_true", help="load the demo organisation into an empty database")
+    p.add_argument("--expose-simulator", action="store_true", help="serve the simulator beyond loopback")
+    p.set_defaults(func=cmd_serve)
+    sub.add_parser("send-due", help="dispatch due outbound messages once").set_defaults(func=cmd_send_due)
+    args = parser.parse_args(argv)
+    return args.func(args, _settings())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""Settings, read once from an injected mapping (the environment plus an optional .env file)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+from zoneinfo import ZoneInfo
+
+from core.quiet import parse_quiet_hours
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "on", "true", "yes", "ja")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///./paminn.db"
+    public_url: str | None = None
+    api_key: str | None = None
+    timezone: str = "Europe/Stockholm"
+    quiet_hours: str = "21:00-08:00"
+    send_rate: float = 10.0
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    telegram_bot_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_base: str = "https://api.telegram.org/bot"
+    smtp_url: str | None = None
+    simulator: bool = False
+    # Internal knobs (documented in the README, not in the contract).
+    dispatch_interval: float = 2.0
+    dispatch_batch: int = 200
+    dispatch_concurrency: int = 20
+    send_timeout: float = 15.0
+    lease_seconds: float = 60.0
+    max_attempts: int = 8
+    team_ack_window: float = 60.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token
+                    and (self.twilio_from_number or self.twilio_messaging_service_sid))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read settings; raise ConfigError naming the variable and what to set it to."""
+        env = dict(os.environ if env is None else env)
+        get = lambda k: (env.get(k) or "").strip() or None  # noqa: E731
+
+        def number(key: str, default: float) -> float:
+            raw = get(key)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"{key}={raw!r} must be a number") from None
+            if value < 0:
+                raise ConfigError(f"{key}={raw!r} must not be negative")
+            return value
+
+        tz = get("PAMINN_TIMEZONE") or "Europe/Stockholm"
+        try:
+            ZoneInfo(tz)
+        except Exception:
+            raise ConfigError(f"PAMINN_TIMEZONE={tz!r} is not a time zone; use e.g. Europe/Stockholm") from None
+        quiet = get("PAMINN_QUIET_HOURS") or "21:00-08:00"
+        try:
+            parse_quiet_hours(quiet)
+        except ValueError as exc:
+            raise ConfigError(f"PAMINN_QUIET_HOURS: {exc}") from None
+        settings = cls(
+            database_url=get("PAMINN_DATABASE_URL") or cls.database_url,
+            public_url=(get("PAMINN_PUBLIC_URL") or "").rstrip("/") or None,
+            api_key=get("PAMINN_API_KEY"),
+            timezone=tz,
+            quiet_hours=quiet,
+            send_rate=number("PAMINN_SEND_RATE", 10.0),
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_from_number=get("TWILIO_FROM_NUMBER"),
+            twilio_messaging_service_sid=get("TWILIO_MESSAGING_SERVICE_SID"),
+            twilio_api_base=(get("TWILIO_API_BASE") or cls.twilio_api_base).rstrip("/"),
+            telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_api_base=(get("TELEGRAM_API_BASE") or cls.telegram_api_base).rstrip("/"),
+            smtp_url=get("SMTP_URL"),
+            simulator=_flag(get("PAMINN_SIMULATOR"), False),
+            dispatch_interval=number("PAMINN_DISPATCH_INTERVAL", 2.0),
+            team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
+            lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
+            send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
+        )
+        if settings.telegram_bot_token and not settings.telegram_webhook_secret:
+            raise ConfigError("TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_BOT_TOKEN is")
+        if settings.twilio_account_sid and not settings.twilio_auth_token:
+            raise ConfigError("TWILIO_AUTH_TOKEN must be set when TWILIO_ACCOUNT_SID is")
+        if settings.twilio_account_sid and not (settings.twilio_from_number or settings.twilio_messaging_service_sid):
+            raise ConfigError("set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID with TWILIO_ACCOUNT_SID")
+        return settings

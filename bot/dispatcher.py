@@ -1,0 +1,194 @@
+"""The outbox dispatcher: claims due rows, hands each to its channel, stores what happened.
+
+Claims are ``FOR UPDATE SKIP LOCKED`` with a lease, so several processes share the work
+without double-sending. A row is marked ``sending`` (committed) before the provider is
+called; if the process dies there, the lease runs out, the row becomes ``unknown`` and is
+checked against the provider before anything is resent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from sqlalchemy import bindparam, case, update
+
+from bot.channels import Channel, Outgoing, SendResult
+from core import store
+from core.models import OutboxMessage
+from handlers.context import Context
+from handlers.team import delivery_failed
+
+logger = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Pacer:
+    """At most ``rate`` starts per second (0 = unpaced), shared by all sends of one sender."""
+
+    def __init__(self, rate: float):
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self._interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            if self._next > now:
+                await asyncio.sleep(self._next - now)
+                now = self._next
+            self._next = now + self._interval
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+    resent_after_check: int = 0
+    outcomes: dict = field(default_factory=dict)
+
+
+# Status written after a send: only rows still in ``sending`` take it, so a status callback
+# that raced ahead of us (delivered) is never moved backwards.
+_FINISH = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.id == bindparam("b_id"))
+    .values(
+        status=case((OutboxMessage.__table__.c.status == "sending", bindparam("b_status")),
+                    else_=OutboxMessage.__table__.c.status),
+        provider_id=bindparam("b_provider_id"),
+        error_code=bindparam("b_error_code"),
+        error_message=bindparam("b_error_message"),
+        not_before=bindparam("b_not_before"),
+        sent_at=bindparam("b_sent_at"),
+        lease_until=None,
+        claimed_by=None,
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+class Dispatcher:
+    def __init__(self, sessionmaker, channels: dict[str, Channel], *, make_context: Callable[..., Context],
+                 rate: float = 10.0, concurrency: int = 20, batch: int = 200, lease_seconds: float = 60.0,
+                 max_attempts: int = 8, clock: Callable[[], datetime] = utcnow, worker_id: str | None = None):
+        self._sessions = sessionmaker
+        self._channels = channels
+        self._make_context = make_context
+        self._pacers = {name: Pacer(rate if name == "sms" else 0) for name in channels}
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._batch = batch
+        self._lease = timedelta(seconds=lease_seconds)
+        self._max_attempts = max_attempts
+        self._clock = clock
+        self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:8]}"
+        self._running = asyncio.Lock()
+
+    async def run_once(self) -> DispatchStats:
+        """Send everything due now; return what happened. Concurrent calls in one process queue up."""
+        async with self._running:
+            stats = DispatchStats()
+            async with self._sessions.begin() as session:
+                stats.unknown += await store.expire_leases(session, self._clock())
+            await self._reconcile(stats)
+            while True:
+                async with self._sessions.begin() as session:
+                    rows = await store.claim_due(session, self._clock(), self.worker_id, self._lease, self._batch,
+                                                 self._channels)
+                if not rows:
+                    return stats
+                results = await asyncio.gather(*(self._send(row) for row in rows))
+                await self._store(list(zip(rows, results)), stats)
+
+    async def _send(self, row: OutboxMessage) -> SendResult:
+        channel = self._channels[row.channel]
+        async with self._semaphore:
+            await self._pacers[row.channel].wait()
+            try:
+                return await channel.send(_outgoing(row))
+            except Exception as exc:  # an adapter bug must not lose the row
+                logger.exception("channel %s failed on outbox row %s", row.channel, row.id)
+                return SendResult("unknown", error_code="adapter", error_message=type(exc).__name__)
+
+    async def _store(self, pairs: list[tuple[OutboxMessage, SendResult]], stats: DispatchStats) -> None:
+        now = self._clock()
+        params, failures = [], []
+        for row, result in pairs:
+            status, not_before, sent_at = result.outcome, row.not_before, None
+            if result.outcome == "sent":
+                status, sent_at = (result.status if result.status in ("delivered", "sent") else "sent"), now
+                stats.sent += 1
+            elif result.outcome == "retry":
+                if row.attempts >= self._max_attempts:
+                    status = "failed"
+                    stats.failed += 1
+                else:
+                    status = "pending"
+                    backoff = result.retry_after if result.retry_after is not None else min(300, 2 ** row.attempts)
+                    not_before = now + timedelta(seconds=backoff)
+                    stats.retried += 1
+            elif result.outcome == "failed":
+                stats.failed += 1
+                failures.append((row, result))
+            else:
+                stats.unknown += 1
+            params.append({"b_id": row.id, "b_status": status, "b_provider_id": result.provider_id,
+                           "b_error_code": result.error_code, "b_error_message": result.error_message,
+                           "b_not_before": not_before, "b_sent_at": sent_at, "b_now": now})
+            stats.outcomes[result.outcome] = stats.outcomes.get(result.outcome, 0) + 1
+        async with self._sessions.begin() as session:
+            await session.execute(_FINISH, params)
+            if failures:
+                ctx = self._make_context(session, now)
+                for row, result in failures:
+                    await delivery_failed(ctx, row, result.error_message or result.error_code or "failed")
+        logger.info("dispatched %d rows: %s", len(pairs), stats.outcomes)
+
+    async def _reconcile(self, stats: DispatchStats) -> None:
+        """Check rows in ``unknown`` against the provider: found means sent, absent means send again."""
+        while True:
+            async with self._sessions.begin() as session:
+                rows = await store.claim_due(session, self._clock(), self.worker_id, self._lease, self._batch,
+                                             self._channels, statuses=("unknown",))
+            if not rows:
+                return
+            now, params = self._clock(), []
+            for row in rows:
+                try:
+                    found = await self._channels[row.channel].find_sent(_outgoing(row))
+                except Exception as exc:
+                    logger.warning("could not check outbox row %s against %s: %s", row.id, row.channel,
+                                   type(exc).__name__)
+                    params.append({"b_id": row.id, "b_status": "unknown", "b_provider_id": None,
+                                   "b_error_code": "check_failed", "b_error_message": type(exc).__name__,
+                                   "b_not_before": now + timedelta(seconds=30), "b_sent_at": None, "b_now": now})
+                    continue
+                if found:
+                    stats.reconciled += 1
+                    params.append({"b_id": row.id, "b_status": "sent", "b_provider_id": found, "b_error_code": None,
+                                   "b_error_message": None, "b_not_before": row.not_before, "b_sent_at": now,
+                                   "b_now": now})
+                else:
+                    stats.resent_after_check += 1
+                    params.append({"b_id": row.id, "b_status": "pending", "b_provider_id": None,
+                                   "b_error_code": None, "b_error_message": None, "b_not_before": now,
+                                   "b_sent_at": None, "b_now": now})
+            async with self._sessions.begin() as session:
+                await session.execute(_FINISH, params)
+
+
+def _outgoing(row: OutboxMessage) -> Outgoing:
+    return Outgoing(id=row.id, address=row.address, body=row.body, idempotency_key=row.idempotency_key,
+                    created_at=row.created_at)

@@ -1,0 +1,26 @@
+"""The import use case, shared by ``paminn import`` and ``POST /api/v1/import``."""
+from __future__ import annotations
+
+from core import store
+from core.importer import ImportError_, validate_import
+from handlers.team import announce_completed_months
+
+
+async def run_import(services, doc: object) -> dict[str, dict[str, int]]:
+    """Validate and upsert ``doc`` in one transaction; raise ImportError_ (nothing written) if refused."""
+    async with services.sessions.begin() as session:
+        org_id = (doc.get("organisation") or {}).get("id") if isinstance(doc, dict) else None
+        known_staff, known_recipients = (await store.known_ids(session, org_id)) if isinstance(org_id, str) \
+            else (set(), set())
+        plan = validate_import(doc, services.settings.timezone, known_staff, known_recipients)
+        counts = await store.apply_import(session, plan)
+        await announce_completed_months(services.context(session), plan.organisation["id"])
+        return counts
+
+
+def format_counts(counts: dict[str, dict[str, int]]) -> str:
+    return "\n".join(f"{kind}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged"
+                     for kind, c in counts.items())
+
+
+__all__ = ["ImportError_", "format_counts", "run_import"]

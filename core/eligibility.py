@@ -1,0 +1,71 @@
+"""Who is due a reporting-status reminder, and why the rest are not. Pure: time is a parameter."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+REMIND_INTERVAL = timedelta(hours=2)
+
+
+class Reason(str, Enum):
+    DUE = "due"
+    NOTHING_TO_REPORT = "nothing_to_report"
+    REMINDERS_OFF = "reminders_off"
+    RECIPIENT_REMINDERS_OFF = "recipient_reminders_off"
+    NO_MOBILE = "no_mobile"
+    REMINDED_RECENTLY = "reminded_recently"
+
+
+# The order reasons are checked in, and shown in: what the person chose before what we lack.
+REASON_ORDER = (
+    Reason.NOTHING_TO_REPORT,
+    Reason.REMINDERS_OFF,
+    Reason.RECIPIENT_REMINDERS_OFF,
+    Reason.NO_MOBILE,
+    Reason.REMINDED_RECENTLY,
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One assistant's month, as the selection query aggregates it."""
+
+    staff_id: int
+    name: str
+    mobile: str | None
+    reminders_enabled: bool
+    unfinished_shifts: int
+    unfinished_at_enabled_recipient: int
+    last_reminded_at: datetime | None
+    channel: str = "sms"
+    simulated: bool = False
+
+
+def evaluate(c: Candidate, now: datetime, *, apply_interval: bool = True) -> Reason:
+    """The one reason that decides ``c``: DUE, or the first condition that fails."""
+    if c.unfinished_shifts == 0:
+        return Reason.NOTHING_TO_REPORT
+    if not c.reminders_enabled:
+        return Reason.REMINDERS_OFF
+    if c.unfinished_at_enabled_recipient == 0:
+        return Reason.RECIPIENT_REMINDERS_OFF
+    if not c.mobile:
+        return Reason.NO_MOBILE
+    if apply_interval and c.last_reminded_at is not None and now - c.last_reminded_at <= REMIND_INTERVAL:
+        return Reason.REMINDED_RECENTLY
+    return Reason.DUE
+
+
+def split(candidates: list[Candidate], now: datetime, *, apply_interval: bool = True
+          ) -> tuple[list[Candidate], Counter[Reason]]:
+    """The due candidates, and a count of every reason (DUE included)."""
+    due: list[Candidate] = []
+    counts: Counter[Reason] = Counter()
+    for c in candidates:
+        reason = evaluate(c, now, apply_interval=apply_interval)
+        counts[reason] += 1
+        if reason is Reason.DUE:
+            due.append(c)
+    return due, counts

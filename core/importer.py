@@ -1,0 +1,240 @@
+"""Validating the import format (see CONTRACT.md) into plain records. Pure: nothing is written here.
+
+Every problem names the record and the field, and all problems are gathered before the
+file is refused, so one round of fixes is enough.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.months import Month
+from core.phones import InvalidPhoneNumber, to_e164
+from core.quiet import parse_quiet_hours
+
+KNOWN_ROLES = {"assistant", "coordinator", "supervisor", "admin", "inspector"}
+LOCALES = {"sv", "da", "nb", "en"}
+
+
+class ImportError_(ValueError):
+    """The file is refused; ``problems`` lists every record and field to fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass
+class ImportPlan:
+    organisation: dict
+    staff: list[dict] = field(default_factory=list)
+    care_recipients: list[dict] = field(default_factory=list)
+    supervisions: list[tuple[str, str]] = field(default_factory=list)  # (recipient ext id, staff ext id)
+    shifts: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+
+
+def _label(kind: str, index: int, rec: object) -> str:
+    rid = rec.get("id") if isinstance(rec, dict) else None
+    return f"{kind}[{index}]" + (f" (id {rid!r})" if rid is not None else "")
+
+
+def _text(rec: dict, key: str, where: str, problems: list[str], required: bool = True, max_len: int = 200):
+    value = rec.get(key)
+    if value is None:
+        if required:
+            problems.append(f"{where}: '{key}' is missing")
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and key == "id":
+        value = str(value)
+    if not isinstance(value, str) or (required and not value.strip()):
+        problems.append(f"{where}: '{key}' must be a non-empty string")
+        return None
+    if len(value) > max_len:
+        problems.append(f"{where}: '{key}' is longer than {max_len} characters")
+        return None
+    return value.strip()
+
+
+def _flag(rec: dict, key: str, where: str, problems: list[str], default: bool = True) -> bool:
+    value = rec.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        problems.append(f"{where}: '{key}' must be true or false, not {value!r}")
+        return default
+    return value
+
+
+def _moment(rec: dict, key: str, where: str, tz: ZoneInfo, problems: list[str]) -> datetime | None:
+    value = rec.get(key)
+    if not isinstance(value, str):
+        problems.append(f"{where}: '{key}' must be an ISO 8601 time like 2026-05-03T08:00:00+02:00")
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        problems.append(f"{where}: '{key}' {value!r} is not an ISO 8601 time like 2026-05-03T08:00:00+02:00")
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _list(doc: dict, key: str, problems: list[str]) -> list:
+    value = doc.get(key) or []
+    if not isinstance(value, list):
+        problems.append(f"'{key}' must be a list")
+        return []
+    return value
+
+
+def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
+                    known_staff: set[str] = frozenset(), known_recipients: set[str] = frozenset()) -> ImportPlan:
+    """Check the whole document; return the plan or raise ImportError_ listing every problem.
+
+    ``known_*`` are the host ids already stored for this organisation, which records may refer to.
+    """
+    problems: list[str] = []
+    if not isinstance(doc, dict):
+        raise ImportError_(["the file must be a JSON object with 'organisation' and optional lists"])
+    org_in = doc.get("organisation")
+    if not isinstance(org_in, dict):
+        raise ImportError_(["'organisation' is missing: it needs at least 'id' and 'name'"])
+    where = "organisation"
+    org = {
+        "id": _text(org_in, "id", where, problems, max_len=64),
+        "name": _text(org_in, "name", where, problems),
+        "app_name": _text(org_in, "app_name", where, problems, required=False) or "Coordinare",
+        "app_link": _text(org_in, "app_link", where, problems, required=False, max_len=300)
+        or "https://app.coordinare.se",
+        "timezone": _text(org_in, "timezone", where, problems, required=False, max_len=64),
+        "locale": _text(org_in, "locale", where, problems, required=False, max_len=8) or "sv",
+        "quiet_hours": _text(org_in, "quiet_hours", where, problems, required=False, max_len=16),
+    }
+    tz_name = org["timezone"] or default_timezone
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"organisation: 'timezone' {tz_name!r} is not a time zone like 'Europe/Stockholm'")
+        tz = ZoneInfo(default_timezone)
+    if org["locale"] not in LOCALES:
+        problems.append(f"organisation: 'locale' {org['locale']!r} must be one of {', '.join(sorted(LOCALES))}")
+    if org["quiet_hours"] is not None:
+        try:
+            parse_quiet_hours(org["quiet_hours"])
+        except ValueError as exc:
+            problems.append(f"organisation: {exc}")
+    plan = ImportPlan(organisation=org)
+
+    staff_ids: set[str] = set()
+    for i, rec in enumerate(_list(doc, "staff", problems)):
+        where = _label("staff", i, rec)
+        if not isinstance(rec, dict):
+            problems.append(f"{where}: must be an object")
+            continue
+        sid = _text(rec, "id", where, problems, max_len=64)
+        if sid in staff_ids:
+            problems.append(f"{where}: 'id' {sid!r} appears twice")
+        staff_ids.add(sid)
+        mobile = None
+        if rec.get("mobile") not in (None, ""):
+            if not isinstance(rec["mobile"], str):
+                problems.append(f"{where}: 'mobile' must be a string like '070-123 45 67'")
+            else:
+                try:
+                    mobile = to_e164(rec["mobile"])
+                except InvalidPhoneNumber as exc:
+                    problems.append(f"{where}: 'mobile' {exc}; write it like '070-123 45 67' or '+46701234567'")
+        roles = rec.get("roles", ["assistant"])
+        if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
+            problems.append(f"{where}: 'roles' must be a list like [\"assistant\"]")
+            roles = ["assistant"]
+        unknown = [r for r in roles if r not in KNOWN_ROLES]
+        if unknown:
+            problems.append(f"{where}: 'roles' has unknown {unknown}; use {', '.join(sorted(KNOWN_ROLES))}")
+        tg = rec.get("telegram_user_id")
+        if tg is not None and (not isinstance(tg, int) or isinstance(tg, bool)):
+            problems.append(f"{where}: 'telegram_user_id' must be a number or null")
+            tg = None
+        plan.staff.append({
+            "external_id": sid,
+            "name": _text(rec, "name", where, problems),
+            "mobile": mobile,
+            "email": _text(rec, "email", where, problems, required=False),
+            "roles": ",".join(sorted(set(roles))),
+            "reminders_enabled": _flag(rec, "reminders_enabled", where, problems),
+            "personal_number": _text(rec, "personal_number", where, problems, required=False, max_len=20),
+            "sd_number": _text(rec, "sd_number", where, problems, required=False, max_len=40),
+            "telegram_user_id": tg,
+        })
+    all_staff = staff_ids | set(known_staff)
+
+    recipient_ids: set[str] = set()
+    for i, rec in enumerate(_list(doc, "care_recipients", problems)):
+        where = _label("care_recipients", i, rec)
+        if not isinstance(rec, dict):
+            problems.append(f"{where}: must be an object")
+            continue
+        rid = _text(rec, "id", where, problems, max_len=64)
+        if rid in recipient_ids:
+            problems.append(f"{where}: 'id' {rid!r} appears twice")
+        recipient_ids.add(rid)
+        supervisors = rec.get("supervisors") or []
+        if not isinstance(supervisors, list):
+            problems.append(f"{where}: 'supervisors' must be a list of staff ids")
+            supervisors = []
+        for sup in supervisors:
+            if sup not in all_staff:
+                problems.append(f"{where}: 'supervisors' names staff {sup!r}, who is neither in the file nor stored")
+            else:
+                plan.supervisions.append((rid, sup))
+        plan.care_recipients.append({
+            "external_id": rid,
+            "name": _text(rec, "name", where, problems),
+            "reminders_enabled": _flag(rec, "reminders_enabled", where, problems),
+        })
+    all_recipients = recipient_ids | set(known_recipients)
+
+    shift_ids: set[str] = set()
+    for i, rec in enumerate(_list(doc, "shifts", problems)):
+        where = _label("shifts", i, rec)
+        if not isinstance(rec, dict):
+            problems.append(f"{where}: must be an object")
+            continue
+        shid = _text(rec, "id", where, problems, max_len=64)
+        if shid in shift_ids:
+            problems.append(f"{where}: 'id' {shid!r} appears twice")
+        shift_ids.add(shid)
+        staff_ref, rec_ref = rec.get("staff"), rec.get("care_recipient")
+        if staff_ref not in all_staff:
+            problems.append(f"{where}: 'staff' {staff_ref!r} is neither in the file nor stored")
+        if rec_ref not in all_recipients:
+            problems.append(f"{where}: 'care_recipient' {rec_ref!r} is neither in the file nor stored")
+        start = _moment(rec, "start", where, tz, problems)
+        end = _moment(rec, "end", where, tz, problems)
+        if start and end and end < start:
+            problems.append(f"{where}: 'end' is before 'start'")
+        plan.shifts.append({
+            "external_id": shid, "staff": staff_ref, "care_recipient": rec_ref, "start_at": start, "end_at": end,
+            "reported": _flag(rec, "reported", where, problems, default=False),
+            "signed": _flag(rec, "signed", where, problems, default=False),
+        })
+
+    for i, rec in enumerate(_list(doc, "reminder_history", problems)):
+        where = f"reminder_history[{i}]"
+        if not isinstance(rec, dict):
+            problems.append(f"{where}: must be an object")
+            continue
+        if rec.get("staff") not in all_staff:
+            problems.append(f"{where}: 'staff' {rec.get('staff')!r} is neither in the file nor stored")
+        month = rec.get("month")
+        try:
+            Month.parse_key(month)
+        except (ValueError, AttributeError, TypeError):
+            problems.append(f"{where}: 'month' {month!r} must look like '2026-05'")
+        sent = _moment(rec, "sent_at", where, tz, problems)
+        plan.history.append({"staff": rec.get("staff"), "month": month, "sent_at": sent})
+
+    if problems:
+        raise ImportError_(problems)
+    return plan

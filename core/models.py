@@ -1,0 +1,230 @@
+"""The relational model: organisations, people, shifts, reminders, the outbox and inbound log.
+
+Host-system ids are kept as ``external_id`` beside our own integer keys, so that
+imports can upsert by the host's id while joins stay cheap. All times are stored
+as naive UTC (see ``UTCDateTime``) because SQLite drops offsets and asyncpg refuses
+aware values in ``timestamp`` columns.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from core.timeutil import as_utc
+
+
+class UTCDateTime(TypeDecorator):
+    """Store aware datetimes as naive UTC; read them back as aware UTC."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return as_utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# Bigger-than-int ids on PostgreSQL, plain INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    app_name: Mapped[str] = mapped_column(String(100), default="Coordinare")
+    app_link: Mapped[str] = mapped_column(String(300), default="https://app.coordinare.se")
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    locale: Mapped[str] = mapped_column(String(8), default="sv")
+    quiet_hours: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Where the team hears what happens: "telegram:<chat id>" or "simulator:team:<org>".
+    team_chat: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Bumped by every reminder round; the row lock serialises rounds per organisation.
+    round_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id", name="uq_staff_external"),
+        Index("ix_staff_org_mobile", "org_id", "mobile"),
+        Index("ix_staff_mobile", "mobile"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    mobile: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # Set when Twilio answered 21211 for this number; cleared by an import with a new number.
+    mobile_invalid: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    roles: Mapped[str] = mapped_column(String(200), default="assistant")  # comma-separated
+    # The host system's profile flag (condition 4); imports own it.
+    reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The person's own STOPP (or Twilio's 21610); imports never clear it, only START does.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Stored for host systems and the integration buffer; never logged, never shown.
+    personal_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    sd_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    preferred_channel: Mapped[str] = mapped_column(String(16), default="sms")
+    # Messages to a simulated person appear in the browser simulator, never at Twilio.
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    def role_list(self) -> list[str]:
+        return [r for r in self.roles.split(",") if r]
+
+
+class CareRecipient(Base):
+    __tablename__ = "care_recipients"
+    __table_args__ = (UniqueConstraint("org_id", "external_id", name="uq_recipient_external"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Supervision(Base):
+    """A supervisor (arbetsledare) responsible for a care recipient."""
+
+    __tablename__ = "supervisions"
+
+    care_recipient_id: Mapped[int] = mapped_column(
+        ForeignKey("care_recipients.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Shift(Base):
+    __tablename__ = "shifts"
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id", name="uq_shift_external"),
+        # Covers the month selection: range on start, then everything the aggregate reads.
+        Index(
+            "ix_shifts_month_cover",
+            "org_id", "start_at", "staff_id", "care_recipient_id", "reported", "signed",
+        ),
+        Index("ix_shifts_staff", "staff_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    care_recipient_id: Mapped[int] = mapped_column(ForeignKey("care_recipients.id", ondelete="CASCADE"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    signed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReminderRound(Base):
+    """One decision to remind: who asked, for which month and scope, and what came of it."""
+
+    __tablename__ = "reminder_rounds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), nullable=True)
+    scope: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    segments: Mapped[int] = mapped_column(Integer, default=0)
+    held_back: Mapped[dict] = mapped_column(JSON, default=dict)  # reason -> count
+    # Set once "everyone has reported" has been announced for this round's month.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReminderHistory(Base):
+    __tablename__ = "reminder_history"
+    __table_args__ = (Index("ix_history_staff_month", "staff_id", "month", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    month: Mapped[str] = mapped_column(String(7))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("reminder_rounds.id", ondelete="SET NULL"), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Imported history has no key; ours carries the outbox idempotency key it produced.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+
+
+class OutboxMessage(Base):
+    """Every outbound message, from decision to delivery. Nothing is sent except from here."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_provider", "provider_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms | telegram | email | simulator
+    address: Mapped[str] = mapped_column(String(200))  # E.164, chat id, e-mail, simulator address
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reminder | reply | team
+    body: Mapped[str] = mapped_column(Text)
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sending_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    provider_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class InboundMessage(Base):
+    """Every inbound message, unique per provider id, with the reply it was given."""
+
+    __tablename__ = "inbound"
+    __table_args__ = (UniqueConstraint("channel", "provider_id", name="uq_inbound_provider"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), nullable=True)
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    command: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

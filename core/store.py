@@ -1,0 +1,452 @@
+"""Every database query the service makes, in one place, reached through functions.
+
+Selection is set-based (one query per month and scope, whatever the organisation's size)
+and writes are bulk. Functions take an AsyncSession and never commit: the caller owns the
+transaction, so a decision and the messages it causes land together or not at all.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.eligibility import Candidate
+from core.importer import ImportPlan
+from core.models import (
+    CareRecipient,
+    InboundMessage,
+    Organisation,
+    OutboxMessage,
+    ReminderHistory,
+    ReminderRound,
+    Shift,
+    Staff,
+    Supervision,
+)
+from core.months import Month
+from core.text import fold
+
+# ---------------------------------------------------------------- organisations and people
+
+
+async def get_org(session: AsyncSession, org_id: str) -> Organisation | None:
+    return await session.get(Organisation, org_id)
+
+
+async def lock_org_for_round(session: AsyncSession, org_id: str) -> int:
+    """Serialise reminder rounds per organisation and number them.
+
+    The UPDATE takes PostgreSQL's row lock (and SQLite's write lock) before we read who is
+    due, so two coordinators pressing at once cannot both pass the 2-hour rule.
+    """
+    result = await session.execute(
+        update(Organisation).where(Organisation.id == org_id)
+        .values(round_seq=Organisation.round_seq + 1).returning(Organisation.round_seq)
+    )
+    return result.scalar_one()
+
+
+async def staff_by_mobile(session: AsyncSession, e164: str) -> list[Staff]:
+    rows = await session.scalars(select(Staff).where(Staff.mobile == e164).order_by(Staff.id))
+    return list(rows)
+
+
+async def staff_by_telegram(session: AsyncSession, user_id: int) -> list[Staff]:
+    rows = await session.scalars(select(Staff).where(Staff.telegram_user_id == user_id).order_by(Staff.id))
+    return list(rows)
+
+
+async def list_staff(session: AsyncSession, org_id: str) -> list[Staff]:
+    return list(await session.scalars(select(Staff).where(Staff.org_id == org_id).order_by(Staff.name)))
+
+
+async def staff_by_ids(session: AsyncSession, ids: list[int]) -> list[Staff]:
+    result: list[Staff] = []
+    for start in range(0, len(ids), 5000):  # keep IN lists within every backend's limits
+        result.extend(await session.scalars(select(Staff).where(Staff.id.in_(ids[start:start + 5000]))))
+    return result
+
+
+async def supervised_recipient_ids(session: AsyncSession, staff_id: int) -> set[int]:
+    rows = await session.scalars(select(Supervision.care_recipient_id).where(Supervision.staff_id == staff_id))
+    return set(rows)
+
+
+async def find_by_name(session: AsyncSession, model, org_id: str, wanted: str, extra=None) -> list:
+    """Rows of ``model`` whose folded name equals ``wanted``, else those it is a word-prefix of."""
+    query = select(model).where(model.org_id == org_id)
+    if extra is not None:
+        query = query.where(extra)
+    rows = list(await session.scalars(query))
+    target = fold(wanted)
+    exact = [r for r in rows if fold(r.name) == target]
+    if exact:
+        return exact
+    words = target.split()
+    return [r for r in rows if all(any(w.startswith(t) for w in fold(r.name).split()) for t in words)]
+
+
+async def staff_ids_with_shifts(session: AsyncSession, org_id: str, lo: datetime, hi: datetime,
+                                recipient_ids: set[int] | None) -> set[int]:
+    query = select(Shift.staff_id).distinct().where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi)
+    if recipient_ids is not None:
+        query = query.where(Shift.care_recipient_id.in_(recipient_ids))
+    return set(await session.scalars(query))
+
+
+async def set_opt_out(session: AsyncSession, staff_ids: Iterable[int], at: datetime | None) -> None:
+    await session.execute(update(Staff).where(Staff.id.in_(list(staff_ids))).values(opted_out_at=at))
+
+
+async def mark_mobile_invalid(session: AsyncSession, staff_id: int) -> None:
+    await session.execute(update(Staff).where(Staff.id == staff_id).values(mobile_invalid=True))
+
+
+# ---------------------------------------------------------------- the month's candidates
+
+
+async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz_name: str,
+                            recipient_ids: set[int] | None = None,
+                            staff_ids: set[int] | None = None) -> list[Candidate]:
+    """Every assistant with a shift in ``month`` (within the scope), aggregated in one query."""
+    lo, hi = month.bounds_utc(tz_name)
+    unfinished = or_(Shift.reported.is_(False), Shift.signed.is_(False))
+    per_staff = (
+        select(
+            Shift.staff_id.label("staff_id"),
+            func.sum(case((unfinished, 1), else_=0)).label("unfinished"),
+            func.sum(case((and_(unfinished, CareRecipient.reminders_enabled.is_(True)), 1), else_=0))
+            .label("unfinished_enabled"),
+        )
+        .join(CareRecipient, CareRecipient.id == Shift.care_recipient_id)
+        .where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi)
+        .group_by(Shift.staff_id)
+    )
+    if recipient_ids is not None:
+        per_staff = per_staff.where(Shift.care_recipient_id.in_(recipient_ids))
+    if staff_ids is not None:
+        per_staff = per_staff.where(Shift.staff_id.in_(staff_ids))
+    per_staff = per_staff.subquery()
+    last = (
+        select(ReminderHistory.staff_id.label("staff_id"), func.max(ReminderHistory.sent_at).label("last_sent"))
+        .where(ReminderHistory.org_id == org_id, ReminderHistory.month == month.key)
+        .group_by(ReminderHistory.staff_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Staff.id, Staff.name, Staff.mobile, Staff.mobile_invalid, Staff.reminders_enabled, Staff.opted_out_at,
+            Staff.preferred_channel, Staff.simulated,
+            per_staff.c.unfinished, per_staff.c.unfinished_enabled, last.c.last_sent,
+        )
+        .join(per_staff, per_staff.c.staff_id == Staff.id)
+        .outerjoin(last, last.c.staff_id == Staff.id)
+        .order_by(Staff.name, Staff.id)
+    )
+    result = await session.execute(query)
+    last_type = ReminderHistory.__table__.c.sent_at.type
+    out = []
+    for row in result:
+        last_sent = row.last_sent
+        if isinstance(last_sent, str):  # SQLite may hand MAX() back untyped
+            last_sent = last_type.process_result_value(datetime.fromisoformat(last_sent), None)
+        out.append(Candidate(
+            staff_id=row.id, name=row.name,
+            mobile=None if row.mobile_invalid else row.mobile,
+            reminders_enabled=bool(row.reminders_enabled) and row.opted_out_at is None,
+            unfinished_shifts=int(row.unfinished or 0),
+            unfinished_at_enabled_recipient=int(row.unfinished_enabled or 0),
+            last_reminded_at=last_sent,
+            channel=row.preferred_channel, simulated=bool(row.simulated),
+        ))
+    return out
+
+
+async def month_has_unfinished(session: AsyncSession, org_id: str, month: Month, tz_name: str) -> bool:
+    lo, hi = month.bounds_utc(tz_name)
+    query = select(Shift.id).where(
+        Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi,
+        or_(Shift.reported.is_(False), Shift.signed.is_(False)),
+    ).limit(1)
+    return (await session.scalar(query)) is not None
+
+
+# ---------------------------------------------------------------- rounds, history, acknowledgements
+
+
+async def add_round(session: AsyncSession, **values) -> ReminderRound:
+    rnd = ReminderRound(**values)
+    session.add(rnd)
+    await session.flush()
+    return rnd
+
+
+async def add_history(session: AsyncSession, rows: list[dict]) -> None:
+    if rows:
+        await session.execute(insert(ReminderHistory), rows)
+
+
+async def latest_unacknowledged(session: AsyncSession, staff_ids: list[int]) -> ReminderHistory | None:
+    query = (
+        select(ReminderHistory)
+        .where(ReminderHistory.staff_id.in_(staff_ids), ReminderHistory.acknowledged_at.is_(None))
+        .order_by(ReminderHistory.sent_at.desc(), ReminderHistory.id.desc()).limit(1)
+    )
+    return await session.scalar(query)
+
+
+async def rounds_awaiting_completion(session: AsyncSession, org_id: str) -> list[ReminderRound]:
+    query = select(ReminderRound).where(ReminderRound.org_id == org_id, ReminderRound.completed_at.is_(None))
+    return list(await session.scalars(query))
+
+
+async def mark_rounds_complete(session: AsyncSession, org_id: str, month_key: str, at: datetime) -> None:
+    await session.execute(
+        update(ReminderRound).where(ReminderRound.org_id == org_id, ReminderRound.month == month_key,
+                                    ReminderRound.completed_at.is_(None)).values(completed_at=at)
+    )
+
+
+# ---------------------------------------------------------------- the outbox
+
+
+async def enqueue(session: AsyncSession, rows: list[dict]) -> None:
+    """Insert outbox rows in bulk; each dict needs the non-default columns."""
+    if rows:
+        await session.execute(insert(OutboxMessage), rows)
+
+
+async def pending_team_message(session: AsyncSession, key_prefix: str, now: datetime) -> OutboxMessage | None:
+    """An unsent gathered team message (e.g. acknowledgements) still open for more lines."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.idempotency_key.startswith(key_prefix), OutboxMessage.status == "pending",
+               OutboxMessage.not_before > now)
+        .order_by(OutboxMessage.id.desc()).limit(1)
+        .with_for_update()
+    )
+    return await session.scalar(query)
+
+
+async def expire_leases(session: AsyncSession, now: datetime) -> int:
+    """Rows left in ``sending`` by a dead process become ``unknown``: checked, never blindly resent."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.lease_until < now)
+        .values(status="unknown", updated_at=now, claimed_by=None)
+    )
+    return result.rowcount or 0
+
+
+async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: timedelta, limit: int,
+                    channels: Iterable[str], statuses: tuple[str, ...] = ("pending",)) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due rows for ``worker``: mark them ``sending`` with a lease."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status.in_(statuses), OutboxMessage.not_before <= now,
+               OutboxMessage.channel.in_(list(channels)))
+        .order_by(OutboxMessage.not_before, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(await session.scalars(query))
+    if rows:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
+            .values(status="sending", lease_until=now + lease, claimed_by=worker, sending_started_at=now,
+                    attempts=OutboxMessage.attempts + 1, updated_at=now),
+            execution_options={"synchronize_session": False},
+        )
+        for r in rows:
+            r.status, r.attempts = "sending", r.attempts + 1
+    return rows
+
+
+async def finish_sends(session: AsyncSession, results: list[dict]) -> None:
+    """Store the outcome of sends in bulk: dicts with id and the columns to set."""
+    if results:
+        await session.execute(update(OutboxMessage), results)
+
+
+STATUS_RANK = {
+    "pending": 0, "sending": 1, "unknown": 1, "queued": 2, "accepted": 2, "scheduled": 2, "sent": 3,
+    "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5,
+}
+
+
+async def apply_status(session: AsyncSession, provider_id: str, status: str, error_code: str | None,
+                       now: datetime, row_id: int | None = None) -> OutboxMessage | None:
+    """Move a message's status forward (never backwards); return it when it changed.
+
+    ``row_id`` (our id, carried in the callback URL) finds the row even before the send's
+    own result, with the provider id, has been stored.
+    """
+    query = select(OutboxMessage).with_for_update()
+    if row_id is not None:
+        query = query.where(OutboxMessage.id == row_id,
+                            or_(OutboxMessage.provider_id.is_(None), OutboxMessage.provider_id == provider_id))
+    else:
+        query = query.where(OutboxMessage.provider_id == provider_id)
+    row = await session.scalar(query)
+    if row is None:
+        return None
+    if row.provider_id is None:
+        row.provider_id = provider_id
+    if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(row.status, 0):
+        return None
+    row.status = status
+    row.updated_at = now
+    if error_code:
+        row.error_code = error_code
+    return row
+
+
+async def outbox_by_kind(session: AsyncSession, org_id: str, since: datetime) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(OutboxMessage.org_id == org_id, OutboxMessage.created_at >= since)
+    return list(await session.scalars(query.order_by(OutboxMessage.id)))
+
+
+# ---------------------------------------------------------------- inbound
+
+
+async def claim_inbound(session: AsyncSession, row: InboundMessage) -> InboundMessage | None:
+    """Store ``row``; if its provider id was seen before, return the earlier one instead."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+        return None
+    except IntegrityError:
+        return await session.scalar(
+            select(InboundMessage).where(InboundMessage.channel == row.channel,
+                                         InboundMessage.provider_id == row.provider_id)
+        )
+
+
+async def inbound_seen(session: AsyncSession, channel: str, provider_id: str) -> InboundMessage | None:
+    return await session.scalar(
+        select(InboundMessage).where(InboundMessage.channel == channel, InboundMessage.provider_id == provider_id)
+    )
+
+
+# ---------------------------------------------------------------- import
+
+
+def _diff(existing: dict[str, dict], incoming: list[dict], fields: tuple[str, ...]):
+    """Split ``incoming`` into rows to insert, rows to update (with id) and a count unchanged."""
+    to_insert, to_update, unchanged = [], [], 0
+    for rec in incoming:
+        old = existing.get(rec["external_id"])
+        if old is None:
+            to_insert.append(rec)
+        elif any(old[f] != rec[f] for f in fields):
+            to_update.append({"id": old["id"], **{f: rec[f] for f in fields}})
+        else:
+            unchanged += 1
+    return to_insert, to_update, unchanged
+
+
+async def _existing(session: AsyncSession, model, org_id: str, fields: tuple[str, ...]) -> dict[str, dict]:
+    cols = [model.id, model.external_id] + [getattr(model, f) for f in fields]
+    rows = await session.execute(select(*cols).where(model.org_id == org_id))
+    return {r.external_id: dict(r._mapping) for r in rows}
+
+
+async def known_ids(session: AsyncSession, org_id: str) -> tuple[set[str], set[str]]:
+    staff = set(await session.scalars(select(Staff.external_id).where(Staff.org_id == org_id)))
+    recipients = set(await session.scalars(select(CareRecipient.external_id).where(CareRecipient.org_id == org_id)))
+    return staff, recipients
+
+
+STAFF_FIELDS = ("name", "mobile", "email", "roles", "reminders_enabled", "personal_number", "sd_number",
+                "telegram_user_id")
+RECIPIENT_FIELDS = ("name", "reminders_enabled")
+SHIFT_FIELDS = ("staff_id", "care_recipient_id", "start_at", "end_at", "reported", "signed")
+
+
+async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dict[str, int]]:
+    """Upsert a validated plan; return counts per kind (created, updated, unchanged)."""
+    counts: dict[str, dict[str, int]] = {}
+    org_in = plan.organisation
+    org = await session.get(Organisation, org_in["id"])
+    org_values = {k: v for k, v in org_in.items() if k != "id"}
+    if org is None:
+        session.add(Organisation(id=org_in["id"], round_seq=0, **org_values))
+        counts["organisation"] = {"created": 1, "updated": 0, "unchanged": 0}
+    elif any(getattr(org, k) != v for k, v in org_values.items()):
+        for k, v in org_values.items():
+            setattr(org, k, v)
+        counts["organisation"] = {"created": 0, "updated": 1, "unchanged": 0}
+    else:
+        counts["organisation"] = {"created": 0, "updated": 0, "unchanged": 1}
+    await session.flush()
+    org_id = org_in["id"]
+
+    existing = await _existing(session, Staff, org_id, STAFF_FIELDS)
+    new, changed, same = _diff(existing, plan.staff, STAFF_FIELDS)
+    old_mobiles = {old["id"]: old["mobile"] for old in existing.values()}
+    for row in changed:  # a new number is worth trying again
+        if row["mobile"] != old_mobiles[row["id"]]:
+            row["mobile_invalid"] = False
+    if new:
+        await session.execute(insert(Staff), [{"org_id": org_id, **r} for r in new])
+    if changed:
+        await session.execute(update(Staff), changed)
+    counts["staff"] = {"created": len(new), "updated": len(changed), "unchanged": same}
+    staff_map = {r.external_id: r.id for r in await session.execute(
+        select(Staff.external_id, Staff.id).where(Staff.org_id == org_id))}
+
+    existing = await _existing(session, CareRecipient, org_id, RECIPIENT_FIELDS)
+    new, changed, same = _diff(existing, plan.care_recipients, RECIPIENT_FIELDS)
+    if new:
+        await session.execute(insert(CareRecipient), [{"org_id": org_id, **r} for r in new])
+    if changed:
+        await session.execute(update(CareRecipient), changed)
+    counts["care_recipients"] = {"created": len(new), "updated": len(changed), "unchanged": same}
+    recipient_map = {r.external_id: r.id for r in await session.execute(
+        select(CareRecipient.external_id, CareRecipient.id).where(CareRecipient.org_id == org_id))}
+
+    if plan.care_recipients:
+        # The file states each listed recipient's supervisors in full.
+        listed = [recipient_map[r["external_id"]] for r in plan.care_recipients]
+        wanted = {(recipient_map[r], staff_map[s]) for r, s in plan.supervisions}
+        have = {(r.care_recipient_id, r.staff_id) for r in await session.execute(
+            select(Supervision.care_recipient_id, Supervision.staff_id)
+            .where(Supervision.care_recipient_id.in_(listed)))}
+        for rid, sid in have - wanted:
+            await session.execute(delete(Supervision).where(Supervision.care_recipient_id == rid,
+                                                            Supervision.staff_id == sid))
+        if wanted - have:
+            await session.execute(insert(Supervision), [{"care_recipient_id": r, "staff_id": s}
+                                                        for r, s in wanted - have])
+
+    shifts = [{
+        "external_id": s["external_id"], "staff_id": staff_map[s["staff"]],
+        "care_recipient_id": recipient_map[s["care_recipient"]], "start_at": s["start_at"], "end_at": s["end_at"],
+        "reported": s["reported"], "signed": s["signed"],
+    } for s in plan.shifts]
+    existing = await _existing(session, Shift, org_id, SHIFT_FIELDS)
+    new, changed, same = _diff(existing, shifts, SHIFT_FIELDS)
+    if new:
+        await session.execute(insert(Shift), [{"org_id": org_id, **r} for r in new])
+    if changed:
+        await session.execute(update(Shift), changed)
+    counts["shifts"] = {"created": len(new), "updated": len(changed), "unchanged": same}
+
+    have_history = {(r.staff_id, r.month, r.sent_at) for r in await session.execute(
+        select(ReminderHistory.staff_id, ReminderHistory.month, ReminderHistory.sent_at)
+        .where(ReminderHistory.org_id == org_id))}
+    history = []
+    for h in plan.history:
+        key = (staff_map[h["staff"]], h["month"], h["sent_at"])
+        if key not in have_history:
+            have_history.add(key)
+            history.append({"org_id": org_id, "staff_id": key[0], "month": key[1], "sent_at": key[2]})
+    await add_history(session, history)
+    counts["reminder_history"] = {"created": len(history), "updated": 0,
+                                  "unchanged": len(plan.history) - len(history)}
+    return counts
+

@@ -1,0 +1,51 @@
+"""What a handler gets: the transaction, the time, and the few policies the edge decides."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import Organisation, Staff
+from core.quiet import QuietHours, parse_quiet_hours
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str  # sms | simulator | telegram
+    address: str
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    now: datetime
+    default_timezone: str = "Europe/Stockholm"
+    default_quiet_hours: str = "21:00-08:00"
+    team_ack_window: timedelta = timedelta(seconds=60)
+    # Decides how a text to a person travels (SMS, simulator, Telegram); set by the edge.
+    route_person: Callable[[Staff], Route | None] | None = None
+    # Decides how a text to a team chat address ("telegram:…", "simulator:…") travels.
+    route_team: Callable[[str], Route | None] | None = None
+
+    def tz(self, org: Organisation) -> str:
+        return org.timezone or self.default_timezone
+
+    def quiet(self, org: Organisation) -> QuietHours | None:
+        return parse_quiet_hours(org.quiet_hours if org.quiet_hours is not None else self.default_quiet_hours)
+
+    def today(self, org: Organisation):
+        return self.now.astimezone(ZoneInfo(self.tz(org))).date()
+
+    def local(self, org: Organisation, moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(self.tz(org)))
+
+
+def is_coordinator(staff: Staff) -> bool:
+    return bool({"coordinator", "supervisor", "admin"} & set(staff.role_list()))
+
+
+def has_full_scope(staff: Staff) -> bool:
+    return bool({"coordinator", "admin"} & set(staff.role_list()))

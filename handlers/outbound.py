@@ -1,0 +1,50 @@
+"""Writing outbound messages: every text the service sends becomes an outbox row here."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from core import store
+from core.models import Organisation, Staff
+from core.segments import count_segments
+from handlers.context import Context
+
+
+def person_row(ctx: Context, staff: Staff, body: str, *, kind: str, key: str, not_before: datetime | None = None
+               ) -> dict | None:
+    """An outbox row for a text to ``staff``, or None when they cannot be reached."""
+    route = ctx.route_person(staff) if ctx.route_person else None
+    if route is None:
+        return None
+    return {
+        "org_id": staff.org_id, "idempotency_key": key, "channel": route.channel, "address": route.address,
+        "staff_id": staff.id, "kind": kind, "body": body, "segments": count_segments(body).segments,
+        "status": "pending", "not_before": not_before or ctx.now, "created_at": ctx.now, "attempts": 0,
+    }
+
+
+async def to_team(ctx: Context, org: Organisation, body: str, key: str, not_before: datetime | None = None) -> bool:
+    """Queue ``body`` for the organisation's team chat; False when it has none."""
+    if not org.team_chat or ctx.route_team is None:
+        return False
+    route = ctx.route_team(org.team_chat)
+    if route is None:
+        return False
+    await store.enqueue(ctx.session, [{
+        "org_id": org.id, "idempotency_key": key, "channel": route.channel, "address": route.address,
+        "staff_id": None, "kind": "team", "body": body, "segments": 1, "status": "pending",
+        "not_before": not_before or ctx.now, "created_at": ctx.now, "attempts": 0,
+    }])
+    return True
+
+
+async def gather_to_team(ctx: Context, org: Organisation, topic: str, header: str, line: str, key: str) -> None:
+    """Add ``line`` to the topic's team message still waiting to go, or start one that waits a window.
+
+    Acknowledgements arrive in bursts after a round; the team hears them at most once per window.
+    """
+    open_msg = await store.pending_team_message(ctx.session, f"team-{topic}:{org.id}:", ctx.now)
+    if open_msg is not None:
+        open_msg.body = f"{open_msg.body}\n{line}"
+        return
+    await to_team(ctx, org, f"{header}\n{line}", f"team-{topic}:{org.id}:{key}",
+                  not_before=ctx.now + ctx.team_ack_window)

@@ -1,0 +1,42 @@
+"""What the team chat hears about deliveries and completed months."""
+from __future__ import annotations
+
+from core import store
+from core.models import OutboxMessage
+from core.months import Month, month_label
+from handlers.context import Context
+from handlers.outbound import to_team
+
+
+async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None:
+    """Record what a permanent failure means for the person, and tell the team."""
+    if msg.staff_id is None or msg.org_id is None:
+        return
+    people = await store.staff_by_ids(ctx.session, [msg.staff_id])
+    if not people:
+        return
+    person = people[0]
+    if reason == "unsubscribed":
+        await store.set_opt_out(ctx.session, [person.id], ctx.now)
+        what = "har avregistrerat sig från SMS (STOP hos operatören); påminnelserna är avstängda"
+    elif reason == "invalid_number":
+        await store.mark_mobile_invalid(ctx.session, person.id)
+        what = "har ett ogiltigt mobilnummer; rätta det i verksamhetssystemet"
+    else:
+        what = f"kunde inte nås ({reason})"
+    org = await store.get_org(ctx.session, msg.org_id)
+    await to_team(ctx, org, f"Leverans misslyckades: {person.name} {what}.", f"team-fail:{msg.id}")
+
+
+async def announce_completed_months(ctx: Context, org_id: str) -> list[str]:
+    """After new data: tell the team about each reminded month where nobody has anything left."""
+    org = await store.get_org(ctx.session, org_id)
+    done: list[str] = []
+    months = sorted({r.month for r in await store.rounds_awaiting_completion(ctx.session, org_id)})
+    for key in months:
+        month = Month.parse_key(key)
+        if not await store.month_has_unfinished(ctx.session, org_id, month, ctx.tz(org)):
+            await store.mark_rounds_complete(ctx.session, org_id, key, ctx.now)
+            await to_team(ctx, org, f"Alla har rapporterat för {month_label(month)}. 🎉", f"team-done:{org_id}:{key}")
+            done.append(key)
+    return done

@@ -1,0 +1,109 @@
+"""A loopback fake of Twilio's REST API: speaks its wire format, records what it was asked.
+
+Faults are scripted per request: push entries onto ``faults`` and each Messages.json POST
+takes the next one (``None`` = answer normally).
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "test-auth-token"
+
+
+@dataclass
+class SentSMS:
+    sid: str
+    to: str
+    from_: str | None
+    body: str
+    status_callback: str | None
+
+
+@dataclass
+class Fault:
+    """status: an HTTP error to answer; code: Twilio's error code; retry_after: the header;
+    delay: seconds before answering; drop: close the connection without answering;
+    hang_after_create: record the message, then never answer (the 201 is lost)."""
+
+    status: int | None = None
+    code: int | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+    drop: bool = False
+    hang_after_create: bool = False
+
+
+@dataclass
+class FakeTwilio:
+    messages: list[SentSMS] = field(default_factory=list)
+    faults: list[Fault | None] = field(default_factory=list)
+    requests: int = 0
+    auth_seen: set = field(default_factory=set)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    server: TestServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    def to(self, number: str) -> list[str]:
+        return [m.body for m in self.messages if m.to == number]
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        path = "/2010-04-01/Accounts/{sid}/Messages.json"
+        app.router.add_post(path, self._create)
+        app.router.add_get(path, self._list)
+        return app
+
+    async def start(self) -> "FakeTwilio":
+        self.server = TestServer(self.app(), host="127.0.0.1", port=0)
+        await self.server.start_server()
+        return self
+
+    async def close(self) -> None:
+        if self.server:
+            await self.server.close()
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        self.auth_seen.add(request.headers.get("Authorization", ""))
+        if request.match_info["sid"] != ACCOUNT_SID:
+            return web.json_response({"code": 20404, "message": "not found", "status": 404}, status=404)
+        form = await request.post()
+        fault = self.faults.pop(0) if self.faults else None
+        if fault and fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault and fault.drop:
+            request.transport.close()
+            return web.Response()
+        if fault and fault.status:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return web.json_response({"code": fault.code or fault.status, "message": "scripted fault",
+                                      "more_info": "", "status": fault.status}, status=fault.status, headers=headers)
+        sid = f"SM{next(self._ids):032d}"
+        msg = SentSMS(sid=sid, to=form["To"], from_=form.get("From") or form.get("MessagingServiceSid"),
+                      body=form["Body"], status_callback=form.get("StatusCallback"))
+        self.messages.append(msg)
+        if fault and fault.hang_after_create:
+            await asyncio.sleep(3600)
+        return web.json_response(self._resource(msg, "queued"), status=201)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        to = request.query.get("To")
+        found = [self._resource(m, "sent") for m in self.messages if to is None or m.to == to]
+        return web.json_response({"messages": found, "page": 0, "page_size": 50, "uri": request.path,
+                                  "next_page_uri": None, "first_page_uri": request.path})
+
+    @staticmethod
+    def _resource(msg: SentSMS, status: str) -> dict:
+        return {"sid": msg.sid, "account_sid": ACCOUNT_SID, "to": msg.to, "from": msg.from_, "body": msg.body,
+                "status": status, "num_segments": "1", "direction": "outbound-api", "api_version": "2010-04-01",
+                "date_created": "Sun, 03 May 2026 08:00:00 +0000", "date_sent": None, "error_code": None,
+                "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{msg.sid}.json"}

@@ -1,0 +1,6 @@
+"""Typed keys for what the aiohttp app holds."""
+from aiohttp import web
+
+from bot.services import Services
+
+SERVICES = web.AppKey("services", Services)

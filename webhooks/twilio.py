@@ -1,0 +1,110 @@
+"""Twilio's webhooks: inbound SMS (TwiML replies) and delivery status callbacks.
+
+A request is checked (size, form, signature) before anything is stored; a refused one
+writes nothing.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from core import store
+from core.phones import try_e164
+from handlers.router import handle_inbound
+from handlers.team import delivery_failed
+from webhooks.keys import SERVICES
+
+logger = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+
+
+def public_url(request: web.Request) -> str:
+    """The URL Twilio called: behind a proxy request.url is not it, so PAMINN_PUBLIC_URL wins."""
+    base = request.app[SERVICES].settings.public_url
+    if base:
+        return base + request.path_qs
+    return str(request.url)
+
+
+async def read_signed_form(request: web.Request, route: str):
+    """The form if it is small, well-formed and signed by Twilio; else the HTTP error to answer."""
+    services = request.app[SERVICES]
+    metrics = services.metrics
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        metrics.rejected.labels(route, "too_large").inc()
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        metrics.rejected.labels(route, "too_large").inc()
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+    if request.content_type != "application/x-www-form-urlencoded":
+        metrics.rejected.labels(route, "content_type").inc()
+        raise web.HTTPBadRequest(text="expected application/x-www-form-urlencoded")
+    try:
+        from urllib.parse import parse_qsl
+
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+    except (UnicodeDecodeError, ValueError):
+        metrics.rejected.labels(route, "malformed").inc()
+        raise web.HTTPBadRequest(text="malformed form body") from None
+    from multidict import MultiDict
+
+    form = MultiDict(pairs)
+    token = services.settings.twilio_auth_token
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature or not RequestValidator(token).validate(public_url(request), form, signature):
+        metrics.rejected.labels(route, "signature").inc()
+        raise web.HTTPForbidden(text="invalid Twilio signature")
+    return form
+
+
+def twiml(replies: list[str]) -> web.Response:
+    response = MessagingResponse()
+    for reply in replies:
+        response.message(reply)
+    return web.Response(text=str(response), content_type="application/xml")
+
+
+async def inbound_sms(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    started = time.perf_counter()
+    form = await read_signed_form(request, "sms")
+    sid, sender, body = form.get("MessageSid"), form.get("From"), form.get("Body", "")
+    if not sid or not sender or len(sid) > 64:
+        services.metrics.rejected.labels("sms", "fields").inc()
+        raise web.HTTPBadRequest(text="MessageSid and From are required")
+    sender = try_e164(sender) or sender[:64]
+    async with services.sessions.begin() as session:
+        replies, new = await handle_inbound(services.context(session), "sms", sid, sender, body)
+    services.metrics.inbound.labels("sms", "new" if new else "duplicate").inc()
+    if new:
+        services.kick()
+    services.metrics.latency.labels("sms").observe(time.perf_counter() - started)
+    return twiml(replies)
+
+
+async def status_callback(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    form = await read_signed_form(request, "status")
+    sid, status = form.get("MessageSid") or form.get("SmsSid"), form.get("MessageStatus") or form.get("SmsStatus")
+    if not sid or not status:
+        services.metrics.rejected.labels("status", "fields").inc()
+        raise web.HTTPBadRequest(text="MessageSid and MessageStatus are required")
+    row_id = request.query.get("m")
+    async with services.sessions.begin() as session:
+        changed = await store.apply_status(session, sid, status.lower(), form.get("ErrorCode"), services.clock(),
+                                           row_id=int(row_id) if row_id and row_id.isdigit() else None)
+        if changed is not None and changed.status in ("failed", "undelivered") and changed.kind == "reminder":
+            reason = {"21610": "unsubscribed", "21211": "invalid_number", "30005": "invalid_number",
+                      "30006": "invalid_number"}.get(changed.error_code or "", "undelivered")
+            await delivery_failed(services.context(session), changed, reason)
+    return web.Response(status=204)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/webhooks/twilio/sms", inbound_sms)
+    app.router.add_post("/webhooks/twilio/status", status_callback)
