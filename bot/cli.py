@@ -130,6 +130,9 @@ def cmd_serve(args, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # These log SQL parameters or request bodies at DEBUG: personal numbers and message texts.
+    for noisy in ("aiosqlite", "sqlalchemy.engine", "twilio.http_client", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="paminn", description="Påminn reminder service")
     sub = parser.add_subparsers(dest="command", required=True)
     db = sub.add_parser("db", help="database maintenance")

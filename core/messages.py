@@ -93,22 +93,19 @@ def team_round_text(coordinator: str, s: RoundSummary) -> str:
 
 def limit_list(header: str, names: list[str], max_segments: int = 3) -> str:
     """``header`` and as many names as fit in ``max_segments`` SMS parts, then ``…och N till``."""
-    if not names:
-        return header
-    shown: list[str] = []
-    for i, name in enumerate(names):
-        remaining = len(names) - i - 1
-        candidate = shown + [name]
-        tail = f" …och {remaining} till" if remaining else ""
-        text = f"{header}\n" + ", ".join(candidate) + tail
-        if count_segments(text).segments > max_segments:
+    def fits(text: str) -> bool:
+        return count_segments(text).segments <= max_segments
+
+    whole = f"{header}\n" + ", ".join(names)
+    if not names or fits(whole):
+        return whole if names else header
+    shown = 0
+    while shown < len(names):
+        candidate = f"{header}\n" + ", ".join(names[:shown + 1]) + f" …och {len(names) - shown - 1} till"
+        if not fits(candidate):
             break
-        shown = candidate
-    remaining = len(names) - len(shown)
-    tail = f" …och {remaining} till" if remaining else ""
-    if not shown:
-        return f"{header}\n…och {remaining} till"
-    return f"{header}\n" + ", ".join(shown) + tail
+        shown += 1
+    return f"{header}\n" + ", ".join(names[:shown]) + f" …och {len(names) - shown} till"
 
 
 STATUS_HEADINGS = {

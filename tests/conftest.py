@@ -170,10 +170,18 @@ def twiml_messages(xml: str) -> list[str]:
     return [m.text or "" for m in root.findall("Message")]
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 async def start_harness(db_url, fake, clock, **overrides) -> Harness:
+    port = free_port()
+    overrides.setdefault("PAMINN_PUBLIC_URL", f"http://127.0.0.1:{port}")
     settings = make_settings(db_url, fake, **overrides)
     app = create_app(settings, clock=clock, scheduler=False)
-    server = TestServer(app, host="127.0.0.1", port=0)
+    server = TestServer(app, host="127.0.0.1", port=port)
     client = TestClient(server)
     await client.start_server()
     return Harness(client, fake, clock)

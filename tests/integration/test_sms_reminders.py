@@ -1,0 +1,252 @@
+"""PÅMINN ALLA and friends over real SMS webhooks, a real database and the fake Twilio."""
+from __future__ import annotations
+
+from tests.builders import (
+    ANNA, BO, COORD, DAVID, EVA, FIA, GUSTAV, IVAR, JONNA, SUPERVISOR, load, may_org, reminder, set_team_chat,
+    team_messages,
+)
+
+
+async def test_remind_all_reaches_exactly_the_due_assistants(harness):
+    await load(harness, may_org())
+    replies = await harness.sms(COORD, "PÅMINN ALLA maj")
+    assert replies == [
+        "4 påminnelser för maj 2026 skickade (4 SMS-delar).\n"
+        "Inte skickade: 1 har påminnelser avstängda, 1 arbetar hos brukare med påminnelser avstängda, "
+        "1 saknar mobilnummer, 1 fick påminnelse de senaste 2 timmarna.\n"
+        "1 har redan rapporterat allt."
+    ]
+    assert harness.fake.messages == []  # nothing leaves before the dispatcher runs
+    stats = await harness.dispatch()
+    assert stats.sent == 4
+    received = {m.to: m.body for m in harness.fake.messages}
+    assert received == {n: reminder() for n in (ANNA, GUSTAV, IVAR, JONNA)}
+    for m in harness.fake.messages:
+        assert m.from_ == "+46766860000"
+        assert m.status_callback.startswith(harness.base + "/webhooks/twilio/status?m=")
+
+
+async def test_spellings_of_the_command_all_work(harness):
+    await load(harness, may_org())
+    for i, text in enumerate(["PAMINN alla Maj", "påminn   alla maj 2026", "påminn alla 5", "Påminn Alla MAJ"]):
+        harness.clock.advance(hours=3)
+        replies = await harness.sms(COORD, text)
+        assert "för maj 2026 skickade" in replies[0], (text, replies)
+
+
+async def test_two_hour_rule_between_rounds(harness):
+    await load(harness, may_org())
+    await harness.sms(COORD, "PÅMINN ALLA maj")
+    harness.clock.advance(minutes=90)
+    again = await harness.sms(COORD, "PÅMINN ALLA maj")
+    # Only Fia, whose imported reminder is now 2.5 hours old; the four from the first round wait.
+    assert again[0].startswith("1 påminnelse för maj 2026 skickade")
+    assert "4 fick påminnelse de senaste 2 timmarna" in again[0]
+    harness.clock.advance(minutes=31)  # 2 h 1 min after the first round, 31 min after Fia's
+    third = await harness.sms(COORD, "PÅMINN ALLA maj")
+    assert third[0].startswith("4 påminnelser") and "1 fick påminnelse de senaste 2 timmarna" in third[0]
+    await harness.dispatch()
+    assert len(harness.fake.to(ANNA)) == 2 and len(harness.fake.to(FIA)) == 1
+
+
+async def test_month_without_year_and_without_month(harness):
+    await load(harness, may_org())
+    replies = await harness.sms(COORD, "PÅMINN ALLA")
+    assert replies[0].startswith("Ingen månad angiven, så jag tog förra månaden (maj 2026).")
+    harness.clock.advance(hours=3)
+    replies = await harness.sms(COORD, "påminn alla förra månaden")
+    assert "maj 2026" in replies[0]
+    replies = await harness.sms(COORD, "påminn alla december")  # December 2025: the latest not in the future
+    assert replies[0].startswith("0 påminnelser för december 2025")
+    replies = await harness.sms(COORD, "påminn alla juli 2026")
+    assert replies == ["juli 2026 har inte börjat än. Välj en månad som har varit, t.ex. maj 2026."]
+
+
+async def test_remind_one_by_name_and_mobile_ignores_two_hour_rule(harness):
+    await load(harness, may_org())
+    assert await harness.sms(COORD, "PÅMINN Fia maj") == [
+        "Påminnelse för maj 2026 skickad till Fia Fors (070-123 45 72)."]
+    assert await harness.sms(COORD, "påminn 070-123 45 67 maj") == [
+        "Påminnelse för maj 2026 skickad till Anna Andersson (070-123 45 67)."]
+    assert await harness.sms(COORD, "PÅMINN David Dahl maj") == [
+        "Ingen påminnelse skickad: David Dahl har påminnelser avstängda för maj 2026."]
+    assert await harness.sms(COORD, "PÅMINN Bo maj") == [
+        "Ingen påminnelse skickad: Bo Berg har inget kvar att rapportera för maj 2026."]
+    assert await harness.sms(COORD, "PÅMINN Hanna maj") == ["Hanna Holm har inga pass i maj 2026."]
+    assert await harness.sms(COORD, "PÅMINN Zlatan maj") == [
+        "Hittar ingen som heter eller har numret 'zlatan' bland dina assistenter."]
+    await harness.dispatch()
+    assert harness.fake.to(FIA) == [reminder()] and harness.fake.to(ANNA) == [reminder()]
+    assert harness.fake.to(DAVID) == [] and harness.fake.to(BO) == []
+
+
+async def test_name_matching_several_people_asks_which(harness):
+    doc = may_org()
+    doc["staff"].append({"id": "a11", "name": "Anna Berg", "mobile": "+46701234599"})
+    await load(harness, doc)
+    replies = await harness.sms(COORD, "PÅMINN anna maj")
+    assert replies == ["Flera matchar 'anna': Anna Andersson (070-123 45 67); Anna Berg (070-123 45 99). "
+                       "Skriv hela namnet eller mobilnumret."]
+    await harness.dispatch()
+    assert harness.fake.messages == []
+
+
+async def test_supervisor_scope_and_narrowing(harness):
+    await load(harness, may_org())
+    # Lisa supervises Rolf only: Anna and Gustav (at Rolf's) are due; Ivar and Jonna are not hers.
+    replies = await harness.sms(SUPERVISOR, "PÅMINN ALLA maj")
+    assert replies[0].startswith("2 påminnelser för maj 2026 skickade")
+    await harness.dispatch()
+    assert sorted(m.to for m in harness.fake.messages) == sorted([ANNA, GUSTAV])
+    harness.clock.advance(hours=3)
+    replies = await harness.sms(COORD, "PÅMINN ALLA maj BRUKARE tore")
+    assert replies[0].startswith("2 påminnelser för maj 2026 (brukare Tore Tredje) skickade")
+    harness.clock.advance(hours=3)
+    replies = await harness.sms(COORD, "PÅMINN ALLA maj ARBETSLEDARE Lisa Ledare")
+    # Rolf's assistants again, Fia now too (her imported reminder is 7 hours old).
+    assert replies[0].startswith("3 påminnelser för maj 2026 (arbetsledare Lisa Ledare) skickade")
+    replies = await harness.sms(SUPERVISOR, "PÅMINN ALLA maj BRUKARE Tore")
+    assert replies == ["Hittar ingen brukare som heter 'tore' bland dina brukare."]
+
+
+async def test_status_filters(harness):
+    await load(harness, may_org())
+    head = "Status maj 2026: 4 redo, 1 nyss påminda, 2 avstängda, 1 saknar mobil, 1 klara."
+    assert await harness.sms(COORD, "STATUS maj") == [
+        f"{head}\nRedo för påminnelse (4):\nAnna Andersson, Gustav Grön, Ivar Isaksson, Jonna Jansson"]
+    assert await harness.sms(COORD, "status maj avstängda") == [
+        f"{head}\nMed påminnelser avstängda (2):\nDavid Dahl, Eva Ek"]
+    assert await harness.sms(COORD, "STATUS MAJ SAKNAR MOBIL") == [
+        f"{head}\nUtan mobilnummer (1):\nCecilia Carlsson"]
+    assert (await harness.sms(COORD, "STATUS maj ALLA"))[0].endswith("(8):\nAnna Andersson, Cecilia Carlsson, "
+                                                                     "David Dahl, Eva Ek, Fia Fors, Gustav Grön, "
+                                                                     "Ivar Isaksson, Jonna Jansson")
+    assert await harness.sms(COORD, "STATUS maj konstiga") == [
+        "Okänt filter 'konstiga'. Skriv STATUS maj REDO, AVSTÄNGDA, SAKNAR MOBIL eller ALLA."]
+
+
+async def test_long_status_list_ends_with_and_n_more(harness):
+    doc = may_org()
+    for i in range(60):
+        doc["staff"].append({"id": f"x{i}", "name": f"Assistent Nummer{i:02d} Långnamnsson",
+                             "mobile": f"+4670300{i:04d}"})
+        doc["shifts"].append({"id": f"xs{i}", "staff": f"x{i}", "care_recipient": "r1",
+                              "start": "2026-05-20T08:00:00+02:00", "end": "2026-05-20T16:00:00+02:00"})
+    await load(harness, doc)
+    reply = (await harness.sms(COORD, "STATUS maj"))[0]
+    from core.segments import count_segments
+
+    assert count_segments(reply).segments <= 3
+    shown = reply.split("\n")[2].split(" …och ")[0].split(", ")
+    hidden = int(reply.rsplit(" …och ", 1)[1].split()[0])
+    assert len(shown) + hidden == 64 and hidden > 0
+
+
+async def test_assistant_replies_ok_stopp_start_help(harness):
+    await load(harness, may_org())
+    await set_team_chat(harness)
+    await harness.sms(COORD, "PÅMINN ALLA maj")
+    assert await harness.sms(ANNA, "ok") == ["Tack! Vi har noterat att du sett påminnelsen för maj 2026."]
+    acked = await harness.scalar("SELECT count(*) FROM reminder_history WHERE acknowledged_at IS NOT NULL")
+    assert acked == 1
+    assert await harness.sms(ANNA, "OK") == ["Tack! Du har ingen påminnelse att bekräfta just nu."]
+    assert await harness.sms(GUSTAV, "Klart!") == ["Tack! Vi har noterat att du sett påminnelsen för maj 2026."]
+    # Acknowledgements are gathered into one team message per window.
+    team = await team_messages(harness)
+    assert team[-1] == "Har bekräftat påminnelsen:\n✓ Anna Andersson (maj 2026)\n✓ Gustav Grön (maj 2026)"
+    assert await harness.sms(IVAR, "STOPP") == ["Påminnelserna är avstängda. Svara START om du vill få dem igen."]
+    harness.clock.advance(hours=3)
+    replies = await harness.sms(COORD, "PÅMINN ALLA maj")
+    assert replies[0].startswith("4 påminnelser") and "2 har påminnelser avstängda" in replies[0]
+    await harness.dispatch()
+    assert harness.fake.to(IVAR) == [reminder()]  # only the round before STOPP
+    assert await harness.sms(IVAR, "start") == ["Påminnelserna är påslagna igen."]
+    help_text = (await harness.sms(ANNA, "HJÄLP"))[0]
+    assert "OK" in help_text and "STOPP" in help_text and "PÅMINN ALLA" not in help_text
+    assert "PÅMINN ALLA maj" in (await harness.sms(COORD, "hjalp"))[0]
+
+
+async def test_stopp_survives_reimport(harness):
+    await load(harness, may_org())
+    await harness.sms(ANNA, "STOPP")
+    await load(harness, may_org())
+    replies = await harness.sms(COORD, "PÅMINN ALLA maj")
+    assert "2 har påminnelser avstängda" in replies[0]
+
+
+async def test_assistant_cannot_use_coordinator_commands_and_strangers_learn_nothing(harness):
+    await load(harness, may_org())
+    assert await harness.sms(ANNA, "PÅMINN ALLA maj") == [
+        "Det kommandot kan bara samordnare och arbetsledare använda. Du kan svara OK, STOPP, START eller HJÄLP."]
+    stranger = "+46709999999"
+    for text in ("PÅMINN ALLA maj", "STATUS maj", "hej vem är Anna?", "HJÄLP"):
+        replies = await harness.sms(stranger, text)
+        assert replies == ["Det här numret finns inte hos Påminn. Kontakta din arbetsgivare om du ska få "
+                           "påminnelser hit."]
+    await harness.dispatch()
+    assert harness.fake.messages == []
+
+
+async def test_unknown_command_gets_closest_suggestion(harness):
+    await load(harness, may_org())
+    assert await harness.sms(COORD, "stauts maj") == ["Jag förstod inte det. Menade du STATUS maj? "
+                                                      "Skriv HJÄLP för alla kommandon."]
+    assert await harness.sms(COORD, "PÅMINN ALLA maj BLAHA") == [
+        "Jag förstod inte 'blaha'. Skriv t.ex. PÅMINN ALLA maj BRUKARE Rolf eller PÅMINN ALLA maj ARBETSLEDARE Lisa."]
+
+
+async def test_free_text_from_assistant_goes_to_team_chat(harness):
+    await load(harness, may_org())
+    await set_team_chat(harness)
+    replies = await harness.sms(ANNA, "Jag är sjuk idag, kan någon ta mitt pass?")
+    assert replies == ["Tack, ditt meddelande har skickats vidare till din samordnare."]
+    assert (await team_messages(harness))[-1] == "Meddelande från Anna Andersson: Jag är sjuk idag, kan någon ta mitt pass?"
+
+
+async def test_round_is_announced_in_team_chat(harness):
+    await load(harness, may_org())
+    await set_team_chat(harness)
+    await harness.sms(COORD, "PÅMINN ALLA maj")
+    assert await team_messages(harness) == [
+        "Karin Koordinator skickade påminnelser för maj 2026: 4 skickade. Inte skickade: 1 har påminnelser "
+        "avstängda, 1 arbetar hos brukare med påminnelser avstängda, 1 saknar mobilnummer, 1 fick påminnelse "
+        "de senaste 2 timmarna."]
+
+
+async def test_quiet_hours_hold_reminders_not_replies(harness):
+    await load(harness, may_org())
+    harness.clock.advance(hours=12)  # 22:00 Stockholm
+    replies = await harness.sms(COORD, "PÅMINN ALLA maj")
+    assert replies[0].endswith("Tysta timmar: SMS:en går ut kl 08:00.")  # the reply itself came at once
+    await harness.dispatch()
+    assert harness.fake.messages == []
+    harness.clock.advance(hours=9, minutes=59)  # 07:59
+    await harness.dispatch()
+    assert harness.fake.messages == []
+    harness.clock.advance(minutes=1)
+    await harness.dispatch()
+    assert len(harness.fake.messages) == 5  # the four, and Fia whose reminder is now 13 hours old
+
+
+async def test_organisation_quiet_hours_off_and_other_locale(harness):
+    await load(harness, may_org(quiet_hours="off", locale="nb", app_name="Appen", app_link="https://app.example.no"))
+    harness.clock.advance(hours=13)  # 23:00
+    await harness.sms(COORD, "PÅMINN ALLA maj")
+    await harness.dispatch()
+    assert harness.fake.to(ANNA) == ["Hei! Dette er en påminnelse om at du har vakter igjen å registrere/signere "
+                                     "i Appen for mai 2026 https://app.example.no"]
+
+
+async def test_personal_numbers_never_in_replies_or_logs(harness, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    await load(harness, may_org())
+    texts = []
+    for body in ("STATUS maj ALLA", "PÅMINN ALLA maj", "PÅMINN Anna maj", "HJÄLP"):
+        texts += await harness.sms(COORD, body)
+    texts += await harness.sms(ANNA, "OK")
+    await harness.dispatch()
+    everything = "\n".join(texts) + caplog.text + "".join(m.body for m in harness.fake.messages)
+    assert "19900101-1234" not in everything and "900101" not in everything
+    assert reminder() not in caplog.text  # message bodies are not logged
