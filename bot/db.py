@@ -18,12 +18,21 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
+            # pysqlite's own transaction handling breaks SAVEPOINT (a RELEASE outside BEGIN commits):
+            # turn it off and begin transactions ourselves (SQLAlchemy's documented recipe).
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn):
+            # IMMEDIATE takes the write lock up front, so concurrent writers wait (busy_timeout)
+            # instead of failing when their read snapshot went stale before their first write.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     parsed = make_url(url)

@@ -40,6 +40,8 @@ class RebasedTwilioHttpClient(AsyncTwilioHttpClient):
 
     async def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                       allow_redirects=False):
+        # The library stores its timeout but passes None (no limit) to aiohttp: apply it here.
+        timeout = timeout if timeout is not None else self.timeout
         parts = urlsplit(url)
         url = urlunsplit((self._base.scheme, self._base.netloc, self._base.path.rstrip("/") + parts.path,
                           parts.query, parts.fragment))

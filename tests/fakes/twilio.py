@@ -47,6 +47,7 @@ class FakeTwilio:
     auth_seen: set = field(default_factory=set)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     server: TestServer | None = None
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def base_url(self) -> str:
@@ -68,6 +69,7 @@ class FakeTwilio:
         return self
 
     async def close(self) -> None:
+        self._release.set()  # let "hanging" handlers finish so the server can stop
         if self.server:
             await self.server.close()
 
@@ -92,7 +94,7 @@ class FakeTwilio:
                       body=form["Body"], status_callback=form.get("StatusCallback"))
         self.messages.append(msg)
         if fault and fault.hang_after_create:
-            await asyncio.sleep(3600)
+            await self._release.wait()
         return web.json_response(self._resource(msg, "queued"), status=201)
 
     async def _list(self, request: web.Request) -> web.Response:
