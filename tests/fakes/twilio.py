@@ -109,3 +109,40 @@ class FakeTwilio:
                 "status": status, "num_segments": "1", "direction": "outbound-api", "api_version": "2010-04-01",
                 "date_created": "Sun, 03 May 2026 08:00:00 +0000", "date_sent": None, "error_code": None,
                 "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{msg.sid}.json"}
+
+
+def main() -> None:
+    """Run the fake on its own (``python -m tests.fakes.twilio --port 0``) for benchmarks."""
+    import argparse
+
+    from aiohttp import web
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    fake = FakeTwilio()
+
+    async def count(request):
+        return web.json_response({"messages": len(fake.messages), "requests": fake.requests})
+
+    app = fake.app()
+    app.router.add_get("/_count", count)
+
+    async def announce(app):
+        for site in runner.sites:
+            print(f"listening {site.name}", flush=True)
+
+    runner = web.AppRunner(app, access_log=None)
+
+    async def serve():
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", args.port)
+        await site.start()
+        print(f"PORT {site._server.sockets[0].getsockname()[1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
