@@ -117,12 +117,22 @@ async def measure_round(url: str) -> dict:
         async with services.sessions() as session:
             started = time.perf_counter()
             candidates = await store.select_candidates(session, "bench", Month(2026, 5), "Europe/Stockholm")
-            split(candidates, NOW + timedelta(hours=3))
+            done = await store.count_with_shifts(session, "bench", Month(2026, 5), "Europe/Stockholm")
+            split(candidates, NOW + timedelta(hours=3), done=done - len(candidates))
             set_based_s = time.perf_counter() - started
     finally:
         await close_services(services)
     return {"round_s": round_s, "outbox_rows": outbox, "reply": replies[0], "select_s": set_based_s,
-            "candidates": len(candidates), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "candidates": len(candidates), "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak over exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def measure_naive(url: str) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
+from core.eligibility import Candidate
 from core.models import Staff
 from handlers.context import Route
 
@@ -17,7 +18,7 @@ class Routes:
     def from_settings(cls, settings: Settings) -> "Routes":
         return cls(twilio=settings.twilio_enabled, telegram=bool(settings.telegram_bot_token))
 
-    def person(self, staff: Staff) -> Route | None:
+    def person(self, staff: Staff | Candidate) -> Route | None:
         if staff.preferred_channel == "telegram" and staff.telegram_user_id and self.telegram:
             return Route("telegram", str(staff.telegram_user_id))
         if not staff.mobile or staff.mobile_invalid:

@@ -41,6 +41,21 @@ class Candidate:
     last_reminded_at: datetime | None
     channel: str = "sms"
     simulated: bool = False
+    org_id: str | None = None
+    telegram_user_id: int | None = None
+
+    # What routing needs, under the names a Staff row has, so either can be routed.
+    @property
+    def id(self) -> int:
+        return self.staff_id
+
+    @property
+    def preferred_channel(self) -> str:
+        return self.channel
+
+    @property
+    def mobile_invalid(self) -> bool:
+        return False  # an invalid number is already given as no mobile
 
 
 def evaluate(c: Candidate, now: datetime, *, apply_interval: bool = True) -> Reason:
@@ -58,11 +73,16 @@ def evaluate(c: Candidate, now: datetime, *, apply_interval: bool = True) -> Rea
     return Reason.DUE
 
 
-def split(candidates: list[Candidate], now: datetime, *, apply_interval: bool = True
+def split(candidates: list[Candidate], now: datetime, *, apply_interval: bool = True, done: int = 0
           ) -> tuple[list[Candidate], Counter[Reason]]:
-    """The due candidates, and a count of every reason (DUE included)."""
+    """The due candidates, and a count of every reason (DUE included).
+
+    ``done`` is how many more people had shifts but nothing left (they are not candidates).
+    """
     due: list[Candidate] = []
     counts: Counter[Reason] = Counter()
+    if done:
+        counts[Reason.NOTHING_TO_REPORT] = done
     for c in candidates:
         reason = evaluate(c, now, apply_interval=apply_interval)
         counts[reason] += 1

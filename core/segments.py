@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 GSM7_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -17,6 +18,7 @@ class SegmentCount:
     segments: int
 
 
+@lru_cache(maxsize=4096)  # a round sends one text to thousands of people
 def count_segments(text: str) -> SegmentCount:
     """How many SMS parts ``text`` takes (160/153 septets, or 70/67 UTF-16 units)."""
     if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):

@@ -89,9 +89,11 @@ async def find_by_name(session: AsyncSession, model, org_id: str, wanted: str, e
     return [r for r in rows if all(any(w.startswith(t) for w in fold(r.name).split()) for t in words)]
 
 
-async def staff_ids_with_shifts(session: AsyncSession, org_id: str, lo: datetime, hi: datetime,
+async def staff_ids_with_shifts(session: AsyncSession, staff_ids: list[int], lo: datetime, hi: datetime,
                                 recipient_ids: set[int] | None) -> set[int]:
-    query = select(Shift.staff_id).distinct().where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi)
+    """Which of ``staff_ids`` have a shift in [lo, hi) (at ``recipient_ids``, if given)."""
+    query = select(Shift.staff_id).distinct().where(Shift.staff_id.in_(staff_ids), Shift.start_at >= lo,
+                                                     Shift.start_at < hi)
     if recipient_ids is not None:
         query = query.where(Shift.care_recipient_id.in_(recipient_ids))
     return set(await session.scalars(query))
@@ -108,21 +110,29 @@ async def mark_mobile_invalid(session: AsyncSession, staff_id: int) -> None:
 # ---------------------------------------------------------------- the month's candidates
 
 
+def _unfinished():
+    # Spelled exactly as ix_shifts_unfinished's WHERE, so both backends use that partial index.
+    return or_(Shift.reported == False, Shift.signed == False)  # noqa: E712
+
+
 async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz_name: str,
                             recipient_ids: set[int] | None = None,
                             staff_ids: set[int] | None = None) -> list[Candidate]:
-    """Every assistant with a shift in ``month`` (within the scope), aggregated in one query."""
+    """Every assistant with an unfinished shift in ``month`` (within the scope), in one query.
+
+    Reads only unfinished shifts (a partial index), so the cost follows what is left to do,
+    not the size of the month.
+    """
     lo, hi = month.bounds_utc(tz_name)
-    unfinished = or_(Shift.reported.is_(False), Shift.signed.is_(False))
     per_staff = (
         select(
             Shift.staff_id.label("staff_id"),
-            func.sum(case((unfinished, 1), else_=0)).label("unfinished"),
-            func.sum(case((and_(unfinished, CareRecipient.reminders_enabled.is_(True)), 1), else_=0))
+            func.count().label("unfinished"),
+            func.sum(case((CareRecipient.reminders_enabled == True, 1), else_=0))  # noqa: E712
             .label("unfinished_enabled"),
         )
         .join(CareRecipient, CareRecipient.id == Shift.care_recipient_id)
-        .where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi)
+        .where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi, _unfinished())
         .group_by(Shift.staff_id)
     )
     if recipient_ids is not None:
@@ -138,8 +148,8 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
     )
     query = (
         select(
-            Staff.id, Staff.name, Staff.mobile, Staff.mobile_invalid, Staff.reminders_enabled, Staff.opted_out_at,
-            Staff.preferred_channel, Staff.simulated,
+            Staff.id, Staff.org_id, Staff.name, Staff.mobile, Staff.mobile_invalid, Staff.reminders_enabled,
+            Staff.opted_out_at, Staff.preferred_channel, Staff.simulated, Staff.telegram_user_id,
             per_staff.c.unfinished, per_staff.c.unfinished_enabled, last.c.last_sent,
         )
         .join(per_staff, per_staff.c.staff_id == Staff.id)
@@ -161,16 +171,28 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
             unfinished_at_enabled_recipient=int(row.unfinished_enabled or 0),
             last_reminded_at=last_sent,
             channel=row.preferred_channel, simulated=bool(row.simulated),
+            org_id=row.org_id, telegram_user_id=row.telegram_user_id,
         ))
     return out
 
 
+async def count_with_shifts(session: AsyncSession, org_id: str, month: Month, tz_name: str,
+                            recipient_ids: set[int] | None = None, staff_ids: set[int] | None = None) -> int:
+    """How many people have any shift in ``month`` within the scope (one index seek each)."""
+    lo, hi = month.bounds_utc(tz_name)
+    any_shift = select(Shift.id).where(Shift.staff_id == Staff.id, Shift.start_at >= lo, Shift.start_at < hi)
+    if recipient_ids is not None:
+        any_shift = any_shift.where(Shift.care_recipient_id.in_(recipient_ids))
+    query = select(func.count()).select_from(Staff).where(Staff.org_id == org_id, any_shift.exists())
+    if staff_ids is not None:
+        query = query.where(Staff.id.in_(staff_ids))
+    return int(await session.scalar(query) or 0)
+
+
 async def month_has_unfinished(session: AsyncSession, org_id: str, month: Month, tz_name: str) -> bool:
     lo, hi = month.bounds_utc(tz_name)
-    query = select(Shift.id).where(
-        Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi,
-        or_(Shift.reported.is_(False), Shift.signed.is_(False)),
-    ).limit(1)
+    query = select(Shift.id).where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi,
+                                   _unfinished()).limit(1)
     return (await session.scalar(query)) is not None
 
 
@@ -184,9 +206,30 @@ async def add_round(session: AsyncSession, **values) -> ReminderRound:
     return rnd
 
 
+COPY_THRESHOLD = 500
+
+
+async def bulk_insert(session: AsyncSession, table, rows: list[dict]) -> None:
+    """Insert many rows with the same keys, inside the session's transaction.
+
+    On PostgreSQL large batches go through COPY (asyncpg's copy_records_to_table on the
+    session's own connection); elsewhere a Core executemany, which skips the ORM's bulk layer.
+    """
+    if not rows:
+        return
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_THRESHOLD:
+        await session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    binders = [getattr(table.c[c].type, "process_bind_param", None) for c in columns]
+    records = [tuple(b(r[c], conn.dialect) if b else r[c] for c, b in zip(columns, binders)) for r in rows]
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
+
+
 async def add_history(session: AsyncSession, rows: list[dict]) -> None:
-    if rows:
-        await session.execute(insert(ReminderHistory), rows)
+    await bulk_insert(session, ReminderHistory.__table__, rows)
 
 
 async def latest_unacknowledged(session: AsyncSession, staff_ids: list[int]) -> ReminderHistory | None:
@@ -215,8 +258,7 @@ async def mark_rounds_complete(session: AsyncSession, org_id: str, month_key: st
 
 async def enqueue(session: AsyncSession, rows: list[dict]) -> None:
     """Insert outbox rows in bulk; each dict needs the non-default columns."""
-    if rows:
-        await session.execute(insert(OutboxMessage), rows)
+    await bulk_insert(session, OutboxMessage.__table__, rows)
 
 
 async def pending_team_message(session: AsyncSession, key_prefix: str, now: datetime) -> OutboxMessage | None:
@@ -330,6 +372,24 @@ async def inbound_seen(session: AsyncSession, channel: str, provider_id: str) ->
     return await session.scalar(
         select(InboundMessage).where(InboundMessage.channel == channel, InboundMessage.provider_id == provider_id)
     )
+
+
+# ---------------------------------------------------------------- the simulator's view
+
+
+async def simulator_feed(session: AsyncSession, after_out: int, after_in: int, changed_since: datetime | None,
+                         limit: int = 2000) -> tuple[list[OutboxMessage], list[InboundMessage]]:
+    """Simulator messages the page has not seen: new rows, and outbound rows whose status moved."""
+    cond = OutboxMessage.id > after_out
+    if changed_since is not None:
+        cond = or_(cond, OutboxMessage.updated_at >= changed_since)
+    out = list(await session.scalars(
+        select(OutboxMessage).where(OutboxMessage.channel == "simulator", cond).order_by(OutboxMessage.id)
+        .limit(limit)))
+    inbound = list(await session.scalars(
+        select(InboundMessage).where(InboundMessage.channel == "simulator", InboundMessage.id > after_in)
+        .order_by(InboundMessage.id).limit(limit)))
+    return out, inbound
 
 
 # ---------------------------------------------------------------- import

@@ -26,7 +26,7 @@ class Context:
     default_quiet_hours: str = "21:00-08:00"
     team_ack_window: timedelta = timedelta(seconds=60)
     # Decides how a text to a person travels (SMS, simulator, Telegram); set by the edge.
-    route_person: Callable[[Staff], Route | None] | None = None
+    route_person: Callable[[object], Route | None] | None = None  # a Staff row or a Candidate
     # Decides how a text to a team chat address ("telegram:…", "simulator:…") travels.
     route_team: Callable[[str], Route | None] | None = None
 

@@ -80,16 +80,16 @@ async def remind_all(ctx: Context, staff: Staff, command: cmd.RemindAll) -> list
         return [str(exc)]
     await store.lock_org_for_round(ctx.session, org.id)
     candidates = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
-    due, counts = split(candidates, ctx.now)
+    with_shifts = await store.count_with_shifts(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
+    due, counts = split(candidates, ctx.now, done=with_shifts - len(candidates))
     not_before, deferred = _deferred(ctx, org)
     body = reminder_text(org.app_name, org.app_link, month, org.locale)
     rnd = await store.add_round(ctx.session, org_id=org.id, month=month.key, requested_by=staff.id, scope=scope_text,
                                 created_at=ctx.now, sent=0, segments=0, held_back={})
-    staff_by_id = {s.id: s for s in await store.staff_by_ids(ctx.session, [c.staff_id for c in due])}
     rows, history = [], []
     for c in due:
         key = f"reminder:{rnd.id}:{c.staff_id}"
-        row = person_row(ctx, staff_by_id[c.staff_id], body, kind="reminder", key=key, not_before=not_before)
+        row = person_row(ctx, c, body, kind="reminder", key=key, not_before=not_before)
         if row is None:
             counts[Reason.DUE] -= 1
             counts[Reason.NO_MOBILE] += 1
@@ -117,7 +117,7 @@ async def _find_person(ctx: Context, staff: Staff, who: str, recipients: set[int
         found = await store.find_by_name(ctx.session, Staff, org.id, who)
     if recipients is not None and found:
         lo, hi = month.bounds_utc(ctx.tz(org))
-        in_scope = await store.staff_ids_with_shifts(ctx.session, org.id, lo, hi, recipients)
+        in_scope = await store.staff_ids_with_shifts(ctx.session, [s.id for s in found], lo, hi, recipients)
         found = [s for s in found if s.id in in_scope]
     if not found:
         raise Refusal(f"Hittar ingen som heter eller har numret '{who}' bland dina assistenter.")
@@ -139,6 +139,9 @@ async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list
     found = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients,
                                           staff_ids={person.id})
     if not found:
+        if await store.count_with_shifts(ctx.session, org.id, month, ctx.tz(org), recipients, {person.id}):
+            reason_text = REASON_TEXT[Reason.NOTHING_TO_REPORT]
+            return [f"{prefix}Ingen påminnelse skickad: {person.name} {reason_text} för {month_label(month)}."]
         return [f"{prefix}{person.name} har inga pass i {month_label(month)}."]
     reason = evaluate(found[0], ctx.now, apply_interval=False)
     if reason is not Reason.DUE:
@@ -177,10 +180,12 @@ async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[str]:
     except Refusal as exc:
         return [str(exc)]
     candidates = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
+    with_shifts = await store.count_with_shifts(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
     reasons = {c.staff_id: evaluate(c, ctx.now) for c in candidates}
     wanted = STATUS_REASONS[command.filter]
     names = [c.name for c in candidates if reasons[c.staff_id] in wanted]
     counts = {r: sum(1 for x in reasons.values() if x is r) for r in Reason}
+    counts[Reason.NOTHING_TO_REPORT] = with_shifts - len(candidates)
     prefix = "Ingen månad angiven, så jag tog förra månaden.\n" if command.month is None else ""
     summary = (f"{prefix}Status {month_label(month)}: {counts[Reason.DUE]} redo, "
                f"{counts[Reason.REMINDED_RECENTLY]} nyss påminda, "

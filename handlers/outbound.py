@@ -4,14 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from core import store
+from core.eligibility import Candidate
 from core.models import Organisation, Staff
 from core.segments import count_segments
 from handlers.context import Context
 
 
-def person_row(ctx: Context, staff: Staff, body: str, *, kind: str, key: str, not_before: datetime | None = None
-               ) -> dict | None:
-    """An outbox row for a text to ``staff``, or None when they cannot be reached."""
+def person_row(ctx: Context, staff: Staff | Candidate, body: str, *, kind: str, key: str,
+               not_before: datetime | None = None) -> dict | None:
+    """An outbox row for a text to ``staff`` (a row or a month's candidate), or None when unreachable."""
     route = ctx.route_person(staff) if ctx.route_person else None
     if route is None:
         return None

@@ -250,3 +250,27 @@ async def test_personal_numbers_never_in_replies_or_logs(harness, caplog):
     everything = "\n".join(texts) + caplog.text + "".join(m.body for m in harness.fake.messages)
     assert "19900101-1234" not in everything and "900101" not in everything
     assert reminder() not in caplog.text  # message bodies are not logged
+
+
+async def test_large_round_reaches_everyone_once(harness):
+    """600 due assistants: large enough for the bulk (COPY) path on PostgreSQL."""
+    doc = may_org()
+    numbers = []
+    for i in range(600):
+        numbers.append(f"+4670400{i:04d}")
+        doc["staff"].append({"id": f"big{i}", "name": f"Stor Runda {i:03d}", "mobile": numbers[-1]})
+        doc["shifts"].append({"id": f"bs{i}", "staff": f"big{i}", "care_recipient": "r3",
+                              "start": "2026-05-15T08:00:00+02:00", "end": "2026-05-15T16:00:00+02:00"})
+    await load(harness, doc)
+    replies = await harness.sms(COORD, "PÅMINN ALLA maj")
+    assert replies[0].startswith("604 påminnelser för maj 2026 skickade (604 SMS-delar).")
+    history = await harness.rows("SELECT month, sent_at, idempotency_key FROM reminder_history "
+                                 "WHERE idempotency_key IS NOT NULL")
+    assert len(history) == 604 and {h[0] for h in history} == {"2026-05"}
+    await harness.dispatch()
+    received = [m.to for m in harness.fake.messages]
+    assert sorted(received) == sorted(numbers + [ANNA, GUSTAV, IVAR, JONNA])
+    assert all(m.body == reminder() for m in harness.fake.messages)
+    harness.clock.advance(minutes=30)
+    again = await harness.sms(COORD, "PÅMINN ALLA maj")  # the bulk-written history holds the 2-hour rule
+    assert "605 fick påminnelse de senaste 2 timmarna" in again[0]  # and Fia, from the import

@@ -1,0 +1,159 @@
+"""The phone simulator: a page that shows simulated phones and the team chat, live.
+
+Off unless PAMINN_SIMULATOR=on (anyone who reaches it can speak as any phone). Messages
+are the outbox and inbound rows themselves, so the page works whichever process sent them.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from core import store
+from core.eligibility import Reason, evaluate
+from core.messages import REASON_TEXT
+from core.models import Organisation, Staff
+from core.months import Month, month_label, resolve_month
+from core.phones import display, try_e164
+from handlers.context import has_full_scope, is_coordinator
+from handlers.outbound import person_row
+from handlers.router import handle_inbound
+from webhooks.keys import SERVICES
+
+STATIC = Path(__file__).with_name("static")
+MAX_TEXT = 1600
+POLL_SECONDS = 0.4
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+
+async def state(request: web.Request) -> web.Response:
+    """The organisation and its phones, for drawing the page."""
+    services = request.app[SERVICES]
+    async with services.sessions() as session:
+        org = await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+        if org is None:
+            return web.json_response({"organisation": None, "phones": []})
+        people = await store.list_staff(session, org.id)
+    phones = [{
+        "name": p.name, "mobile": p.mobile, "display": display(p.mobile) if p.mobile else None,
+        "role": "coordinator" if has_full_scope(p) else ("supervisor" if is_coordinator(p) else "assistant"),
+    } for p in people]
+    return web.json_response({
+        "organisation": {"id": org.id, "name": org.name, "team_chat": org.team_chat},
+        "team_address": (services.routes.team(org.team_chat).address
+                         if org.team_chat and services.routes.team(org.team_chat) else None),
+        "phones": phones,
+    })
+
+
+async def send(request: web.Request) -> web.Response:
+    """Text the service as ``from``; replies come back as simulator messages."""
+    services = request.app[SERVICES]
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return web.json_response({"error": "send JSON like {\"from\": \"+46701110000\", \"text\": \"HJÄLP\"}"},
+                                 status=400)
+    sender = try_e164(str(data.get("from", ""))) if isinstance(data, dict) else None
+    text = data.get("text") if isinstance(data, dict) else None
+    if not sender or not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        return web.json_response({"error": f"'from' must be a phone number and 'text' 1–{MAX_TEXT} characters"},
+                                 status=400)
+    provider_id = f"sim-{uuid.uuid4().hex}"
+    async with services.sessions.begin() as session:
+        ctx = services.context(session)
+        replies, _ = await handle_inbound(ctx, "simulator", provider_id, sender, text)
+        rows = []
+        people = await store.staff_by_mobile(session, sender)
+        for n, reply in enumerate(replies):
+            key = f"reply:simulator:{provider_id}:{n}"
+            row = person_row(ctx, people[0], reply, kind="reply", key=key) if people else None
+            rows.append(row or _stranger_reply(ctx, sender, reply, key))
+        await store.enqueue(session, rows)
+    services.kick()
+    return web.json_response({"accepted": True, "replies": len(replies)})
+
+
+def _stranger_reply(ctx, sender: str, body: str, key: str) -> dict:
+    return {"org_id": None, "idempotency_key": key, "channel": "simulator", "address": sender, "staff_id": None,
+            "kind": "reply", "body": body, "segments": 1, "status": "pending", "not_before": ctx.now,
+            "created_at": ctx.now, "attempts": 0}
+
+
+def _out(row) -> dict:
+    return {"id": f"o{row.id}", "direction": "out", "address": row.address, "body": row.body, "status": row.status,
+            "kind": row.kind, "at": row.created_at.isoformat(), "not_before": row.not_before.isoformat()}
+
+
+def _in(row) -> dict:
+    return {"id": f"i{row.id}", "direction": "in", "address": row.sender, "body": row.body, "status": "received",
+            "kind": "inbound", "at": row.received_at.isoformat()}
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: every simulator message, then new ones and status changes as they happen."""
+    services = request.app[SERVICES]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    after_out = after_in = 0
+    changed_since: datetime | None = None
+    try:
+        while True:
+            polled_at = services.clock()
+            async with services.sessions() as session:
+                out, inbound = await store.simulator_feed(session, after_out, after_in, changed_since)
+            if out or inbound:
+                messages = sorted([_out(r) for r in out] + [_in(r) for r in inbound], key=lambda m: m["at"])
+                await response.write(f"data: {json.dumps({'messages': messages})}\n\n".encode())
+                after_out = max([after_out] + [r.id for r in out])
+                after_in = max([after_in] + [r.id for r in inbound])
+            else:
+                await response.write(b": keep-alive\n\n")
+            changed_since = polled_at
+            await asyncio.sleep(POLL_SECONDS)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    return response
+
+
+async def status_panel(request: web.Request) -> web.Response:
+    """The month's reporting status as STATUS sees it, for the side panel."""
+    services = request.app[SERVICES]
+    async with services.sessions() as session:
+        org = await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+        if org is None:
+            return web.json_response({"month": None, "groups": []})
+        ctx = services.context(session)
+        wanted = request.query.get("month")
+        try:
+            month = Month.parse_key(wanted) if wanted else resolve_month(None, ctx.today(org))
+        except ValueError:
+            return web.json_response({"error": "month must look like 2026-05"}, status=400)
+        candidates = await store.select_candidates(session, org.id, month, ctx.tz(org))
+        done = await store.count_with_shifts(session, org.id, month, ctx.tz(org)) - len(candidates)
+    groups: dict[str, list[str]] = {r.value: [] for r in Reason}
+    for c in candidates:
+        groups[evaluate(c, ctx.now).value].append(c.name)
+    return web.json_response({
+        "month": month.key, "label": month_label(month), "done": done,
+        "groups": [{"reason": r.value, "label": REASON_TEXT[r], "names": groups[r.value]} for r in Reason
+                   if r is not Reason.NOTHING_TO_REPORT],
+    })
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", STATIC)
+    app.router.add_get("/simulator/api/state", state)
+    app.router.add_post("/simulator/api/send", send)
+    app.router.add_get("/simulator/api/events", events)
+    app.router.add_get("/simulator/api/status", status_panel)

@@ -1,0 +1,153 @@
+// The phone simulator: draws the phones, sends as any of them, and shows what the service sends, live.
+"use strict";
+const state = { phones: [], byMobile: new Map(), teamAddress: null, messages: new Map(), selected: null,
+                unread: new Map(), coordinator: null };
+const STATUS_TEXT = { pending: "köad", sending: "skickas", sent: "skickad", delivered: "levererad ✓✓",
+                      failed: "misslyckades", unknown: "okänd", received: "" };
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+function time(iso) {
+  return new Date(iso).toLocaleTimeString("sv-SE", { hour: "2-digit", minute: "2-digit" });
+}
+
+function bubble(m) {
+  const li = document.createElement("li");
+  li.className = "msg " + (m.direction === "out" ? "from-service" : "from-phone");
+  li.dataset.id = m.id;
+  li.textContent = m.body;
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  let text = time(m.at);
+  if (m.direction === "out") {
+    const waiting = m.status === "pending" && new Date(m.not_before) > new Date();
+    text += " · " + (waiting ? "väntar till " + time(m.not_before) + " (tysta timmar)" : STATUS_TEXT[m.status] || m.status);
+  }
+  meta.textContent = text;
+  li.appendChild(meta);
+  return li;
+}
+
+function threadFor(address) {
+  return [...state.messages.values()].filter(m => m.address === address).sort((a, b) => a.at.localeCompare(b.at)
+    || a.id.localeCompare(b.id));
+}
+
+function renderThread(list, address) {
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.replaceChildren(...threadFor(address).map(bubble));
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+function renderPeople() {
+  const ul = $("#assistant-list");
+  ul.replaceChildren(...state.phones.filter(p => p.role !== "coordinator").map(p => {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.mobile = p.mobile || "";
+    b.setAttribute("aria-current", String(p.mobile && p.mobile === state.selected));
+    const name = document.createElement("span");
+    name.textContent = p.name + (p.role === "supervisor" ? " (arbetsledare)" : "");
+    if (!p.mobile) { name.className = "nomobile"; name.textContent += " – saknar mobil"; b.disabled = true; }
+    b.appendChild(name);
+    const n = state.unread.get(p.mobile) || 0;
+    if (n) { const badge = document.createElement("span"); badge.className = "badge"; badge.textContent = n;
+             badge.setAttribute("aria-label", n + " olästa"); b.appendChild(badge); }
+    b.addEventListener("click", () => select(p.mobile));
+    li.appendChild(b);
+    return li;
+  }));
+}
+
+function select(mobile) {
+  state.selected = mobile;
+  state.unread.set(mobile, 0);
+  const p = state.byMobile.get(mobile);
+  const phone = $("#assistant-phone");
+  $(".who", phone).textContent = p.name;
+  $(".number", phone).textContent = p.display;
+  phone.querySelectorAll("input, button").forEach(el => el.disabled = false);
+  renderThread($(".thread", phone), mobile);
+  renderPeople();
+}
+
+function render() {
+  if (state.coordinator) renderThread($("#coordinator-phone .thread"), state.coordinator.mobile);
+  if (state.selected) renderThread($("#assistant-phone .thread"), state.selected);
+  if (state.teamAddress) renderThread($("[data-testid=team-chat] .thread"), state.teamAddress);
+  renderPeople();
+}
+
+async function send(from, text) {
+  const response = await fetch("/simulator/api/send", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                       body: JSON.stringify({ from, text }) });
+  if (!response.ok) alert((await response.json()).error || "Kunde inte skicka");
+  setTimeout(loadStatus, 600);
+}
+
+function wire(phoneEl, getFrom) {
+  $("form", phoneEl).addEventListener("submit", ev => {
+    ev.preventDefault();
+    const input = $("input", phoneEl);
+    const text = input.value.trim();
+    if (text && getFrom()) { send(getFrom(), text); input.value = ""; }
+  });
+  phoneEl.querySelectorAll(".quick button").forEach(b => b.addEventListener("click", () => {
+    if (getFrom()) send(getFrom(), b.dataset.text);
+  }));
+}
+
+async function loadStatus() {
+  const data = await (await fetch("/simulator/api/status")).json();
+  if (!data.month) return;
+  $("#status-month").textContent = data.label;
+  const panel = $("#status-panel");
+  panel.replaceChildren(...data.groups.filter(g => g.names.length).map(g => {
+    const div = document.createElement("div");
+    div.dataset.reason = g.reason;
+    const h = document.createElement("h3");
+    h.textContent = g.label.charAt(0).toUpperCase() + g.label.slice(1) + " ";
+    const c = document.createElement("span"); c.className = "count"; c.textContent = "(" + g.names.length + ")";
+    h.appendChild(c);
+    const ul = document.createElement("ul");
+    ul.replaceChildren(...g.names.map(n => { const li = document.createElement("li"); li.textContent = n; return li; }));
+    div.append(h, ul);
+    return div;
+  }));
+}
+
+async function start() {
+  const data = await (await fetch("/simulator/api/state")).json();
+  if (!data.organisation) { $("#org").textContent = "Ingen organisation – kör paminn demo-data"; return; }
+  $("#org").textContent = data.organisation.name;
+  state.phones = data.phones;
+  state.phones.forEach(p => p.mobile && state.byMobile.set(p.mobile, p));
+  state.teamAddress = data.team_address;
+  state.coordinator = data.phones.find(p => p.role === "coordinator" && p.mobile);
+  if (state.coordinator) {
+    $("#coordinator-phone .who").textContent = state.coordinator.name;
+    $("#coordinator-phone .number").textContent = state.coordinator.display;
+  }
+  wire($("#coordinator-phone"), () => state.coordinator && state.coordinator.mobile);
+  wire($("#assistant-phone"), () => state.selected);
+  renderPeople();
+  loadStatus();
+  let first = true;
+  const events = new EventSource("/simulator/api/events");
+  events.onmessage = ev => {
+    const { messages } = JSON.parse(ev.data);
+    for (const m of messages) {
+      const isNew = !state.messages.has(m.id);
+      state.messages.set(m.id, m);
+      if (!first && isNew && m.direction === "out" && m.address !== state.selected && state.byMobile.has(m.address)
+          && m.address !== (state.coordinator && state.coordinator.mobile)) {
+        state.unread.set(m.address, (state.unread.get(m.address) || 0) + 1);
+      }
+    }
+    first = false;
+    render();
+  };
+}
+
+start();
