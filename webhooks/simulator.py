@@ -20,8 +20,8 @@ from core.messages import REASON_TEXT
 from core.models import Organisation, Staff
 from core.months import Month, month_label, resolve_month
 from core.phones import display, try_e164
+from core.segments import count_segments
 from handlers.context import has_full_scope, is_coordinator
-from handlers.outbound import person_row
 from handlers.router import handle_inbound
 from webhooks.keys import SERVICES
 
@@ -71,21 +71,16 @@ async def send(request: web.Request) -> web.Response:
     async with services.sessions.begin() as session:
         ctx = services.context(session)
         replies, _ = await handle_inbound(ctx, "simulator", provider_id, sender, text)
-        rows = []
         people = await store.staff_by_mobile(session, sender)
-        for n, reply in enumerate(replies):
-            key = f"reply:simulator:{provider_id}:{n}"
-            row = person_row(ctx, people[0], reply, kind="reply", key=key) if people else None
-            rows.append(row or _stranger_reply(ctx, sender, reply, key))
-        await store.enqueue(session, rows)
+        # A reply goes back the way the text came: to the simulated phone, whatever the person's usual route.
+        await store.enqueue(session, [{
+            "org_id": people[0].org_id if people else None, "idempotency_key": f"reply:{provider_id}:{n}",
+            "channel": "simulator", "address": sender, "staff_id": people[0].id if people else None,
+            "kind": "reply", "body": reply, "segments": count_segments(reply).segments, "status": "pending",
+            "not_before": ctx.now, "created_at": ctx.now, "attempts": 0,
+        } for n, reply in enumerate(replies)])
     services.kick()
     return web.json_response({"accepted": True, "replies": len(replies)})
-
-
-def _stranger_reply(ctx, sender: str, body: str, key: str) -> dict:
-    return {"org_id": None, "idempotency_key": key, "channel": "simulator", "address": sender, "staff_id": None,
-            "kind": "reply", "body": body, "segments": 1, "status": "pending", "not_before": ctx.now,
-            "created_at": ctx.now, "attempts": 0}
 
 
 def _out(row) -> dict:
@@ -106,14 +101,17 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     after_out = after_in = 0
     changed_since: datetime | None = None
+    initial = True  # the first event is always sent: what was there before the page opened
     try:
         while True:
             polled_at = services.clock()
             async with services.sessions() as session:
                 out, inbound = await store.simulator_feed(session, after_out, after_in, changed_since)
-            if out or inbound:
+            if out or inbound or initial:
                 messages = sorted([_out(r) for r in out] + [_in(r) for r in inbound], key=lambda m: m["at"])
-                await response.write(f"data: {json.dumps({'messages': messages})}\n\n".encode())
+                payload = json.dumps({"messages": messages, "initial": initial})
+                await response.write(f"data: {payload}\n\n".encode())
+                initial = False
                 after_out = max([after_out] + [r.id for r in out])
                 after_in = max([after_in] + [r.id for r in inbound])
             else:

@@ -21,7 +21,8 @@ function bubble(m) {
   let text = time(m.at);
   if (m.direction === "out") {
     const waiting = m.status === "pending" && new Date(m.not_before) > new Date();
-    text += " · " + (waiting ? "väntar till " + time(m.not_before) + " (tysta timmar)" : STATUS_TEXT[m.status] || m.status);
+    const why = m.kind === "team" ? "samlar fler svar" : "tysta timmar";
+    text += " · " + (waiting ? "väntar till " + time(m.not_before) + " (" + why + ")" : STATUS_TEXT[m.status] || m.status);
   }
   meta.textContent = text;
   li.appendChild(meta);
@@ -103,7 +104,10 @@ async function loadStatus() {
   if (!data.month) return;
   $("#status-month").textContent = data.label;
   const panel = $("#status-panel");
-  panel.replaceChildren(...data.groups.filter(g => g.names.length).map(g => {
+  const done = document.createElement("p");
+  done.className = "muted";
+  done.textContent = data.done + " har redan rapporterat allt.";
+  panel.replaceChildren(done, ...data.groups.filter(g => g.names.length).map(g => {
     const div = document.createElement("div");
     div.dataset.reason = g.reason;
     const h = document.createElement("h3");
@@ -133,19 +137,17 @@ async function start() {
   wire($("#assistant-phone"), () => state.selected);
   renderPeople();
   loadStatus();
-  let first = true;
   const events = new EventSource("/simulator/api/events");
   events.onmessage = ev => {
-    const { messages } = JSON.parse(ev.data);
+    const { messages, initial } = JSON.parse(ev.data);
     for (const m of messages) {
       const isNew = !state.messages.has(m.id);
       state.messages.set(m.id, m);
-      if (!first && isNew && m.direction === "out" && m.address !== state.selected && state.byMobile.has(m.address)
+      if (!initial && isNew && m.direction === "out" && m.address !== state.selected && state.byMobile.has(m.address)
           && m.address !== (state.coordinator && state.coordinator.mobile)) {
         state.unread.set(m.address, (state.unread.get(m.address) || 0) + 1);
       }
     }
-    first = false;
     render();
   };
 }

@@ -1,0 +1,122 @@
+"""The phone simulator in a real browser (Debian's chromium), against `paminn serve` as a user runs it."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from core.messages import reminder_text
+from core.months import Month, month_label, month_name
+from tests.conftest import free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+pytestmark = pytest.mark.browser
+
+
+def start_server(tmp_path: Path, port: int, **env_extra) -> subprocess.Popen:
+    env = {**os.environ, "PAMINN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/demo.db", "PAMINN_SIMULATOR": "on",
+           "PAMINN_DISPATCH_INTERVAL": "0.5", "PAMINN_TEAM_ACK_WINDOW": "1", **env_extra}
+    for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TELEGRAM_BOT_TOKEN"):
+        env.pop(key, None)
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--demo-if-empty", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError("server did not start:\n" + (tmp_path / "server.log").read_text())
+
+
+@pytest.fixture
+def server(tmp_path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; .ci/run installs Debian's chromium")
+        pytest.skip("the browser test needs Debian's chromium (apt-get install chromium)")
+    port = free_port()
+    proc = start_server(tmp_path, port)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+async def thread_texts(page, selector: str) -> list[str]:
+    return await page.locator(f"{selector} .thread .msg").evaluate_all(
+        "els => els.map(e => e.firstChild.textContent)")
+
+
+async def wait_for_text(page, selector: str, wanted: str, timeout: float = 20) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        texts = await thread_texts(page, selector)
+        if any(wanted in t for t in texts):
+            return texts
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{wanted!r} never appeared in {selector}: {await thread_texts(page, selector)}")
+
+
+async def test_coordinator_round_and_assistant_ok_in_the_browser(server):
+    from playwright.async_api import async_playwright
+
+    now = datetime.now(timezone.utc)
+    local = now.astimezone(ZoneInfo("Europe/Stockholm"))
+    last = Month(local.year, local.month).shift(-1)  # the demo's unfinished shifts are last month's
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        await page.goto(server + "/")
+        await page.get_by_text("Karin Koordinator").first.wait_for()
+        await page.locator("[data-reason=due] li").first.wait_for()
+        ready = await page.locator("[data-reason=due] li").all_inner_texts()
+        held = await page.locator("[data-reason=reminders_off] li").all_inner_texts()
+        assert ready and held
+
+        await page.locator("#coordinator-phone input").fill(f"PÅMINN ALLA {month_name(last)}")
+        await page.locator("#coordinator-phone input").press("Enter")
+        replies = await wait_for_text(page, "#coordinator-phone", f"för {month_label(last)} skickade")
+        assert any(r.startswith(f"{len(ready)} påminnelser för {month_label(last)} skickade") for r in replies)
+        team = await wait_for_text(page, "[data-testid=team-chat]", "Karin Koordinator skickade påminnelser")
+        assert any(f"{len(ready)} skickade" in t for t in team)
+
+        expected = reminder_text("Coordinare", "https://app.coordinare.se", last)
+        # Everyone ready got it (their unread badge shows), exactly once; nobody held back did.
+        for name in ready:
+            button = page.locator("#assistant-list button", has_text=name)
+            await button.locator(".badge").wait_for(timeout=15000)
+            await button.click()
+            texts = await wait_for_text(page, "#assistant-phone", expected)
+            assert texts.count(expected) == 1
+        for name in held:
+            await page.locator("#assistant-list button", has_text=name).click()
+            await asyncio.sleep(0.3)
+            assert expected not in await thread_texts(page, "#assistant-phone")
+
+        first = ready[0]
+        await page.locator("#assistant-list button", has_text=first).click()
+        await page.locator("#assistant-phone .quick button", has_text="OK").click()
+        await wait_for_text(page, "#assistant-phone", f"Tack! Vi har noterat att du sett påminnelsen för "
+                                                      f"{month_label(last)}.")
+        await wait_for_text(page, "[data-testid=team-chat]", f"✓ {first} ({month_label(last)})")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "simulator.png"), full_page=True)
+        await page.set_viewport_size({"width": 400, "height": 850})
+        await page.screenshot(path=str(ARTIFACTS / "simulator-phone.png"), full_page=False)
+        await browser.close()
