@@ -1,6 +1,8 @@
 """The composition root: ``create_app`` builds everything; nothing happens at import time."""
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from datetime import datetime, timezone
 
@@ -13,7 +15,8 @@ from bot.db import make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
 from bot.routing import Routes
 from bot.services import Services, utcnow
-from webhooks import api, twilio
+from bot import telegram_app
+from webhooks import api, telegram, twilio
 from webhooks.keys import SERVICES
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,13 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     services = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                         routes=Routes.from_settings(settings), clock=clock)
     services.channels = build_channels(settings, settings.public_url)
+    if settings.telegram_bot_token:
+        from bot.channels.telegram import TelegramChannel
+        from bot.telegram_app import build_application
+
+        services.telegram = build_application(settings, services)
+        await services.telegram.initialize()  # getMe: fails early on a wrong token or base URL
+        services.channels["telegram"] = TelegramChannel(services.telegram.bot)
     services.dispatcher = Dispatcher(
         services.sessions, services.channels, make_context=services.context, rate=settings.send_rate,
         concurrency=settings.dispatch_concurrency, batch=settings.dispatch_batch,
@@ -51,6 +61,8 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
 
 
 async def close_services(services: Services) -> None:
+    if services.telegram is not None:
+        await services.telegram.shutdown()
     for channel in services.channels.values():
         close = getattr(channel, "close", None)
         if close:
@@ -58,14 +70,25 @@ async def close_services(services: Services) -> None:
     await services.engine.dispose()
 
 
-def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True) -> web.Application:
+def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
+               telegram_polling: bool = False) -> web.Application:
     """The web application: webhooks, API, health, metrics, the simulator when on, and the ticking scheduler."""
     app = web.Application(client_max_size=api.MAX_IMPORT)
 
     async def services_ctx(app: web.Application):
         services = await build_services(settings, clock)
         app[SERVICES] = services
+        poller = None
+        if services.telegram is not None:
+            if telegram_polling:
+                poller = asyncio.create_task(_poll_telegram(services))
+            elif settings.public_url:
+                await services.telegram.bot.set_webhook(
+                    url=f"{settings.public_url}/webhooks/telegram", secret_token=settings.telegram_webhook_secret,
+                    allowed_updates=telegram_app.UPDATE_TYPES)
         yield
+        if poller is not None:
+            poller.cancel()
         await close_services(services)
 
     async def scheduler_ctx(app: web.Application):
@@ -74,6 +97,9 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True) -> w
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
         tick.add_job(_dispatch_tick, "interval", args=[services], seconds=max(settings.dispatch_interval, 0.2),
                      id="dispatch", next_run_time=datetime.now(timezone.utc))
+        if services.telegram is not None:
+            tick.add_job(telegram_app.reprocess_stored_updates, "interval", args=[services.telegram, services],
+                         seconds=30, id="telegram-recover")
         tick.start()
         app[SCHEDULER] = tick
         services.kick = lambda: _kick(tick)
@@ -84,6 +110,7 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True) -> w
     if scheduler:
         app.cleanup_ctx.append(scheduler_ctx)
     twilio.setup(app)
+    telegram.setup(app)
     api.setup(app)
     if settings.simulator:
         from webhooks import simulator
@@ -99,6 +126,26 @@ async def _dispatch_tick(services: Services) -> None:
             services.metrics.outbound.labels(outcome).inc(n)
     except Exception:
         logger.exception("dispatch tick failed; the next tick tries again")
+
+
+async def _poll_telegram(services: Services) -> None:
+    """For trying a real bot from a laptop without a public URL: long-poll getUpdates."""
+    from webhooks.telegram import accept_update
+
+    bot = services.telegram.bot
+    await bot.delete_webhook()
+    offset = None
+    while True:
+        try:
+            updates = await bot.get_updates(offset=offset, timeout=25, allowed_updates=telegram_app.UPDATE_TYPES)
+        except Exception:
+            logger.warning("getUpdates failed; trying again shortly")
+            await asyncio.sleep(5)
+            continue
+        for update in updates:
+            offset = update.update_id + 1
+            data = update.to_dict()
+            await accept_update(services, data, json.dumps(data))
 
 
 def _kick(tick: AsyncIOScheduler) -> None:

@@ -124,7 +124,8 @@ def cmd_serve(args, settings: Settings) -> int:
         return 2
     print(f"Påminn is running on http://{host}:{args.port}/" + ("  (phone simulator at /)" if settings.simulator else ""),
           flush=True)
-    web.run_app(create_app(settings), host=host, port=args.port, print=None, access_log=None)
+    app = create_app(settings, telegram_polling=args.telegram_polling)
+    web.run_app(app, host=host, port=args.port, print=None, access_log=None)
     return 0
 
 
@@ -149,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--demo-if-empty", action="store_true", help="load the demo organisation into an empty database")
     p.add_argument("--expose-simulator", action="store_true", help="serve the simulator beyond loopback")
+    p.add_argument("--telegram-polling", action="store_true",
+                   help="fetch Telegram updates by long polling instead of a webhook (no public URL needed)")
     p.set_defaults(func=cmd_serve)
     sub.add_parser("send-due", help="dispatch due outbound messages once").set_defaults(func=cmd_send_due)
     args = parser.parse_args(argv)

@@ -191,4 +191,4 @@ class Dispatcher:
 
 def _outgoing(row: OutboxMessage) -> Outgoing:
     return Outgoing(id=row.id, address=row.address, body=row.body, idempotency_key=row.idempotency_key,
-                    created_at=row.created_at)
+                    created_at=row.created_at, payload=row.payload)

@@ -46,6 +46,7 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     dispatcher: object | None = None
     channels: dict = field(default_factory=dict)
+    telegram: object | None = None  # python-telegram-bot Application, when TELEGRAM_BOT_TOKEN is set
     # Set by the scheduler: ask for a dispatch now. A no-op without one (tests, CLI).
     kick: Callable[[], None] = lambda: None
 

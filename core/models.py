@@ -200,6 +200,8 @@ class OutboxMessage(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), nullable=True)
     kind: Mapped[str] = mapped_column(String(20))  # reminder | reply | team
     body: Mapped[str] = mapped_column(Text)
+    # Channel extras: Telegram's reply_markup (buttons), or the message to edit in place.
+    payload: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     segments: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -231,3 +233,5 @@ class InboundMessage(Base):
     command: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reply: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # For raw provider updates stored before they are acted on (Telegram): when that finished.
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -368,6 +368,19 @@ async def claim_inbound(session: AsyncSession, row: InboundMessage) -> InboundMe
         )
 
 
+async def mark_update_processed(session: AsyncSession, provider_id: str, at: datetime) -> None:
+    await session.execute(update(InboundMessage).where(InboundMessage.channel == "telegram-update",
+                                                       InboundMessage.provider_id == provider_id)
+                          .values(processed_at=at))
+
+
+async def unprocessed_updates(session: AsyncSession, before: datetime, limit: int = 100) -> list[InboundMessage]:
+    return list(await session.scalars(
+        select(InboundMessage).where(InboundMessage.channel == "telegram-update",
+                                     InboundMessage.processed_at.is_(None), InboundMessage.received_at < before)
+        .order_by(InboundMessage.id).limit(limit)))
+
+
 async def inbound_seen(session: AsyncSession, channel: str, provider_id: str) -> InboundMessage | None:
     return await session.scalar(
         select(InboundMessage).where(InboundMessage.channel == channel, InboundMessage.provider_id == provider_id)

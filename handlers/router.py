@@ -8,6 +8,7 @@ from core import messages as text
 from core import store
 from core.models import InboundMessage, Staff
 from handlers import assistant, coordinator
+from handlers.account import NOT_LINKED
 from handlers.context import Context, is_coordinator
 
 logger = logging.getLogger(__name__)
@@ -38,15 +39,17 @@ async def handle_inbound(ctx: Context, channel: str, provider_id: str, sender: s
         return ([earlier.reply] if earlier.reply else []), False
     command = cmd.parse_command(body)
     row.command = type(command).__name__
-    replies = await dispatch(ctx, people, command, body, f"{channel}:{provider_id}")
+    replies = await dispatch(ctx, people, command, body, f"{channel}:{provider_id}", channel)
     row.reply = "\n\n".join(replies) if replies else None
     logger.info("inbound %s handled: command=%s known_sender=%s", channel, row.command, bool(people))
     return replies, True
 
 
-async def dispatch(ctx: Context, people: list[Staff], command, body: str, provider_key: str) -> list[str]:
+async def dispatch(ctx: Context, people: list[Staff], command, body: str, provider_key: str,
+                   channel: str = "sms") -> list[str]:
     if not people:
-        return [text.UNKNOWN_SENDER]
+        # A chat account is unknown until linked; a phone number is simply not ours. Nothing about anyone.
+        return [NOT_LINKED if channel == "telegram" else text.UNKNOWN_SENDER]
     # Coordinator commands act in the organisation where the sender is a coordinator.
     leader = next((p for p in people if is_coordinator(p)), None)
     if isinstance(command, cmd.COORDINATOR_COMMANDS) or isinstance(command, cmd.Malformed):

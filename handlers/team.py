@@ -5,7 +5,7 @@ from core import store
 from core.models import OutboxMessage
 from core.months import Month, month_label
 from handlers.context import Context
-from handlers.outbound import to_team
+from handlers.outbound import person_row, to_team
 
 
 async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None:
@@ -16,7 +16,16 @@ async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None
     if not people:
         return
     person = people[0]
-    if reason == "unsubscribed":
+    if reason == "blocked":
+        # The person blocked the bot: reminders go back to SMS, and this one is sent that way now.
+        person.preferred_channel = "sms"
+        if msg.kind == "reminder" and ctx.route_person is not None:
+            row = person_row(ctx, person, msg.body, kind="reminder", key=f"{msg.idempotency_key}:sms")
+            if row is not None:
+                await store.enqueue(ctx.session, [row])
+                return
+        what = "har blockerat boten i Telegram; påminnelserna går som SMS"
+    elif reason == "unsubscribed":
         await store.set_opt_out(ctx.session, [person.id], ctx.now)
         what = "har avregistrerat sig från SMS (STOP hos operatören); påminnelserna är avstängda"
     elif reason == "invalid_number":

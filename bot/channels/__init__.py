@@ -14,6 +14,7 @@ class Outgoing:
     body: str
     idempotency_key: str
     created_at: object = None
+    payload: dict | None = None
 
 
 @dataclass(frozen=True)

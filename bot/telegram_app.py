@@ -1,0 +1,230 @@
+"""The Telegram side: python-telegram-bot's Application fed from our own webhook route.
+
+PTB handlers are thin shims: they hand text to the same channel-agnostic handlers as SMS,
+and every reply goes out through the outbox (recorded, retried, never sent twice).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from core import commands as cmd
+from core import store
+from core.models import InboundMessage
+from core.months import MonthSpec, month_label, resolve_month
+from core.segments import count_segments
+from handlers import coordinator
+from handlers.account import LINK_PROMPT, already_linked, choose_channel, link_chat_account, make_team_chat, \
+    month_from_key
+from handlers.context import is_coordinator
+from handlers.router import handle_inbound
+
+logger = logging.getLogger(__name__)
+UPDATE_TYPES = ["message", "callback_query"]
+FILTERS = (("Redo", "ready"), ("Avstängda", "off"), ("Saknar mobil", "no_mobile"), ("Alla", "all"))
+
+
+def build_application(settings, services) -> Application:
+    # Opt in to v23's timedelta retry_after (our adapter reads either); without it PTB's own rate
+    # limiter warns on every 429.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    base = settings.telegram_api_base
+    file_base = base[:-4] + "/file/bot" if base.endswith("/bot") else base + "/file"
+    app = (Application.builder().token(settings.telegram_bot_token).base_url(base).base_file_url(file_base)
+           .updater(None).job_queue(None).rate_limiter(AIORateLimiter(max_retries=0)).build())
+    app.bot_data["services"] = services
+    app.add_handler(CommandHandler("start", on_start))
+    app.add_handler(CommandHandler("teamchat", on_teamchat))
+    app.add_handler(CommandHandler("kanal", on_channel))
+    app.add_handler(CommandHandler(["paminn", "status", "hjalp", "help"], on_text))
+    app.add_handler(MessageHandler(filters.CONTACT & filters.ChatType.PRIVATE, on_contact))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, on_text))
+    app.add_handler(CallbackQueryHandler(on_button))
+    return app
+
+
+def _services(context: ContextTypes.DEFAULT_TYPE):
+    return context.application.bot_data["services"]
+
+
+async def _once(session, update: Update, body: str) -> bool:
+    """Claim this update's action; False if it was already acted on."""
+    user = update.effective_user
+    row = InboundMessage(channel="telegram", provider_id=str(update.update_id), sender=str(user.id if user else 0),
+                         body=body, received_at=_now(session))
+    return await store.claim_inbound(session, row) is None
+
+
+def _now(session):
+    return session.info["now"]
+
+
+def _reply_rows(services, update: Update, replies: list[str], payload: dict | None = None) -> list[dict]:
+    chat = update.effective_chat
+    now = services.clock()
+    return [{
+        "org_id": None, "idempotency_key": f"tg-reply:{update.update_id}:{n}", "channel": "telegram",
+        "address": str(chat.id), "staff_id": None, "kind": "reply", "body": reply, "payload": payload,
+        "segments": count_segments(reply).segments, "status": "pending", "not_before": now, "created_at": now,
+        "attempts": 0,
+    } for n, reply in enumerate(replies)]
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = _services(context)
+    if update.effective_chat.type != "private":
+        return
+    async with services.sessions.begin() as session:
+        session.info["now"] = services.clock()
+        if not await _once(session, update, "/start"):
+            return
+        name = await already_linked(services.context(session), update.effective_user.id)
+        if name:
+            rows = _reply_rows(services, update, [f"Du är redan kopplad som {name}. Skriv HJÄLP för kommandon."])
+        else:
+            rows = _reply_rows(services, update, [LINK_PROMPT], {"reply_markup": {"contact_button": "Dela mitt nummer"}})
+        await store.enqueue(session, rows)
+    services.kick()
+
+
+async def on_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = _services(context)
+    contact = update.effective_message.contact
+    async with services.sessions.begin() as session:
+        session.info["now"] = services.clock()
+        if not await _once(session, update, "contact"):
+            return
+        replies = await link_chat_account(services.context(session), update.effective_user.id, contact.user_id,
+                                          contact.phone_number)
+        await store.enqueue(session, _reply_rows(services, update, replies, {"reply_markup": {"remove_keyboard": True}}))
+    services.kick()
+
+
+async def on_teamchat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = _services(context)
+    chat = update.effective_chat
+    async with services.sessions.begin() as session:
+        session.info["now"] = services.clock()
+        if not await _once(session, update, "/teamchat"):
+            return
+        if chat.type == "private":
+            replies = ["Skicka /teamchat i den grupp som ska vara teamchatt."]
+        else:
+            replies = await make_team_chat(services.context(session), update.effective_user.id, f"telegram:{chat.id}")
+        await store.enqueue(session, _reply_rows(services, update, replies))
+    services.kick()
+
+
+async def on_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = _services(context)
+    wanted = (context.args[0].lower() if context.args else "")
+    async with services.sessions.begin() as session:
+        session.info["now"] = services.clock()
+        if not await _once(session, update, f"/kanal {wanted}"):
+            return
+        replies = await choose_channel(services.context(session), update.effective_user.id, wanted)
+        await store.enqueue(session, _reply_rows(services, update, replies))
+    services.kick()
+
+
+def status_keyboard(month_key: str) -> dict:
+    return {"inline": [
+        [(label, f"st:{month_key}:{key}") for label, key in FILTERS[:2]],
+        [(label, f"st:{month_key}:{key}") for label, key in FILTERS[2:]],
+        [("Skicka påminnelse till alla", f"rm:{month_key}")],
+    ]}
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Commands and plain words: the same handlers as SMS; /status gets filter buttons."""
+    services = _services(context)
+    message = update.effective_message
+    if not message or not message.text:
+        return
+    text = message.text
+    async with services.sessions.begin() as session:
+        ctx = services.context(session)
+        replies, new = await handle_inbound(ctx, "telegram", str(update.update_id), str(update.effective_user.id),
+                                            text)
+        if not new:
+            return
+        payload = None
+        command = cmd.parse_command(text)
+        people = await store.staff_by_telegram(session, update.effective_user.id)
+        leader = next((p for p in people if is_coordinator(p)), None)
+        if isinstance(command, cmd.Status) and leader is not None and replies and replies[0].startswith(
+                ("Status", "Ingen månad")):
+            org = await store.get_org(session, leader.org_id)
+            month = resolve_month(command.month, ctx.today(org))
+            payload = {"reply_markup": status_keyboard(month.key)}
+        await store.enqueue(session, _reply_rows(services, update, replies, payload))
+    services.kick()
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Status filter buttons edit the message in place; 'send to all' asks before it acts."""
+    services = _services(context)
+    query = update.callback_query
+    await query.answer()
+    kind, _, rest = (query.data or "").partition(":")
+    message_id = query.message.message_id if query.message else None
+    async with services.sessions.begin() as session:
+        ctx = services.context(session)
+        session.info["now"] = ctx.now
+        if not await _once(session, update, query.data or ""):
+            return
+        people = await store.staff_by_telegram(session, update.effective_user.id)
+        leader = next((p for p in people if is_coordinator(p)), None)
+        month_key, _, filter_key = rest.partition(":")
+        month = month_from_key(month_key)
+        if leader is None or month is None or message_id is None:
+            return
+        spec = MonthSpec(month=month.month, year=month.year)
+        markup = None
+        if kind == "st":
+            wanted = filter_key if filter_key in dict((v, v) for _, v in FILTERS) else "ready"
+            text = (await coordinator.status(ctx, leader, cmd.Status(spec, wanted)))[0]
+            markup = status_keyboard(month.key)
+        elif kind == "rm":
+            text = f"Skicka påminnelse till alla som är redo för {month_label(month)}?"
+            markup = {"inline": [[("Ja, skicka", f"rmok:{month.key}"), ("Avbryt", f"st:{month.key}:ready")]]}
+        elif kind == "rmok":
+            text = (await coordinator.remind_all(ctx, leader, cmd.RemindAll(spec)))[0]
+        else:
+            return
+        row = _reply_rows(services, update, [text], {"edit_message_id": message_id, "reply_markup": markup})[0]
+        await store.enqueue(session, [row])
+    services.kick()
+
+
+async def process_raw_update(tg: Application, services, data: dict) -> None:
+    """Act on one update and mark its stored row processed."""
+    await tg.process_update(Update.de_json(data, tg.bot))
+    async with services.sessions.begin() as session:
+        await store.mark_update_processed(session, str(data["update_id"]), services.clock())
+
+
+async def reprocess_stored_updates(tg: Application, services, older_than_seconds: float = 30) -> int:
+    """Updates stored but never finished (the process died): act on them now. Each action is once-only."""
+    from datetime import timedelta
+
+    async with services.sessions() as session:
+        rows = await store.unprocessed_updates(session, services.clock() - timedelta(seconds=older_than_seconds))
+    for row in rows:
+        try:
+            await process_raw_update(tg, services, json.loads(row.body))
+        except Exception:
+            logger.exception("stored Telegram update %s failed again", row.provider_id)
+    return len(rows)

@@ -1,0 +1,86 @@
+"""A loopback fake of Telegram's Bot API: answers what the service calls and records it."""
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+TOKEN = "123456:TEST-token"
+BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Påminn", "username": "PaminnBot",
+            "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict
+
+
+@dataclass
+class FakeTelegram:
+    calls: list[Call] = field(default_factory=list)
+    faults: dict[str, list[dict]] = field(default_factory=dict)  # method -> scripted answers
+    server: TestServer | None = None
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(100))
+
+    @property
+    def api_base(self) -> str:
+        return str(self.server.make_url("/bot")).rstrip("/")
+
+    def sent(self, chat_id: int | str) -> list[Call]:
+        return [c for c in self.calls if c.method in ("sendMessage", "editMessageText")
+                and str(c.params.get("chat_id")) == str(chat_id)]
+
+    def texts(self, chat_id: int | str) -> list[str]:
+        return [c.params["text"] for c in self.sent(chat_id)]
+
+    async def start(self) -> "FakeTelegram":
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        self.server = TestServer(app, host="127.0.0.1", port=0)
+        await self.server.start_server()
+        return self
+
+    async def close(self) -> None:
+        if self.server:
+            await self.server.close()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != TOKEN:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        if request.content_type == "application/json":
+            params = await request.json()
+        else:
+            params = {}
+            for key, value in (await request.post()).items():
+                value = str(value)
+                try:  # nested objects arrive as JSON text
+                    params[key] = json.loads(value) if value[:1] in "[{" else value
+                except ValueError:
+                    params[key] = value
+        self.calls.append(Call(method, params))
+        scripted = self.faults.get(method)
+        if scripted:
+            fault = scripted.pop(0)
+            body = {"ok": False, "error_code": fault["code"], "description": fault["description"]}
+            if "retry_after" in fault:
+                body["parameters"] = {"retry_after": fault["retry_after"]}
+            return web.json_response(body, status=fault["code"])
+        return web.json_response({"ok": True, "result": self._result(method, params)})
+
+    def _result(self, method: str, params: dict):
+        if method == "getMe":
+            return BOT_USER
+        if method in ("sendMessage", "editMessageText"):
+            chat_id = int(params["chat_id"])
+            message_id = int(params["message_id"]) if method == "editMessageText" else next(self._ids)
+            return {"message_id": message_id, "date": int(time.time()), "text": params.get("text", ""),
+                    "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, "from": BOT_USER}
+        if method == "getUpdates":
+            return []
+        return True
