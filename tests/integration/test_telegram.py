@@ -66,6 +66,13 @@ async def link(h, uid: int, phone: str) -> None:
     await h.dispatch()
 
 
+async def test_webhook_is_registered_with_secret_at_start(tg):
+    hook = next(c for c in tg.tg.calls if c.method == "setWebhook")
+    assert hook.params["url"] == tg.base + "/webhooks/telegram"
+    assert hook.params["secret_token"] == SECRET
+    assert hook.params["allowed_updates"] == ["message", "callback_query"]
+
+
 async def test_wrong_or_missing_secret_is_refused_and_stores_nothing(tg):
     for secret in ("wrong", None, ""):
         response = await post(tg, message_update(1, KARIN_TG, "/paminn alla maj"), secret=secret)
