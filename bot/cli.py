@@ -124,8 +124,49 @@ def cmd_serve(args, settings: Settings) -> int:
         return 2
     print(f"Påminn is running on http://{host}:{args.port}/" + ("  (phone simulator at /)" if settings.simulator else ""),
           flush=True)
+    if args.workers > 1:
+        async def migrate_once(services):  # build_services migrated; workers find the schema at head
+            return None
+        asyncio.run(_with_services(settings, migrate_once))
+        return supervise_workers(args, host)
     app = create_app(settings, telegram_polling=args.telegram_polling)
-    web.run_app(app, host=host, port=args.port, print=None, access_log=None)
+    web.run_app(app, host=host, port=args.port, print=None, access_log=None, reuse_port=args.reuse_port)
+    return 0
+
+
+def supervise_workers(args, host: str) -> int:
+    """Run N `paminn serve` processes on one port (SO_REUSEPORT); restart any that dies.
+
+    Migrations already ran in this parent, so workers start on a schema at head. Any worker
+    takes any webhook; dispatchers share the outbox through row claims and leases.
+    """
+    import signal
+    import subprocess
+    import time
+
+    command = [sys.executable, "-m", "bot.cli", "serve", "--host", host, "--port", str(args.port), "--reuse-port"]
+    if args.expose_simulator:
+        command.append("--expose-simulator")
+    workers = [subprocess.Popen(command) for _ in range(args.workers)]
+    stopping = False
+
+    def stop(signum, _frame):
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping:
+        for i, worker in enumerate(workers):
+            if worker.poll() is not None and not stopping:
+                print(f"paminn serve: worker {worker.pid} exited ({worker.returncode}); starting another",
+                      file=sys.stderr, flush=True)
+                workers[i] = subprocess.Popen(command)
+        time.sleep(0.5)
+    for worker in workers:
+        worker.wait(timeout=15)
     return 0
 
 
@@ -150,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--demo-if-empty", action="store_true", help="load the demo organisation into an empty database")
     p.add_argument("--expose-simulator", action="store_true", help="serve the simulator beyond loopback")
+    p.add_argument("--workers", type=int, default=1, help="processes on one port (SO_REUSEPORT)")
+    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--telegram-polling", action="store_true",
                    help="fetch Telegram updates by long polling instead of a webhook (no public URL needed)")
     p.set_defaults(func=cmd_serve)

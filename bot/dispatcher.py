@@ -83,7 +83,8 @@ _FINISH = (
 class Dispatcher:
     def __init__(self, sessionmaker, channels: dict[str, Channel], *, make_context: Callable[..., Context],
                  rate: float = 10.0, concurrency: int = 20, batch: int = 200, lease_seconds: float = 60.0,
-                 max_attempts: int = 8, clock: Callable[[], datetime] = utcnow, worker_id: str | None = None):
+                 max_attempts: int = 8, clock: Callable[[], datetime] = utcnow, worker_id: str | None = None,
+                 check_after_seconds: float = 30.0):
         self._sessions = sessionmaker
         self._channels = channels
         self._make_context = make_context
@@ -92,6 +93,9 @@ class Dispatcher:
         self._batch = batch
         self._lease = timedelta(seconds=lease_seconds)
         self._max_attempts = max_attempts
+        # A send that ended in doubt is checked against the provider only after this long: a
+        # provider that answers late may still be creating the message when we give up.
+        self._check_after = timedelta(seconds=check_after_seconds)
         self._clock = clock
         self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:8]}"
         self._running = asyncio.Lock()
@@ -144,6 +148,7 @@ class Dispatcher:
                 failures.append((row, result))
             else:
                 stats.unknown += 1
+                not_before = now + self._check_after
             params.append({"b_id": row.id, "b_status": status, "b_provider_id": result.provider_id,
                            "b_error_code": result.error_code, "b_error_message": result.error_message,
                            "b_not_before": not_before, "b_sent_at": sent_at, "b_now": now})

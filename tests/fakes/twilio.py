@@ -80,6 +80,10 @@ class FakeTwilio:
             return web.json_response({"code": 20404, "message": "not found", "status": 404}, status=404)
         form = await request.post()
         fault = self.faults.pop(0) if self.faults else None
+        if fault and fault.delay and not fault.status and not fault.drop:
+            # Like Twilio, finish creating the message even if the client has given up waiting.
+            msg = await asyncio.shield(asyncio.ensure_future(self._create_later(form, fault.delay)))
+            return web.json_response(self._resource(msg, "queued"), status=201)
         if fault and fault.delay:
             await asyncio.sleep(fault.delay)
         if fault and fault.drop:
@@ -96,6 +100,14 @@ class FakeTwilio:
         if fault and fault.hang_after_create:
             await self._release.wait()
         return web.json_response(self._resource(msg, "queued"), status=201)
+
+    async def _create_later(self, form, delay: float) -> SentSMS:
+        await asyncio.sleep(delay)
+        msg = SentSMS(sid=f"SM{next(self._ids):032d}", to=form["To"],
+                      from_=form.get("From") or form.get("MessagingServiceSid"), body=form["Body"],
+                      status_callback=form.get("StatusCallback"))
+        self.messages.append(msg)
+        return msg
 
     async def _list(self, request: web.Request) -> web.Response:
         to = request.query.get("To")
@@ -125,8 +137,12 @@ def main() -> None:
     async def count(request):
         return web.json_response({"messages": len(fake.messages), "requests": fake.requests})
 
+    async def messages(request):
+        return web.json_response([{"sid": m.sid, "to": m.to, "body": m.body} for m in fake.messages])
+
     app = fake.app()
     app.router.add_get("/_count", count)
+    app.router.add_get("/_messages", messages)
 
     async def announce(app):
         for site in runner.sites:

@@ -83,6 +83,9 @@ async def test_timeout_after_twilio_created_it_is_not_resent(harness):
     assert stats.unknown == 1
     assert (await statuses(harness))[ANNA] == "unknown"
     stats = await harness.dispatch()
+    assert stats.reconciled == 0  # not checked at once: the provider may still be creating it
+    harness.clock.advance(seconds=30)
+    stats = await harness.dispatch()
     assert stats.reconciled == 1
     assert harness.fake.to(ANNA) == [reminder()]
     assert (await statuses(harness))[ANNA] == "sent"
@@ -94,9 +97,40 @@ async def test_dropped_connection_before_create_is_sent_once_after_check(harness
     harness.fake.faults = [Fault(drop=True)]
     stats = await harness.dispatch()
     assert stats.unknown == 1 and harness.fake.messages == []
+    harness.clock.advance(seconds=30)
     stats = await harness.dispatch()
     assert stats.resent_after_check == 1 and stats.sent == 1
     assert harness.fake.to(ANNA) == [reminder()]
+
+
+async def test_reply_slower_than_client_timeout_is_not_sent_twice(harness):
+    """Twilio answers after our 2 s timeout but creates the message anyway."""
+    import asyncio
+
+    await load(harness, may_org())
+    await harness.sms(COORD, "PÅMINN Anna maj")
+    harness.fake.faults = [Fault(delay=3)]
+    stats = await harness.dispatch()
+    assert stats.unknown == 1 and harness.fake.messages == []
+    await asyncio.sleep(1.5)  # meanwhile the slow provider finishes creating it
+    assert harness.fake.to(ANNA) == [reminder()]
+    harness.clock.advance(seconds=30)
+    stats = await harness.dispatch()
+    assert stats.reconciled == 1 and stats.sent == 0
+    assert harness.fake.to(ANNA) == [reminder()]
+
+
+async def test_500_then_success(harness):
+    await load(harness, may_org())
+    await harness.sms(COORD, "PÅMINN Anna maj")
+    harness.fake.faults = [Fault(status=500), Fault(status=503)]
+    await harness.dispatch()
+    harness.clock.advance(seconds=2)
+    await harness.dispatch()
+    harness.clock.advance(seconds=4)
+    await harness.dispatch()
+    assert harness.fake.to(ANNA) == [reminder()]
+    assert await harness.scalar("SELECT attempts FROM outbox WHERE kind = 'reminder'") == 3
 
 
 async def crash_after_claim(harness, *, provider_got_it: bool) -> list:
