@@ -43,7 +43,10 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
         kwargs.setdefault("connect_args", {})["server_settings"] = {"search_path": search_path}
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip on every request. A connection broken by a database
+    # restart fails one request (Twilio and Telegram retry it) and is then replaced; recycle
+    # bounds how long any connection lives.
+    kwargs.setdefault("pool_recycle", 300)
     return create_async_engine(url, **kwargs)
 
 

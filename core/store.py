@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.eligibility import Candidate
@@ -355,17 +356,28 @@ async def outbox_by_kind(session: AsyncSession, org_id: str, since: datetime) ->
 
 
 async def claim_inbound(session: AsyncSession, row: InboundMessage) -> InboundMessage | None:
-    """Store ``row``; if its provider id was seen before, return the earlier one instead."""
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
+    """Store ``row``; if its provider id was seen before, return the earlier one instead.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (both backends): a concurrent duplicate
+    waits for the first writer's commit and then finds its row, replies included.
+    """
+    conn = await session.connection()
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    values = {c.key: getattr(row, c.key) for c in InboundMessage.__table__.columns
+              if c.key != "id" and getattr(row, c.key, None) is not None}
+    new_id = await session.scalar(
+        dialect_insert(InboundMessage.__table__).values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "provider_id"]).returning(InboundMessage.__table__.c.id))
+    if new_id is not None:
+        row.id = new_id
         return None
-    except IntegrityError:
-        return await session.scalar(
-            select(InboundMessage).where(InboundMessage.channel == row.channel,
-                                         InboundMessage.provider_id == row.provider_id)
-        )
+    return await session.scalar(
+        select(InboundMessage).where(InboundMessage.channel == row.channel,
+                                     InboundMessage.provider_id == row.provider_id))
+
+
+async def set_inbound_reply(session: AsyncSession, inbound_id: int, reply: str | None) -> None:
+    await session.execute(update(InboundMessage).where(InboundMessage.id == inbound_id).values(reply=reply))
 
 
 async def mark_update_processed(session: AsyncSession, provider_id: str, at: datetime) -> None:

@@ -43,6 +43,8 @@ async def gather_to_team(ctx: Context, org: Organisation, topic: str, header: st
 
     Acknowledgements arrive in bursts after a round; the team hears them at most once per window.
     """
+    if not org.team_chat:
+        return
     open_msg = await store.pending_team_message(ctx.session, f"team-{topic}:{org.id}:", ctx.now)
     if open_msg is not None:
         open_msg.body = f"{open_msg.body}\n{line}"

@@ -31,16 +31,16 @@ async def handle_inbound(ctx: Context, channel: str, provider_id: str, sender: s
     A repeated provider id gets the replies it got the first time and changes nothing.
     """
     people = await identify(ctx, channel, sender)
+    command = cmd.parse_command(body)
     row = InboundMessage(channel=channel, provider_id=provider_id, sender=sender, body=body,
                          staff_id=people[0].id if people else None, org_id=people[0].org_id if people else None,
-                         received_at=ctx.now)
+                         received_at=ctx.now, command=type(command).__name__)
     earlier = await store.claim_inbound(ctx.session, row)
     if earlier is not None:
         return ([earlier.reply] if earlier.reply else []), False
-    command = cmd.parse_command(body)
-    row.command = type(command).__name__
     replies = await dispatch(ctx, people, command, body, f"{channel}:{provider_id}", channel)
-    row.reply = "\n\n".join(replies) if replies else None
+    if replies:
+        await store.set_inbound_reply(ctx.session, row.id, "\n\n".join(replies))
     logger.info("inbound %s handled: command=%s known_sender=%s", channel, row.command, bool(people))
     return replies, True
 
