@@ -56,7 +56,7 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
         services.sessions, services.channels, make_context=services.context, rate=settings.send_rate,
         concurrency=settings.dispatch_concurrency, batch=settings.dispatch_batch,
         lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts, clock=clock,
-        check_after_seconds=max(30.0, 2 * settings.send_timeout),
+        check_after_seconds=max(30.0, 2 * settings.send_timeout), send_timeout=settings.send_timeout,
     )
     return services
 

@@ -102,6 +102,9 @@ class Settings:
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
         )
+        if settings.lease_seconds <= settings.send_timeout:
+            raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "
+                              f"PAMINN_SEND_TIMEOUT ({settings.send_timeout:g}): a claim must outlive a send")
         if settings.telegram_bot_token and not settings.telegram_webhook_secret:
             raise ConfigError("TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_BOT_TOKEN is")
         if settings.twilio_account_sid and not settings.twilio_auth_token:

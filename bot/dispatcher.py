@@ -57,14 +57,17 @@ class DispatchStats:
     unknown: int = 0
     reconciled: int = 0
     resent_after_check: int = 0
+    released: int = 0
     outcomes: dict = field(default_factory=dict)
 
 
-# Status written after a send: only rows still in ``sending`` take it, so a status callback
+# Status written after a send: only rows this worker still holds take it (a row whose lease ran
+# out belongs to whoever checks it next), and only while in ``sending``, so a status callback
 # that raced ahead of us (delivered) is never moved backwards.
 _FINISH = (
     update(OutboxMessage.__table__)
-    .where(OutboxMessage.__table__.c.id == bindparam("b_id"))
+    .where(OutboxMessage.__table__.c.id == bindparam("b_id"),
+           OutboxMessage.__table__.c.claimed_by == bindparam("b_worker"))
     .values(
         status=case((OutboxMessage.__table__.c.status == "sending", bindparam("b_status")),
                     else_=OutboxMessage.__table__.c.status),
@@ -84,14 +87,18 @@ class Dispatcher:
     def __init__(self, sessionmaker, channels: dict[str, Channel], *, make_context: Callable[..., Context],
                  rate: float = 10.0, concurrency: int = 20, batch: int = 200, lease_seconds: float = 60.0,
                  max_attempts: int = 8, clock: Callable[[], datetime] = utcnow, worker_id: str | None = None,
-                 check_after_seconds: float = 30.0):
+                 check_after_seconds: float = 30.0, send_timeout: float = 15.0):
         self._sessions = sessionmaker
         self._channels = channels
         self._make_context = make_context
         self._pacers = {name: Pacer(rate if name == "sms" else 0) for name in channels}
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._batch = batch
         self._lease = timedelta(seconds=lease_seconds)
+        # A send may start only while the lease still covers its whole timeout ...
+        self._send_window = timedelta(seconds=send_timeout)
+        # ... and a batch must fit in the lease at the paced rate, or its tail would outlive it.
+        paced = int(rate * max(lease_seconds - send_timeout, 1) * 0.8) if rate > 0 else batch
+        self._batch = max(1, min(batch, paced))
         self._max_attempts = max_attempts
         # A send that ended in doubt is checked against the provider only after this long: a
         # provider that answers late may still be creating the message when we give up.
@@ -120,6 +127,9 @@ class Dispatcher:
         channel = self._channels[row.channel]
         async with self._semaphore:
             await self._pacers[row.channel].wait()
+            if row.lease_until is not None and self._clock() + self._send_window >= row.lease_until:
+                # Our claim could run out mid-send and another process take the row: hand it back unsent.
+                return SendResult("released")
             try:
                 return await channel.send(_outgoing(row))
             except Exception as exc:  # an adapter bug must not lose the row
@@ -146,10 +156,13 @@ class Dispatcher:
             elif result.outcome == "failed":
                 stats.failed += 1
                 failures.append((row, result))
+            elif result.outcome == "released":
+                status = "pending"
+                stats.released += 1
             else:
                 stats.unknown += 1
                 not_before = now + self._check_after
-            params.append({"b_id": row.id, "b_status": status, "b_provider_id": result.provider_id,
+            params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": status, "b_provider_id": result.provider_id,
                            "b_error_code": result.error_code, "b_error_message": result.error_message,
                            "b_not_before": not_before, "b_sent_at": sent_at, "b_now": now})
             stats.outcomes[result.outcome] = stats.outcomes.get(result.outcome, 0) + 1
@@ -176,18 +189,20 @@ class Dispatcher:
                 except Exception as exc:
                     logger.warning("could not check outbox row %s against %s: %s", row.id, row.channel,
                                    type(exc).__name__)
-                    params.append({"b_id": row.id, "b_status": "unknown", "b_provider_id": None,
+                    params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": "unknown", "b_provider_id": None,
                                    "b_error_code": "check_failed", "b_error_message": type(exc).__name__,
                                    "b_not_before": now + timedelta(seconds=30), "b_sent_at": None, "b_now": now})
                     continue
                 if found:
                     stats.reconciled += 1
-                    params.append({"b_id": row.id, "b_status": "sent", "b_provider_id": found, "b_error_code": None,
+                    params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": "sent",
+                                   "b_provider_id": found, "b_error_code": None,
                                    "b_error_message": None, "b_not_before": row.not_before, "b_sent_at": now,
                                    "b_now": now})
                 else:
                     stats.resent_after_check += 1
-                    params.append({"b_id": row.id, "b_status": "pending", "b_provider_id": None,
+                    params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": "pending",
+                                   "b_provider_id": None,
                                    "b_error_code": None, "b_error_message": None, "b_not_before": now,
                                    "b_sent_at": None, "b_now": now})
             async with self._sessions.begin() as session:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -304,7 +304,7 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: ti
             execution_options={"synchronize_session": False},
         )
         for r in rows:
-            r.status, r.attempts = "sending", r.attempts + 1
+            r.status, r.attempts, r.lease_until, r.claimed_by = "sending", r.attempts + 1, now + lease, worker
     return rows
 
 

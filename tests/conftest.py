@@ -1,6 +1,7 @@
 """Shared fixtures: databases (SQLite always, PostgreSQL when configured), the fake Twilio, the app."""
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -47,28 +48,36 @@ def _network_guard(monkeypatch):
 # ---------------------------------------------------------------- databases
 
 
-@pytest.fixture(params=BACKENDS)
-async def db_url(request, tmp_path):
-    """A fresh database: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/paminn.db"
-        return
+@contextlib.asynccontextmanager
+async def pg_schema(prefix: str = "t"):
+    """A PostgreSQL URL on a new schema of its own, dropped afterwards; skips (fails under CI) without one."""
     if not PG_URL:
         if os.environ.get("CI"):
             pytest.fail("PAMINN_TEST_DATABASE_URL is not set; CI must run the PostgreSQL tests")
         pytest.skip("PostgreSQL tests need PAMINN_TEST_DATABASE_URL")
     import asyncpg
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     plain = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(plain)
     await conn.execute(f'CREATE SCHEMA "{schema}"')
     await conn.close()
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}search_path={schema}"
-    conn = await asyncpg.connect(plain)
-    await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await conn.close()
+    try:
+        yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}search_path={schema}"
+    finally:
+        conn = await asyncpg.connect(plain)
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request, tmp_path):
+    """A fresh database: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/paminn.db"
+        return
+    async with pg_schema() as url:
+        yield url
 
 
 class Clock:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from core import store
 from core.eligibility import Reason, evaluate
 from core.messages import REASON_TEXT
-from core.models import Organisation, Staff
+from core.models import Organisation
 from core.months import Month, month_label, resolve_month
 from core.phones import display, try_e164
 from core.segments import count_segments
@@ -34,11 +34,16 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
 
+async def _shown_organisation(session) -> Organisation | None:
+    """The organisation the simulator shows: the first one (the demo, in `make run`)."""
+    return await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+
+
 async def state(request: web.Request) -> web.Response:
     """The organisation and its phones, for drawing the page."""
     services = request.app[SERVICES]
     async with services.sessions() as session:
-        org = await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+        org = await _shown_organisation(session)
         if org is None:
             return web.json_response({"organisation": None, "phones": []})
         people = await store.list_staff(session, org.id)
@@ -127,7 +132,7 @@ async def status_panel(request: web.Request) -> web.Response:
     """The month's reporting status as STATUS sees it, for the side panel."""
     services = request.app[SERVICES]
     async with services.sessions() as session:
-        org = await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+        org = await _shown_organisation(session)
         if org is None:
             return web.json_response({"month": None, "groups": []})
         ctx = services.context(session)

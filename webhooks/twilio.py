@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -45,14 +47,10 @@ async def read_signed_form(request: web.Request, route: str):
         metrics.rejected.labels(route, "content_type").inc()
         raise web.HTTPBadRequest(text="expected application/x-www-form-urlencoded")
     try:
-        from urllib.parse import parse_qsl
-
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
     except (UnicodeDecodeError, ValueError):
         metrics.rejected.labels(route, "malformed").inc()
         raise web.HTTPBadRequest(text="malformed form body") from None
-    from multidict import MultiDict
-
     form = MultiDict(pairs)
     token = services.settings.twilio_auth_token
     signature = request.headers.get("X-Twilio-Signature", "")

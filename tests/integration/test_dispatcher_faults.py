@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from core import store
 from tests.builders import ANNA, COORD, GUSTAV, IVAR, JONNA, load, may_org, reminder, set_team_chat, team_messages
 from tests.fakes.twilio import Fault
@@ -189,3 +191,26 @@ async def test_send_due_command_dispatches_once(harness, monkeypatch, capsys):
     assert stats.sent == 4
     assert sorted(m.to for m in harness.fake.messages) == sorted(DUE)
     del asyncio
+
+
+async def test_send_never_starts_when_the_lease_could_run_out_mid_send(harness):
+    """A claim about to expire is handed back unsent, so no other process can send the same row too."""
+    await load(harness, may_org())
+    await harness.sms(COORD, "PÅMINN Anna maj")
+    dispatcher = harness.services.dispatcher
+    async with harness.services.sessions.begin() as session:
+        rows = await store.claim_due(session, harness.clock(), dispatcher.worker_id, timedelta(seconds=1), 10, ["sms"])
+    results = [await dispatcher._send(row) for row in rows]
+    assert [r.outcome for r in results] == ["released"]
+    await dispatcher._store(list(zip(rows, results)), __import__("bot.dispatcher", fromlist=["x"]).DispatchStats())
+    assert harness.fake.messages == []
+    assert (await statuses(harness))[ANNA] == "pending"
+    await harness.dispatch()  # a normal claim (60 s lease) sends it, once
+    assert harness.fake.to(ANNA) == [reminder()]
+
+
+async def test_lease_must_outlive_a_send():
+    from bot.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="PAMINN_LEASE_SECONDS"):
+        Settings.from_env({"PAMINN_LEASE_SECONDS": "10", "PAMINN_SEND_TIMEOUT": "15"})

@@ -1,4 +1,3 @@
-from tests.fakes.twilio import FakeTwilio
 
 
 async def test_healthz_reports_database(harness):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.builders import (
-    ANNA, BO, COORD, DAVID, EVA, FIA, GUSTAV, IVAR, JONNA, SUPERVISOR, load, may_org, reminder, set_team_chat,
+    ANNA, BO, COORD, DAVID, FIA, GUSTAV, IVAR, JONNA, SUPERVISOR, load, may_org, reminder, set_team_chat,
     team_messages,
 )
 

@@ -117,7 +117,8 @@ async def test_status_callback_before_send_result_is_kept(harness):
     from core import store
 
     async with harness.services.sessions.begin() as session:
-        rows = await store.claim_due(session, harness.clock(), "test", __import__("datetime").timedelta(seconds=60),
+        rows = await store.claim_due(session, harness.clock(), harness.services.dispatcher.worker_id,
+                                     __import__("datetime").timedelta(seconds=60),
                                      10, ["sms"])
     row = rows[0]
     assert (await status(harness, "SMearly", row.id, "delivered")).status == 204

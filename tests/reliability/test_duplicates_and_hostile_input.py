@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.builders import COORD, load, may_org, set_team_chat
+from tests.builders import load, may_org, set_team_chat
 from tests.conftest import start_harness
 
 pytestmark = pytest.mark.reliability

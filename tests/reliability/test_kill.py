@@ -22,7 +22,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from core.months import Month
-from tests.conftest import PG_URL, free_port
+from tests.conftest import free_port, pg_schema
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
 
 pytestmark = pytest.mark.reliability
@@ -62,25 +62,12 @@ def fetch_json(url: str):
 
 
 @pytest.fixture
-async def pg_schema():
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail("PAMINN_TEST_DATABASE_URL is not set; CI must run the reliability tests")
-        pytest.skip("the kill test needs PostgreSQL (PAMINN_TEST_DATABASE_URL)")
-    import asyncpg
-
-    schema = f"kill_{os.getpid()}_{int(time.time())}"
-    plain = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(plain)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    await conn.close()
-    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}search_path={schema}"
-    conn = await asyncpg.connect(plain)
-    await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await conn.close()
+async def kill_db():
+    async with pg_schema("kill") as url:
+        yield url
 
 
-async def test_random_sigkills_lose_nothing_and_send_nothing_twice(pg_schema, tmp_path):
+async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_path):
     from bot.app import build_services, close_services
     from bot.config import Settings
     from bot.imports import run_import
@@ -89,10 +76,10 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(pg_schema, tm
                             text=True)
     fake_port = int(fake.stdout.readline().split()[1])
     ports = [free_port(), free_port()]
-    env = {**os.environ, "PAMINN_DATABASE_URL": pg_schema, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+    env = {**os.environ, "PAMINN_DATABASE_URL": kill_db, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM_NUMBER": "+46766860000",
            "TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}", "PAMINN_SEND_RATE": "60",
-           "PAMINN_LEASE_SECONDS": "3", "PAMINN_DISPATCH_INTERVAL": "0.2", "PAMINN_SEND_TIMEOUT": "5"}
+           "PAMINN_LEASE_SECONDS": "6", "PAMINN_DISPATCH_INTERVAL": "0.2", "PAMINN_SEND_TIMEOUT": "2"}
     env.pop("PAMINN_SIMULATOR", None)
     logs = []
 
@@ -103,7 +90,7 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(pg_schema, tm
                                  str(ports[i])], env={**env, "PAMINN_PUBLIC_URL": f"http://127.0.0.1:{ports[i]}"},
                                 stdout=log, stderr=subprocess.STDOUT)
 
-    services = await build_services(Settings.from_env({"PAMINN_DATABASE_URL": pg_schema}))
+    services = await build_services(Settings.from_env({"PAMINN_DATABASE_URL": kill_db}))
     servers = []
     try:
         await run_import(services, org_doc())
