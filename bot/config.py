@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
@@ -45,7 +45,6 @@ class Settings:
     lease_seconds: float = 60.0
     max_attempts: int = 8
     team_ack_window: float = 60.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def twilio_enabled(self) -> bool:

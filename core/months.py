@@ -10,7 +10,6 @@ from babel.dates import format_date, get_month_names
 
 from core.text import fold
 
-SUPPORTED_LOCALES = ("sv", "da", "nb", "en")
 BABEL_LOCALE = {"sv": "sv_SE", "da": "da_DK", "nb": "nb_NO", "no": "nb_NO", "en": "en_GB"}
 
 

@@ -347,9 +347,6 @@ async def apply_status(session: AsyncSession, provider_id: str, status: str, err
     return row
 
 
-async def outbox_by_kind(session: AsyncSession, org_id: str, since: datetime) -> list[OutboxMessage]:
-    query = select(OutboxMessage).where(OutboxMessage.org_id == org_id, OutboxMessage.created_at >= since)
-    return list(await session.scalars(query.order_by(OutboxMessage.id)))
 
 
 # ---------------------------------------------------------------- inbound
@@ -393,10 +390,6 @@ async def unprocessed_updates(session: AsyncSession, before: datetime, limit: in
         .order_by(InboundMessage.id).limit(limit)))
 
 
-async def inbound_seen(session: AsyncSession, channel: str, provider_id: str) -> InboundMessage | None:
-    return await session.scalar(
-        select(InboundMessage).where(InboundMessage.channel == channel, InboundMessage.provider_id == provider_id)
-    )
 
 
 # ---------------------------------------------------------------- the simulator's view
