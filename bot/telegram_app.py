@@ -59,16 +59,12 @@ def _services(context: ContextTypes.DEFAULT_TYPE):
     return context.application.bot_data["services"]
 
 
-async def _once(session, update: Update, body: str) -> bool:
-    """Claim this update's action; False if it was already acted on."""
+async def _once(ctx, update: Update, body: str) -> bool:
+    """Claim this update's action in the current transaction; False if it was already acted on."""
     user = update.effective_user
     row = InboundMessage(channel="telegram", provider_id=str(update.update_id), sender=str(user.id if user else 0),
-                         body=body, received_at=_now(session))
-    return await store.claim_inbound(session, row) is None
-
-
-def _now(session):
-    return session.info["now"]
+                         body=body, received_at=ctx.now)
+    return await store.claim_inbound(ctx.session, row) is None
 
 
 def _reply_rows(services, update: Update, replies: list[str], payload: dict | None = None) -> list[dict]:
@@ -82,61 +78,59 @@ def _reply_rows(services, update: Update, replies: list[str], payload: dict | No
     } for n, reply in enumerate(replies)]
 
 
-async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _act_once(update: Update, context: ContextTypes.DEFAULT_TYPE, body: str, act) -> None:
+    """Run ``act(ctx) -> (replies, payload)`` once per update, queue its replies, and ask for a dispatch."""
     services = _services(context)
+    async with services.sessions.begin() as session:
+        ctx = services.context(session)
+        if not await _once(ctx, update, body):
+            return
+        replies, payload = await act(ctx)
+        await store.enqueue(session, _reply_rows(services, update, replies, payload))
+    services.kick()
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_chat.type != "private":
         return
-    async with services.sessions.begin() as session:
-        session.info["now"] = services.clock()
-        if not await _once(session, update, "/start"):
-            return
-        name = await already_linked(services.context(session), update.effective_user.id)
+
+    async def act(ctx):
+        name = await already_linked(ctx, update.effective_user.id)
         if name:
-            rows = _reply_rows(services, update, [f"Du är redan kopplad som {name}. Skriv HJÄLP för kommandon."])
-        else:
-            rows = _reply_rows(services, update, [LINK_PROMPT], {"reply_markup": {"contact_button": "Dela mitt nummer"}})
-        await store.enqueue(session, rows)
-    services.kick()
+            return [f"Du är redan kopplad som {name}. Skriv HJÄLP för kommandon."], None
+        return [LINK_PROMPT], {"reply_markup": {"contact_button": "Dela mitt nummer"}}
+
+    await _act_once(update, context, "/start", act)
 
 
 async def on_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = _services(context)
     contact = update.effective_message.contact
-    async with services.sessions.begin() as session:
-        session.info["now"] = services.clock()
-        if not await _once(session, update, "contact"):
-            return
-        replies = await link_chat_account(services.context(session), update.effective_user.id, contact.user_id,
-                                          contact.phone_number)
-        await store.enqueue(session, _reply_rows(services, update, replies, {"reply_markup": {"remove_keyboard": True}}))
-    services.kick()
+
+    async def act(ctx):
+        replies = await link_chat_account(ctx, update.effective_user.id, contact.user_id, contact.phone_number)
+        return replies, {"reply_markup": {"remove_keyboard": True}}
+
+    await _act_once(update, context, "contact", act)
 
 
 async def on_teamchat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = _services(context)
     chat = update.effective_chat
-    async with services.sessions.begin() as session:
-        session.info["now"] = services.clock()
-        if not await _once(session, update, "/teamchat"):
-            return
+
+    async def act(ctx):
         if chat.type == "private":
-            replies = ["Skicka /teamchat i den grupp som ska vara teamchatt."]
-        else:
-            replies = await make_team_chat(services.context(session), update.effective_user.id, f"telegram:{chat.id}")
-        await store.enqueue(session, _reply_rows(services, update, replies))
-    services.kick()
+            return ["Skicka /teamchat i den grupp som ska vara teamchatt."], None
+        return await make_team_chat(ctx, update.effective_user.id, f"telegram:{chat.id}"), None
+
+    await _act_once(update, context, "/teamchat", act)
 
 
 async def on_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = _services(context)
-    wanted = (context.args[0].lower() if context.args else "")
-    async with services.sessions.begin() as session:
-        session.info["now"] = services.clock()
-        if not await _once(session, update, f"/kanal {wanted}"):
-            return
-        replies = await choose_channel(services.context(session), update.effective_user.id, wanted)
-        await store.enqueue(session, _reply_rows(services, update, replies))
-    services.kick()
+    wanted = context.args[0].lower() if context.args else ""
+
+    async def act(ctx):
+        return await choose_channel(ctx, update.effective_user.id, wanted), None
+
+    await _act_once(update, context, f"/kanal {wanted}", act)
 
 
 def status_keyboard(month_key: str) -> dict:
@@ -182,8 +176,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message_id = query.message.message_id if query.message else None
     async with services.sessions.begin() as session:
         ctx = services.context(session)
-        session.info["now"] = ctx.now
-        if not await _once(session, update, query.data or ""):
+        if not await _once(ctx, update, query.data or ""):
             return
         people = await store.staff_by_telegram(session, update.effective_user.id)
         leader = next((p for p in people if is_coordinator(p)), None)

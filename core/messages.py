@@ -58,12 +58,17 @@ class RoundSummary:
     deferred_until: str | None = None  # local "08:00" when quiet hours hold the round
 
 
+def implicit_month_note(month: Month) -> str:
+    """Said whenever a command named no month and we took last month."""
+    return f"Ingen månad angiven, så jag tog förra månaden ({month_label(month)})."
+
+
 def round_reply(s: RoundSummary) -> str:
     """What the coordinator reads after ``PÅMINN ALLA``."""
     label = month_label(s.month)
     lines = []
     if s.implicit_month:
-        lines.append(f"Ingen månad angiven, så jag tog förra månaden ({label}).")
+        lines.append(implicit_month_note(s.month))
     scope = f" ({s.scope})" if s.scope else ""
     word = "påminnelse" if s.sent == 1 else "påminnelser"
     lines.append(f"{s.sent} {word} för {label}{scope} skickade ({s.segments} SMS-delar).")

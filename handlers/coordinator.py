@@ -8,6 +8,7 @@ from core.messages import (
     REASON_TEXT,
     STATUS_HEADINGS,
     RoundSummary,
+    implicit_month_note,
     limit_list,
     reminder_text,
     round_reply,
@@ -82,30 +83,40 @@ async def remind_all(ctx: Context, staff: Staff, command: cmd.RemindAll) -> list
     candidates = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
     with_shifts = await store.count_with_shifts(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
     due, counts = split(candidates, ctx.now, done=with_shifts - len(candidates))
+    rnd, sent, deferred = await _queue_round(ctx, org, staff, month, scope_text, due)
+    unreachable = len(due) - sent
+    counts[Reason.DUE] -= unreachable
+    counts[Reason.NO_MOBILE] += unreachable
+    rnd.held_back = {r.value: n for r, n in counts.items() if r is not Reason.DUE and n}
+    summary = RoundSummary(month=month, sent=sent, segments=rnd.segments, counts=dict(counts), scope=scope_text,
+                           implicit_month=command.month is None, deferred_until=deferred)
+    await to_team(ctx, org, team_round_text(staff.name, summary), f"team-round:{rnd.id}")
+    return [round_reply(summary)]
+
+
+async def _queue_round(ctx: Context, org: Organisation, staff: Staff, month: Month, scope_text: str,
+                       people: list) -> tuple:
+    """Record a round and queue the reminder to each reachable person, with their history rows.
+
+    Returns the round, how many were queued, and the local time they go out if quiet hours hold them.
+    """
     not_before, deferred = _deferred(ctx, org)
     body = reminder_text(org.app_name, org.app_link, month, org.locale)
     rnd = await store.add_round(ctx.session, org_id=org.id, month=month.key, requested_by=staff.id, scope=scope_text,
                                 created_at=ctx.now, sent=0, segments=0, held_back={})
     rows, history = [], []
-    for c in due:
-        key = f"reminder:{rnd.id}:{c.staff_id}"
-        row = person_row(ctx, c, body, kind="reminder", key=key, not_before=not_before)
+    for person in people:
+        key = f"reminder:{rnd.id}:{person.id}"
+        row = person_row(ctx, person, body, kind="reminder", key=key, not_before=not_before)
         if row is None:
-            counts[Reason.DUE] -= 1
-            counts[Reason.NO_MOBILE] += 1
             continue
         rows.append(row)
-        history.append({"org_id": org.id, "staff_id": c.staff_id, "month": month.key, "sent_at": ctx.now,
+        history.append({"org_id": org.id, "staff_id": person.id, "month": month.key, "sent_at": ctx.now,
                         "round_id": rnd.id, "idempotency_key": key})
     await store.enqueue(ctx.session, rows)
     await store.add_history(ctx.session, history)
-    segments = count_segments(body).segments * len(rows)
-    rnd.sent, rnd.segments = len(rows), segments
-    rnd.held_back = {r.value: n for r, n in counts.items() if r is not Reason.DUE and n}
-    summary = RoundSummary(month=month, sent=len(rows), segments=segments, counts=dict(counts), scope=scope_text,
-                           implicit_month=command.month is None, deferred_until=deferred)
-    await to_team(ctx, org, team_round_text(staff.name, summary), f"team-round:{rnd.id}")
-    return [round_reply(summary)]
+    rnd.sent, rnd.segments = len(rows), count_segments(body).segments * len(rows)
+    return rnd, len(rows), deferred
 
 
 async def _find_person(ctx: Context, staff: Staff, who: str, recipients: set[int] | None, month: Month,
@@ -135,7 +146,7 @@ async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list
         person = await _find_person(ctx, staff, command.who, recipients, month, org)
     except Refusal as exc:
         return [str(exc)]
-    prefix = "" if command.month else f"Ingen månad angiven, så jag tog förra månaden ({month_label(month)}).\n"
+    prefix = "" if command.month else implicit_month_note(month) + "\n"
     found = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients,
                                           staff_ids={person.id})
     if not found:
@@ -146,18 +157,9 @@ async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list
     reason = evaluate(found[0], ctx.now, apply_interval=False)
     if reason is not Reason.DUE:
         return [f"{prefix}Ingen påminnelse skickad: {person.name} {REASON_TEXT[reason]} för {month_label(month)}."]
-    not_before, deferred = _deferred(ctx, org)
-    body = reminder_text(org.app_name, org.app_link, month, org.locale)
-    rnd = await store.add_round(ctx.session, org_id=org.id, month=month.key, requested_by=staff.id,
-                                scope=f"person {person.name}", created_at=ctx.now, sent=1,
-                                segments=count_segments(body).segments, held_back={})
-    key = f"reminder:{rnd.id}:{person.id}"
-    row = person_row(ctx, person, body, kind="reminder", key=key, not_before=not_before)
-    if row is None:
+    _, sent, deferred = await _queue_round(ctx, org, staff, month, f"person {person.name}", [person])
+    if not sent:
         return [f"{prefix}Ingen påminnelse skickad: {person.name} {REASON_TEXT[Reason.NO_MOBILE]}."]
-    await store.enqueue(ctx.session, [row])
-    await store.add_history(ctx.session, [{"org_id": org.id, "staff_id": person.id, "month": month.key,
-                                           "sent_at": ctx.now, "round_id": rnd.id, "idempotency_key": key}])
     where = f" ({display(person.mobile)})" if person.mobile else ""
     later = f" Den går ut kl {deferred} (tysta timmar)." if deferred else ""
     return [f"{prefix}Påminnelse för {month_label(month)} skickad till {person.name}{where}.{later}"]
@@ -186,7 +188,7 @@ async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[str]:
     names = [c.name for c in candidates if reasons[c.staff_id] in wanted]
     counts = {r: sum(1 for x in reasons.values() if x is r) for r in Reason}
     counts[Reason.NOTHING_TO_REPORT] = with_shifts - len(candidates)
-    prefix = "Ingen månad angiven, så jag tog förra månaden.\n" if command.month is None else ""
+    prefix = implicit_month_note(month) + "\n" if command.month is None else ""
     summary = (f"{prefix}Status {month_label(month)}: {counts[Reason.DUE]} redo, "
                f"{counts[Reason.REMINDED_RECENTLY]} nyss påminda, "
                f"{counts[Reason.REMINDERS_OFF] + counts[Reason.RECIPIENT_REMINDERS_OFF]} avstängda, "
