@@ -110,8 +110,8 @@ async def measure_round(url: str) -> dict:
     try:
         started = time.perf_counter()
         async with services.sessions.begin() as session:
-            replies, _ = await handle_inbound(services.context(session, NOW), "sms", "SMbench1", COORD,
-                                              "PÅMINN ALLA maj")
+            replies = (await handle_inbound(services.context(session, NOW), "sms", "SMbench1", COORD,
+                                            "PÅMINN ALLA maj")).replies
         round_s = time.perf_counter() - started
         outbox = await _count(services, "SELECT count(*) FROM outbox")
         async with services.sessions() as session:

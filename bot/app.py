@@ -13,6 +13,7 @@ from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
+from bot.inbound import InboundBatcher, handle_in_transaction
 from bot.routing import Routes
 from bot.services import Services, utcnow
 from bot import telegram_app
@@ -45,6 +46,7 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     services = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                         routes=Routes.from_settings(settings), clock=clock)
     services.channels = build_channels(settings, settings.public_url)
+    services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts))
     if settings.telegram_bot_token:
         from bot.channels.telegram import TelegramChannel
         from bot.telegram_app import build_application
@@ -62,6 +64,7 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
 
 
 async def close_services(services: Services) -> None:
+    await services.inbound.close()
     if services.telegram is not None:
         await services.telegram.shutdown()
     for channel in services.channels.values():

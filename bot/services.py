@@ -47,6 +47,7 @@ class Services:
     dispatcher: object | None = None
     channels: dict = field(default_factory=dict)
     telegram: object | None = None  # python-telegram-bot Application, when TELEGRAM_BOT_TOKEN is set
+    inbound: object | None = None  # bot.inbound.InboundBatcher: webhook texts handled a batch per transaction
     # Set by the scheduler: ask for a dispatch now. A no-op without one (tests, CLI).
     kick: Callable[[], None] = lambda: None
 

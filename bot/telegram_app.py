@@ -22,7 +22,6 @@ from telegram.ext import (
 
 from core import commands as cmd
 from core import store
-from core.models import InboundMessage
 from core.months import MonthSpec, month_label, resolve_month
 from core.segments import count_segments
 from handlers import coordinator
@@ -62,9 +61,10 @@ def _services(context: ContextTypes.DEFAULT_TYPE):
 async def _once(ctx, update: Update, body: str) -> bool:
     """Claim this update's action in the current transaction; False if it was already acted on."""
     user = update.effective_user
-    row = InboundMessage(channel="telegram", provider_id=str(update.update_id), sender=str(user.id if user else 0),
-                         body=body, received_at=ctx.now)
-    return await store.claim_inbound(ctx.session, row) is None
+    new, _ = await store.claim_inbound(ctx.session, [{
+        "channel": "telegram", "provider_id": str(update.update_id), "sender": str(user.id if user else 0),
+        "body": body, "received_at": ctx.now}])
+    return bool(new)
 
 
 def _reply_rows(services, update: Update, replies: list[str], payload: dict | None = None) -> list[dict]:
@@ -150,14 +150,12 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = message.text
     async with services.sessions.begin() as session:
         ctx = services.context(session)
-        replies, new = await handle_inbound(ctx, "telegram", str(update.update_id), str(update.effective_user.id),
-                                            text)
-        if not new:
+        handled = await handle_inbound(ctx, "telegram", str(update.update_id), str(update.effective_user.id), text)
+        if not handled.new:
             return
-        payload = None
+        replies, payload = handled.replies, None
         command = cmd.parse_command(text)
-        people = await store.staff_by_telegram(session, update.effective_user.id)
-        leader = next((p for p in people if is_coordinator(p)), None)
+        leader = next((p for p in handled.people if is_coordinator(p)), None)
         if isinstance(command, cmd.Status) and leader is not None and replies and replies[0].startswith(
                 ("Status", "Ingen månad")):
             org = await store.get_org(session, leader.org_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +58,32 @@ async def staff_by_mobile(session: AsyncSession, e164: str) -> list[Staff]:
 async def staff_by_telegram(session: AsyncSession, user_id: int) -> list[Staff]:
     rows = await session.scalars(select(Staff).where(Staff.telegram_user_id == user_id).order_by(Staff.id))
     return list(rows)
+
+
+async def staff_by_addresses(session: AsyncSession, mobiles: Iterable[str], telegram_ids: Iterable[int]
+                             ) -> tuple[dict[str, list[Staff]], dict[int, list[Staff]]]:
+    """Everyone behind each mobile number and each Telegram account, in one query (ordered by id)."""
+    mobiles, telegram_ids = sorted(set(mobiles)), sorted(set(telegram_ids))
+    by_mobile: dict[str, list[Staff]] = {}
+    by_telegram: dict[int, list[Staff]] = {}
+    conditions = ([Staff.mobile.in_(mobiles)] if mobiles else []) + (
+        [Staff.telegram_user_id.in_(telegram_ids)] if telegram_ids else [])
+    if not conditions:
+        return by_mobile, by_telegram
+    wanted_mobiles, wanted_telegram = set(mobiles), set(telegram_ids)
+    for staff in await session.scalars(select(Staff).where(or_(*conditions)).order_by(Staff.id)):
+        if staff.mobile in wanted_mobiles:
+            by_mobile.setdefault(staff.mobile, []).append(staff)
+        if staff.telegram_user_id in wanted_telegram:
+            by_telegram.setdefault(staff.telegram_user_id, []).append(staff)
+    return by_mobile, by_telegram
+
+
+async def orgs_by_ids(session: AsyncSession, org_ids: Iterable[str]) -> dict[str, Organisation]:
+    ids = sorted(set(org_ids))
+    if not ids:
+        return {}
+    return {org.id: org for org in await session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
 
 
 async def list_staff(session: AsyncSession, org_id: str) -> list[Staff]:
@@ -233,13 +259,24 @@ async def add_history(session: AsyncSession, rows: list[dict]) -> None:
     await bulk_insert(session, ReminderHistory.__table__, rows)
 
 
-async def latest_unacknowledged(session: AsyncSession, staff_ids: list[int]) -> ReminderHistory | None:
-    query = (
-        select(ReminderHistory)
-        .where(ReminderHistory.staff_id.in_(staff_ids), ReminderHistory.acknowledged_at.is_(None))
-        .order_by(ReminderHistory.sent_at.desc(), ReminderHistory.id.desc()).limit(1)
-    )
-    return await session.scalar(query)
+async def latest_unacknowledged_by_staff(session: AsyncSession, staff_ids: Iterable[int]) -> dict[int, tuple]:
+    """Each person's newest unacknowledged reminder as (sent_at, id, staff_id, month), in one query."""
+    ids = sorted(set(staff_ids))
+    if not ids:
+        return {}
+    h = ReminderHistory
+    newest_first = func.row_number().over(partition_by=h.staff_id, order_by=(h.sent_at.desc(), h.id.desc()))
+    ranked = (select(h.sent_at, h.id, h.staff_id, h.month, newest_first.label("rank"))
+              .where(h.staff_id.in_(ids), h.acknowledged_at.is_(None)).subquery())
+    rows = await session.execute(select(ranked.c.sent_at, ranked.c.id, ranked.c.staff_id, ranked.c.month)
+                                 .where(ranked.c.rank == 1))
+    return {row.staff_id: tuple(row) for row in rows}
+
+
+async def acknowledge_reminders(session: AsyncSession, history_ids: list[int], at: datetime) -> None:
+    if history_ids:
+        await session.execute(update(ReminderHistory).where(ReminderHistory.id.in_(sorted(history_ids)))
+                              .values(acknowledged_at=at))
 
 
 async def rounds_awaiting_completion(session: AsyncSession, org_id: str) -> list[ReminderRound]:
@@ -352,29 +389,43 @@ async def apply_status(session: AsyncSession, provider_id: str, status: str, err
 # ---------------------------------------------------------------- inbound
 
 
-async def claim_inbound(session: AsyncSession, row: InboundMessage) -> InboundMessage | None:
-    """Store ``row``; if its provider id was seen before, return the earlier one instead.
+INBOUND_OPTIONAL = ("staff_id", "org_id", "command", "reply", "processed_at")
 
-    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (both backends): a concurrent duplicate
-    waits for the first writer's commit and then finds its row, replies included.
+
+async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[tuple[str, str], int], dict]:
+    """Store inbound rows once per (channel, provider_id): return the ids of the new ones and,
+    for ids seen before, the earlier row's ``reply`` and ``processed_at``.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (both backends) for the lot, in key order so
+    two processes inserting overlapping batches take the unique index's locks in the same order.
+    A concurrent duplicate waits for the first writer's commit and then finds its row, reply included.
     """
+    if not rows:
+        return {}, {}
+    rows = sorted(({**{k: None for k in INBOUND_OPTIONAL}, **r} for r in rows),
+                  key=lambda r: (r["channel"], r["provider_id"]))
     conn = await session.connection()
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    values = {c.key: getattr(row, c.key) for c in InboundMessage.__table__.columns
-              if c.key != "id" and getattr(row, c.key, None) is not None}
-    new_id = await session.scalar(
-        dialect_insert(InboundMessage.__table__).values(**values)
-        .on_conflict_do_nothing(index_elements=["channel", "provider_id"]).returning(InboundMessage.__table__.c.id))
-    if new_id is not None:
-        row.id = new_id
-        return None
-    return await session.scalar(
-        select(InboundMessage).where(InboundMessage.channel == row.channel,
-                                     InboundMessage.provider_id == row.provider_id))
+    table = InboundMessage.__table__
+    new = {(r.channel, r.provider_id): r.id for r in await session.execute(
+        dialect_insert(table).values(rows).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+        .returning(table.c.channel, table.c.provider_id, table.c.id))}
+    seen = [(r["channel"], r["provider_id"]) for r in rows if (r["channel"], r["provider_id"]) not in new]
+    earlier = {}
+    for channel in sorted({c for c, _ in seen}):
+        ids = [p for c, p in seen if c == channel]
+        for row in await session.execute(select(table.c.provider_id, table.c.reply, table.c.processed_at)
+                                         .where(table.c.channel == channel, table.c.provider_id.in_(ids))):
+            earlier[(channel, row.provider_id)] = row
+    return new, earlier
 
 
-async def set_inbound_reply(session: AsyncSession, inbound_id: int, reply: str | None) -> None:
-    await session.execute(update(InboundMessage).where(InboundMessage.id == inbound_id).values(reply=reply))
+async def set_inbound_replies(session: AsyncSession, replies: dict[int, str]) -> None:
+    """Store the reply each new inbound row was given (one executemany)."""
+    if replies:
+        table = InboundMessage.__table__
+        await session.execute(update(table).where(table.c.id == bindparam("row_id")).values(reply=bindparam("reply")),
+                              [{"row_id": k, "reply": v} for k, v in sorted(replies.items())])
 
 
 async def mark_update_processed(session: AsyncSession, provider_id: str, at: datetime) -> None:

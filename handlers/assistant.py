@@ -10,16 +10,35 @@ from handlers.outbound import gather_to_team, to_team
 
 
 async def acknowledge(ctx: Context, people: list[Staff]) -> list[str]:
-    latest = await store.latest_unacknowledged(ctx.session, [p.id for p in people])
-    if latest is None:
-        return [text.NO_REMINDER_TO_ACK]
-    latest.acknowledged_at = ctx.now
-    month = Month.parse_key(latest.month)
-    person = next(p for p in people if p.id == latest.staff_id)
-    org = await store.get_org(ctx.session, person.org_id)
-    await gather_to_team(ctx, org, "ack", "Har bekräftat påminnelsen:",
-                         f"✓ {person.name} ({month_label(month)})", f"{ctx.now.timestamp():.0f}:{person.id}")
-    return [text.ack_reply(month)]
+    return (await acknowledge_many(ctx, [people]))[0]
+
+
+async def acknowledge_many(ctx: Context, senders: list[list[Staff]]) -> list[list[str]]:
+    """OK from several senders (each given as everyone that sender is): each acknowledges their
+    newest unacknowledged reminder; the team chats hear it gathered. Senders must be distinct.
+
+    Set-based, so the burst of OKs after a round costs a few statements, not a few per OK.
+    """
+    newest = await store.latest_unacknowledged_by_staff(ctx.session, [p.id for people in senders for p in people])
+    chosen: list[tuple | None] = [max((newest[p.id] for p in people if p.id in newest), default=None)
+                                  for people in senders]
+    await store.acknowledge_reminders(ctx.session, [c[1] for c in chosen if c is not None], ctx.now)
+    staff = {p.id: p for people in senders for p in people}
+    orgs = await store.orgs_by_ids(ctx.session, [staff[c[2]].org_id for c in chosen if c is not None])
+    team_lines: dict[str, list[tuple[str, Staff]]] = {}
+    replies = []
+    for reminder in chosen:
+        if reminder is None:
+            replies.append([text.NO_REMINDER_TO_ACK])
+            continue
+        _, _, staff_id, month_key = reminder
+        month, person = Month.parse_key(month_key), staff[staff_id]
+        team_lines.setdefault(person.org_id, []).append((f"✓ {person.name} ({month_label(month)})", person))
+        replies.append([text.ack_reply(month)])
+    for org_id, lines in team_lines.items():
+        await gather_to_team(ctx, orgs[org_id], "ack", "Har bekräftat påminnelsen:", [line for line, _ in lines],
+                             f"{ctx.now.timestamp():.0f}:{lines[0][1].id}")
+    return replies
 
 
 async def stop(ctx: Context, people: list[Staff]) -> list[str]:

@@ -38,8 +38,9 @@ async def to_team(ctx: Context, org: Organisation, body: str, key: str, not_befo
     return True
 
 
-async def gather_to_team(ctx: Context, org: Organisation, topic: str, header: str, line: str, key: str) -> None:
-    """Add ``line`` to the topic's team message still waiting to go, or start one that waits a window.
+async def gather_to_team(ctx: Context, org: Organisation, topic: str, header: str, lines: list[str],
+                         key: str) -> None:
+    """Add ``lines`` to the topic's team message still waiting to go, or start one that waits a window.
 
     Acknowledgements arrive in bursts after a round; the team hears them at most once per window.
     """
@@ -47,7 +48,7 @@ async def gather_to_team(ctx: Context, org: Organisation, topic: str, header: st
         return
     open_msg = await store.pending_team_message(ctx.session, f"team-{topic}:{org.id}:", ctx.now)
     if open_msg is not None:
-        open_msg.body = f"{open_msg.body}\n{line}"
+        open_msg.body = "\n".join([open_msg.body, *lines])
         return
-    await to_team(ctx, org, f"{header}\n{line}", f"team-{topic}:{org.id}:{key}",
+    await to_team(ctx, org, "\n".join([header, *lines]), f"team-{topic}:{org.id}:{key}",
                   not_before=ctx.now + ctx.team_ack_window)

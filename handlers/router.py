@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from dataclasses import dataclass, field
 
 from core import commands as cmd
 from core import messages as text
 from core import store
-from core.models import InboundMessage, Staff
+from core.models import Staff
 from handlers import assistant, coordinator
 from handlers.account import NOT_LINKED
 from handlers.context import Context, is_coordinator
@@ -14,35 +16,106 @@ from handlers.context import Context, is_coordinator
 logger = logging.getLogger(__name__)
 
 
-async def identify(ctx: Context, channel: str, sender: str) -> list[Staff]:
-    """Everyone the sender is: one person may work for several organisations."""
-    if channel == "telegram":
-        try:
-            return await store.staff_by_telegram(ctx.session, int(sender))
-        except ValueError:
-            return []
-    return await store.staff_by_mobile(ctx.session, sender)
+@dataclass(frozen=True)
+class InboundText:
+    """One text as a channel delivered it: ``sender`` is an E.164 number or a Telegram user id."""
+    channel: str  # sms | simulator | telegram
+    provider_id: str
+    sender: str
+    body: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.channel, self.provider_id
 
 
-async def handle_inbound(ctx: Context, channel: str, provider_id: str, sender: str, body: str
-                         ) -> tuple[list[str], bool]:
-    """Store the message once and act on it; return the replies and whether it was new.
+@dataclass
+class Handled:
+    replies: list[str]
+    new: bool  # False: the provider id was seen before; the replies are the ones given then
+    people: list[Staff] = field(default_factory=list)  # who the sender is (empty: not ours)
 
-    A repeated provider id gets the replies it got the first time and changes nothing.
+
+def _telegram_id(sender: str) -> int | None:
+    try:
+        return int(sender)
+    except ValueError:
+        return None
+
+
+def _who(text: InboundText) -> str:
+    """The sender as a key that cannot mix a phone number with a chat account."""
+    return text.sender if text.channel != "telegram" else f"tg:{text.sender}"
+
+
+async def identify(ctx: Context, texts: list[InboundText]) -> dict[str, list[Staff]]:
+    """Everyone each sender is (one person may work for several organisations), in one query."""
+    mobiles = [t.sender for t in texts if t.channel != "telegram"]
+    accounts = {_who(t): _telegram_id(t.sender) for t in texts if t.channel == "telegram"}
+    by_mobile, by_telegram = await store.staff_by_addresses(
+        ctx.session, mobiles, [i for i in accounts.values() if i is not None])
+    people = {m: by_mobile.get(m, []) for m in mobiles}
+    people.update({who: by_telegram.get(i, []) if i is not None else [] for who, i in accounts.items()})
+    return people
+
+
+async def handle_inbound(ctx: Context, channel: str, provider_id: str, sender: str, body: str) -> Handled:
+    """Store one text once and act on it. A repeated provider id gets the replies it got the first time."""
+    (handled,) = await handle_inbound_batch(ctx, [InboundText(channel, provider_id, sender, body)])
+    return handled
+
+
+async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[Handled]:
+    """Store and act on texts that arrived together, in one transaction, as if one after another.
+
+    Under load most texts are assistants' OK after a round, so the work is set-based: one query
+    identifies every sender, one insert claims every provider id (a repeat changes nothing), and
+    plain acknowledgements are applied together. Everything else, and any sender with more than
+    one new text here, is dispatched one at a time in arrival order.
     """
-    people = await identify(ctx, channel, sender)
-    command = cmd.parse_command(body)
-    row = InboundMessage(channel=channel, provider_id=provider_id, sender=sender, body=body,
-                         staff_id=people[0].id if people else None, org_id=people[0].org_id if people else None,
-                         received_at=ctx.now, command=type(command).__name__)
-    earlier = await store.claim_inbound(ctx.session, row)
-    if earlier is not None:
-        return ([earlier.reply] if earlier.reply else []), False
-    replies = await dispatch(ctx, people, command, body, f"{channel}:{provider_id}", channel)
-    if replies:
-        await store.set_inbound_reply(ctx.session, row.id, "\n\n".join(replies))
-    logger.info("inbound %s handled: command=%s known_sender=%s", channel, row.command, bool(people))
-    return replies, True
+    first: dict[tuple[str, str], int] = {}
+    for n, t in enumerate(texts):
+        first.setdefault(t.key, n)
+    unique = [texts[n] for n in sorted(set(first.values()))]
+    people_of = await identify(ctx, unique)
+    commands = {t.key: cmd.parse_command(t.body) for t in unique}
+    rows = []
+    for t in unique:
+        people = people_of[_who(t)]
+        rows.append({"channel": t.channel, "provider_id": t.provider_id, "sender": t.sender, "body": t.body,
+                     "staff_id": people[0].id if people else None, "org_id": people[0].org_id if people else None,
+                     "received_at": ctx.now, "command": type(commands[t.key]).__name__})
+    new_ids, earlier = await store.claim_inbound(ctx.session, rows)
+
+    fresh = [t for t in unique if t.key in new_ids]
+    texts_per_sender = Counter(_who(t) for t in fresh)
+    plain_acks = [t for t in fresh if isinstance(commands[t.key], cmd.Acknowledge) and people_of[_who(t)]
+                  and texts_per_sender[_who(t)] == 1]
+    replies: dict[tuple[str, str], list[str]] = {}
+    ack_replies = await assistant.acknowledge_many(ctx, [people_of[_who(t)] for t in plain_acks])
+    replies.update(zip((t.key for t in plain_acks), ack_replies))
+    for t in fresh:
+        if t.key not in replies:
+            replies[t.key] = await dispatch(ctx, people_of[_who(t)], commands[t.key], t.body,
+                                            f"{t.channel}:{t.provider_id}", t.channel)
+    await store.set_inbound_replies(ctx.session, {new_ids[k]: "\n\n".join(r) for k, r in replies.items() if r})
+    if fresh:
+        logger.info("inbound: %d new text(s), %d repeated, %d plain acknowledgement(s)", len(fresh),
+                    len(texts) - len(fresh), len(plain_acks))
+
+    handled = []
+    for n, t in enumerate(texts):
+        people = people_of[_who(t)]
+        if t.key in replies and first[t.key] == n:
+            handled.append(Handled(replies[t.key], True, people))
+        else:
+            reply = replies.get(t.key, [])
+            if t.key in earlier:
+                reply = [earlier[t.key].reply] if earlier[t.key].reply else []
+            else:  # a repeat within this batch: the reply just given, as "\n\n"-joined when stored
+                reply = ["\n\n".join(reply)] if reply else []
+            handled.append(Handled(reply, False, people))
+    return handled
 
 
 async def dispatch(ctx: Context, people: list[Staff], command, body: str, provider_key: str,

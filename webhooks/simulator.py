@@ -75,8 +75,8 @@ async def send(request: web.Request) -> web.Response:
     provider_id = f"sim-{uuid.uuid4().hex}"
     async with services.sessions.begin() as session:
         ctx = services.context(session)
-        replies, _ = await handle_inbound(ctx, "simulator", provider_id, sender, text)
-        people = await store.staff_by_mobile(session, sender)
+        handled = await handle_inbound(ctx, "simulator", provider_id, sender, text)
+        replies, people = handled.replies, handled.people
         # A reply goes back the way the text came: to the simulated phone, whatever the person's usual route.
         await store.enqueue(session, [{
             "org_id": people[0].org_id if people else None, "idempotency_key": f"reply:{provider_id}:{n}",

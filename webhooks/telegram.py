@@ -7,7 +7,6 @@ import json
 from aiohttp import web
 
 from core import store
-from core.models import InboundMessage
 from webhooks.keys import SERVICES
 
 MAX_BODY = 1024 * 1024
@@ -41,10 +40,11 @@ async def accept_update(services, data: dict, raw: str) -> None:
 
     sender = ((data.get("message") or data.get("callback_query") or {}).get("from") or {}).get("id", 0)
     async with services.sessions.begin() as session:
-        row = InboundMessage(channel="telegram-update", provider_id=str(data["update_id"]), sender=str(sender)[:64],
-                             body=raw, received_at=services.clock())
-        earlier = await store.claim_inbound(session, row)
-    if earlier is not None and earlier.processed_at is not None:
+        key = ("telegram-update", str(data["update_id"]))
+        new, earlier = await store.claim_inbound(session, [{
+            "channel": key[0], "provider_id": key[1], "sender": str(sender)[:64], "body": raw,
+            "received_at": services.clock()}])
+    if not new and earlier[key].processed_at is not None:
         services.metrics.inbound.labels("telegram", "duplicate").inc()
         return
     services.metrics.inbound.labels("telegram", "new").inc()

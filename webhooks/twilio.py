@@ -16,7 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from core import store
 from core.phones import try_e164
-from handlers.router import handle_inbound
+from handlers.router import InboundText
 from handlers.team import delivery_failed
 from webhooks.keys import SERVICES
 
@@ -76,13 +76,10 @@ async def inbound_sms(request: web.Request) -> web.Response:
         services.metrics.rejected.labels("sms", "fields").inc()
         raise web.HTTPBadRequest(text="MessageSid and From are required")
     sender = try_e164(sender) or sender[:64]
-    async with services.sessions.begin() as session:
-        replies, new = await handle_inbound(services.context(session), "sms", sid, sender, body)
-    services.metrics.inbound.labels("sms", "new" if new else "duplicate").inc()
-    if new:
-        services.kick()
+    handled = await services.inbound.submit(InboundText("sms", sid, sender, body))
+    services.metrics.inbound.labels("sms", "new" if handled.new else "duplicate").inc()
     services.metrics.latency.labels("sms").observe(time.perf_counter() - started)
-    return twiml(replies)
+    return twiml(handled.replies)
 
 
 async def status_callback(request: web.Request) -> web.Response:
