@@ -1,6 +1,8 @@
 """Phone numbers in E.164, with Sweden as the default region."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -19,6 +21,7 @@ def to_e164(raw: str, region: str = "SE") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=16384)  # every inbound text parses its sender; the same people text again and again
 def try_e164(raw: str, region: str = "SE") -> str | None:
     try:
         return to_e164(raw, region)

@@ -407,9 +407,12 @@ async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[t
     conn = await session.connection()
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     table = InboundMessage.__table__
-    new = {(r.channel, r.provider_id): r.id for r in await session.execute(
-        dialect_insert(table).values(rows).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-        .returning(table.c.channel, table.c.provider_id, table.c.id))}
+    # Passed as executemany parameters, not .values(rows): SQLAlchemy then compiles the statement
+    # once and batches the rows itself ("insertmanyvalues"), instead of compiling a new statement
+    # for every batch size.
+    claim = (dialect_insert(table).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+             .returning(table.c.channel, table.c.provider_id, table.c.id))
+    new = {(r.channel, r.provider_id): r.id for r in await session.execute(claim, rows)}
     seen = [(r["channel"], r["provider_id"]) for r in rows if (r["channel"], r["provider_id"]) not in new]
     earlier = {}
     for channel in sorted({c for c, _ in seen}):

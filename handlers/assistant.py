@@ -41,12 +41,12 @@ async def acknowledge_many(ctx: Context, senders: list[list[Staff]]) -> list[lis
     return replies
 
 
-async def stop(ctx: Context, people: list[Staff]) -> list[str]:
+async def stop(ctx: Context, people: list[Staff], provider_key: str) -> list[str]:
+    newly_stopped = [p for p in people if p.opted_out_at is None]  # a repeated STOPP changes nothing
     await store.set_opt_out(ctx.session, [p.id for p in people], ctx.now)
-    for p in people:
+    for p in newly_stopped:
         org = await store.get_org(ctx.session, p.org_id)
-        await to_team(ctx, org, f"{p.name} har stängt av sina påminnelser (STOPP).",
-                      f"team-stop:{p.id}:{ctx.now.timestamp():.0f}")
+        await to_team(ctx, org, f"{p.name} har stängt av sina påminnelser (STOPP).", f"team-stop:{provider_key}:{p.id}")
     return [text.STOPPED]
 
 

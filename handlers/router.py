@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 
 from core import commands as cmd
@@ -70,8 +69,8 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
 
     Under load most texts are assistants' OK after a round, so the work is set-based: one query
     identifies every sender, one insert claims every provider id (a repeat changes nothing), and
-    plain acknowledgements are applied together. Everything else, and any sender with more than
-    one new text here, is dispatched one at a time in arrival order.
+    a run of OKs from different senders is applied together (they cannot affect each other).
+    Everything else is dispatched one at a time, in arrival order.
     """
     first: dict[tuple[str, str], int] = {}
     for n, t in enumerate(texts):
@@ -88,33 +87,39 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
     new_ids, earlier = await store.claim_inbound(ctx.session, rows)
 
     fresh = [t for t in unique if t.key in new_ids]
-    texts_per_sender = Counter(_who(t) for t in fresh)
-    plain_acks = [t for t in fresh if isinstance(commands[t.key], cmd.Acknowledge) and people_of[_who(t)]
-                  and texts_per_sender[_who(t)] == 1]
     replies: dict[tuple[str, str], list[str]] = {}
-    ack_replies = await assistant.acknowledge_many(ctx, [people_of[_who(t)] for t in plain_acks])
-    replies.update(zip((t.key for t in plain_acks), ack_replies))
+    acks: list[InboundText] = []  # a run of plain OKs from different senders: they commute, so go together
+
+    async def flush_acks() -> None:
+        answers = await assistant.acknowledge_many(ctx, [people_of[_who(t)] for t in acks])
+        replies.update(zip((t.key for t in acks), answers))
+        acks.clear()
+
     for t in fresh:
-        if t.key not in replies:
-            replies[t.key] = await dispatch(ctx, people_of[_who(t)], commands[t.key], t.body,
-                                            f"{t.channel}:{t.provider_id}", t.channel)
+        people = people_of[_who(t)]
+        if isinstance(commands[t.key], cmd.Acknowledge) and people:
+            if any(_who(a) == _who(t) for a in acks):
+                await flush_acks()
+            acks.append(t)
+            continue
+        if acks:
+            await flush_acks()
+        replies[t.key] = await dispatch(ctx, people, commands[t.key], t.body, f"{t.channel}:{t.provider_id}",
+                                        t.channel)
+    if acks:
+        await flush_acks()
     await store.set_inbound_replies(ctx.session, {new_ids[k]: "\n\n".join(r) for k, r in replies.items() if r})
     if fresh:
-        logger.info("inbound: %d new text(s), %d repeated, %d plain acknowledgement(s)", len(fresh),
-                    len(texts) - len(fresh), len(plain_acks))
+        logger.info("inbound: %d new text(s), %d repeated", len(fresh), len(texts) - len(fresh))
 
     handled = []
     for n, t in enumerate(texts):
-        people = people_of[_who(t)]
-        if t.key in replies and first[t.key] == n:
-            handled.append(Handled(replies[t.key], True, people))
-        else:
-            reply = replies.get(t.key, [])
-            if t.key in earlier:
-                reply = [earlier[t.key].reply] if earlier[t.key].reply else []
-            else:  # a repeat within this batch: the reply just given, as "\n\n"-joined when stored
-                reply = ["\n\n".join(reply)] if reply else []
-            handled.append(Handled(reply, False, people))
+        if t.key in new_ids and first[t.key] == n:
+            handled.append(Handled(replies[t.key], True, people_of[_who(t)]))
+            continue
+        # A repeat gets the reply given the first time, as stored: one text.
+        given = earlier[t.key].reply if t.key in earlier else "\n\n".join(replies[t.key])
+        handled.append(Handled([given] if given else [], False, people_of[_who(t)]))
     return handled
 
 
@@ -138,7 +143,7 @@ async def dispatch(ctx: Context, people: list[Staff], command, body: str, provid
     if isinstance(command, cmd.Acknowledge):
         return await assistant.acknowledge(ctx, people)
     if isinstance(command, cmd.Stop):
-        return await assistant.stop(ctx, people)
+        return await assistant.stop(ctx, people, provider_key)
     if isinstance(command, cmd.Start):
         return await assistant.start(ctx, people)
     if isinstance(command, cmd.Help):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -60,11 +61,16 @@ async def read_signed_form(request: web.Request, route: str):
     return form
 
 
-def twiml(replies: list[str]) -> web.Response:
+@lru_cache(maxsize=1024)  # most replies are one of a few texts ("Tack! …" for a month)
+def twiml_text(replies: tuple[str, ...]) -> str:
     response = MessagingResponse()
     for reply in replies:
         response.message(reply)
-    return web.Response(text=str(response), content_type="application/xml")
+    return str(response)
+
+
+def twiml(replies: list[str]) -> web.Response:
+    return web.Response(text=twiml_text(tuple(replies)), content_type="application/xml")
 
 
 async def inbound_sms(request: web.Request) -> web.Response:

@@ -274,3 +274,13 @@ async def test_large_round_reaches_everyone_once(harness):
     harness.clock.advance(minutes=30)
     again = await harness.sms(COORD, "PÅMINN ALLA maj")  # the bulk-written history holds the 2-hour rule
     assert "605 fick påminnelse de senaste 2 timmarna" in again[0]  # and Fia, from the import
+
+
+async def test_stopp_twice_is_answered_twice_and_told_to_the_team_once(harness):
+    await load(harness, may_org())
+    await set_team_chat(harness)
+    stopped = ["Påminnelserna är avstängda. Svara START om du vill få dem igen."]
+    assert await harness.sms(IVAR, "STOPP") == stopped
+    assert await harness.sms(IVAR, "stopp") == stopped  # the same second: once made a clashing team message
+    assert [m for m in await team_messages(harness) if "STOPP" in m] == [
+        "Ivar Isaksson har stängt av sina påminnelser (STOPP)."]

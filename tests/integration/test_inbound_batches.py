@@ -1,0 +1,124 @@
+"""Texts that arrive together are handled in one batch, with the same outcome as one after another."""
+from __future__ import annotations
+
+import asyncio
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text as sql
+
+from core.messages import UNKNOWN_SENDER
+from handlers.router import InboundText, handle_inbound_batch
+from tests.builders import (ANNA, BO, COORD, FIA, GUSTAV, IVAR, JONNA, load, may_org, set_team_chat,
+                            team_messages)
+
+ACK_MAY = "Tack! Vi har noterat att du sett påminnelsen för maj 2026."
+STRANGER = "+46709999999"
+
+
+def reminded_org(assistants: int) -> dict:
+    """``assistants`` people, each with an open May shift and a May reminder sent this morning."""
+    return {"organisation": {"id": "org1", "name": "Stor Assistans AB", "app_name": "Coordinare",
+                             "app_link": "https://app.coordinare.se"},
+            "staff": [{"id": f"a{i}", "name": f"Assistent {i:03d}", "mobile": f"+4670700{i:04d}"}
+                      for i in range(assistants)],
+            "care_recipients": [{"id": "r1", "name": "Rolf"}],
+            "shifts": [{"id": f"s{i}", "staff": f"a{i}", "care_recipient": "r1", "start": "2026-05-10T08:00:00+02:00",
+                        "end": "2026-05-10T16:00:00+02:00"} for i in range(assistants)],
+            "reminder_history": [{"staff": f"a{i}", "month": "2026-05", "sent_at": "2026-06-02T07:00:00+02:00"}
+                                 for i in range(assistants)]}
+
+
+async def test_a_burst_of_ok_at_once_acknowledges_each_reminder_once(harness):
+    """80 assistants answer OK at the same moment, and Twilio delivers every webhook twice."""
+    await load(harness, reminded_org(80))
+    await set_team_chat(harness)
+    senders = [f"+4670700{i:04d}" for i in range(80)]
+    texts = [(sender, f"SMburst{i:028d}") for i, sender in enumerate(senders)]
+    replies = await asyncio.gather(*(harness.sms(sender, "OK", sid=sid) for sender, sid in texts + texts))
+    assert replies == [[ACK_MAY]] * 160
+    assert await harness.scalar("SELECT count(*) FROM reminder_history WHERE acknowledged_at IS NOT NULL") == 80
+    assert await harness.scalar("SELECT count(*) FROM inbound") == 80
+    # The team chat hears them gathered: each name once, in messages that wait for the window.
+    lines = [line for body in await team_messages(harness) for line in body.splitlines()[1:]]
+    assert sorted(lines) == sorted(f"✓ Assistent {i:03d} (maj 2026)" for i in range(80))
+
+
+def scenario_org() -> dict:
+    """The May organisation; Anna also has an unacknowledged April reminder, so she can say OK twice."""
+    doc = may_org()
+    doc["reminder_history"] = doc["reminder_history"] + [
+        {"staff": "a1", "month": "2026-04", "sent_at": "2026-05-02T09:00:00+02:00"},
+        {"staff": "a1", "month": "2026-05", "sent_at": "2026-06-01T09:00:00+02:00"},
+        {"staff": "a7", "month": "2026-05", "sent_at": "2026-06-01T09:00:00+02:00"},
+        {"staff": "a9", "month": "2026-05", "sent_at": "2026-06-01T09:00:00+02:00"},
+    ]
+    return doc
+
+
+async def outcome(harness, texts: list[InboundText], *, together: bool):
+    """Replies and the resulting state, with everything rolled back afterwards."""
+    async with harness.services.sessions() as session:
+        await session.begin()
+        ctx = harness.services.context(session)
+        if together:
+            handled = await handle_inbound_batch(ctx, texts)
+        else:
+            handled = [(await handle_inbound_batch(ctx, [t]))[0] for t in texts]
+        replies = [(h.replies, h.new, [p.id for p in h.people]) for h in handled]
+        state = {
+            "acknowledged": (await session.execute(sql(
+                "SELECT staff_id, month, sent_at FROM reminder_history WHERE acknowledged_at IS NOT NULL "
+                "ORDER BY staff_id, month, sent_at"))).all(),
+            "opted_out": (await session.execute(sql(
+                "SELECT id FROM staff WHERE opted_out_at IS NOT NULL ORDER BY id"))).all(),
+            # (Not the keys: a round's number comes from a sequence, which a rollback does not rewind.)
+            "outbox": (await session.execute(sql(
+                "SELECT kind, address, body, not_before FROM outbox ORDER BY kind, address, body"))).all(),
+            "inbound": (await session.execute(sql(
+                "SELECT provider_id, command, reply FROM inbound ORDER BY provider_id"))).all(),
+        }
+        await session.rollback()
+    return replies, state
+
+
+async def test_a_mixed_batch_acts_as_one_text_after_another(harness):
+    await load(harness, scenario_org())
+    await set_team_chat(harness)
+    texts = [InboundText("sms", "SM1", ANNA, "OK"), InboundText("sms", "SM2", GUSTAV, "ok"),
+             InboundText("sms", "SM1", ANNA, "OK"),  # Twilio's retry, in the same batch
+             InboundText("sms", "SM3", ANNA, "Ok"),  # a second OK: the April reminder
+             InboundText("sms", "SM4", STRANGER, "OK"), InboundText("sms", "SM5", IVAR, "STOPP"),
+             InboundText("sms", "SM6", COORD, "PÅMINN ALLA maj"), InboundText("sms", "SM7", JONNA, "OK"),
+             InboundText("sms", "SM8", BO, "Jag är sjuk idag"), InboundText("sms", "SM9", FIA, "OK")]
+    replies, state = await outcome(harness, texts, together=True)
+    assert (replies, state) == await outcome(harness, texts, together=False)
+    assert [r for r, _, _ in replies[:5]] == [
+        [ACK_MAY], [ACK_MAY], [ACK_MAY], ["Tack! Vi har noterat att du sett påminnelsen för april 2026."],
+        [UNKNOWN_SENDER]]
+    assert [new for _, new, _ in replies] == [True, True, False, True, True, True, True, True, True, True]
+    team = [body for kind, _, body, _ in state["outbox"] if kind == "team"]
+    assert any("✓ Anna Andersson (april 2026)" in body and "✓ Gustav Grön (maj 2026)" in body for body in team)
+
+
+async def test_any_batch_acts_as_one_text_after_another(harness):
+    """Generated batches (senders, commands, repeated provider ids) against one-by-one handling."""
+    await load(harness, scenario_org())
+    await set_team_chat(harness)
+    senders = [ANNA, GUSTAV, IVAR, JONNA, FIA, BO, COORD, STRANGER]
+    bodies = ["OK", "ok", "KLAR", "STOPP", "START", "HJÄLP", "STATUS maj", "PÅMINN ALLA maj", "hej, sjuk idag"]
+    batches: list[list[InboundText]] = []
+
+    @settings(max_examples=80, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.sampled_from(senders), st.sampled_from(bodies), st.integers(0, 9)),
+                    min_size=1, max_size=10))
+    def collect(batch):
+        # A provider id always belongs to one text: a repeat repeats sender and body too.
+        by_sid: dict[int, tuple[str, str]] = {}
+        batches.append([InboundText("sms", f"SMgen{sid}", *by_sid.setdefault(sid, (sender, body)))
+                        for sender, body, sid in batch])
+
+    collect()
+    for batch in batches:
+        assert await outcome(harness, batch, together=True) == await outcome(harness, batch, together=False), batch
+    assert len(batches) == 80
