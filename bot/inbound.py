@@ -15,6 +15,7 @@ import asyncio
 import logging
 from typing import Awaitable, Callable
 
+from core import store
 from handlers.router import Handled, InboundText, handle_inbound_batch
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ async def handle_in_transaction(services, texts: list[InboundText]) -> list[Hand
     """One batch, one transaction; outbound messages it queued go out at once."""
     async with services.sessions.begin() as session:
         handled = await handle_inbound_batch(services.context(session), texts)
-    if any(h.new for h in handled):
+        queued = session.info.pop(store.OUTBOX_QUEUED, False)
+    if queued:
         services.kick()
     return handled
 

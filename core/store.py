@@ -294,9 +294,14 @@ async def mark_rounds_complete(session: AsyncSession, org_id: str, month_key: st
 # ---------------------------------------------------------------- the outbox
 
 
+OUTBOX_QUEUED = "paminn.outbox_queued"  # session.info flag: this transaction queued outbound messages
+
+
 async def enqueue(session: AsyncSession, rows: list[dict]) -> None:
     """Insert outbox rows in bulk; each dict needs the non-default columns."""
     await bulk_insert(session, OutboxMessage.__table__, rows)
+    if rows:
+        session.info[OUTBOX_QUEUED] = True
 
 
 async def pending_team_message(session: AsyncSession, key_prefix: str, now: datetime) -> OutboxMessage | None:
