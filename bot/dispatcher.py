@@ -3,7 +3,8 @@
 Claims are ``FOR UPDATE SKIP LOCKED`` with a lease, so several processes share the work
 without double-sending. A row is marked ``sending`` (committed) before the provider is
 called; if the process dies there, the lease runs out, the row becomes ``unknown`` and is
-checked against the provider before anything is resent.
+checked against the provider before anything is resent. A provider that cannot be asked
+(Telegram) leaves the row ``unconfirmed``: reported to the team, never sent twice.
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from typing import Callable
 
 from sqlalchemy import bindparam, case, update
 
-from bot.channels import Channel, Outgoing, SendResult
+from bot.channels import CannotTell, Channel, Outgoing, SendResult
 from core import store
 from core.models import OutboxMessage
 from handlers.context import Context
-from handlers.team import delivery_failed
+from handlers.team import delivery_failed, delivery_unconfirmed
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,15 @@ class DispatchStats:
     failed: int = 0
     unknown: int = 0
     reconciled: int = 0
+    unconfirmed: int = 0
     resent_after_check: int = 0
     released: int = 0
     outcomes: dict = field(default_factory=dict)
 
+
+# Results are recorded at least this often while a batch is being sent.
+STORE_EVERY_ROWS = 50
+STORE_EVERY_SECONDS = 0.5
 
 # Status written after a send: only rows this worker still holds take it (a row whose lease ran
 # out belongs to whoever checks it next), and only while in ``sending``, so a status callback
@@ -91,7 +97,10 @@ class Dispatcher:
         self._sessions = sessionmaker
         self._channels = channels
         self._make_context = make_context
-        self._pacers = {name: Pacer(rate if name == "sms" else 0) for name in channels}
+        # SMS at the configured rate (the number's throughput); others at their provider's own limit.
+        self._pacers = {name: Pacer(rate if name == "sms" else getattr(channel, "max_rate", 0))
+                        for name, channel in channels.items()}
+        self._unaskable = [name for name, channel in channels.items() if not getattr(channel, "askable", True)]
         self._semaphore = asyncio.Semaphore(concurrency)
         self._lease = timedelta(seconds=lease_seconds)
         # A send may start only while the lease still covers its whole timeout ...
@@ -112,7 +121,7 @@ class Dispatcher:
         async with self._running:
             stats = DispatchStats()
             async with self._sessions.begin() as session:
-                stats.unknown += await store.expire_leases(session, self._clock())
+                stats.unknown += await store.expire_leases(session, self._clock(), self._unaskable)
             await self._reconcile(stats)
             while True:
                 async with self._sessions.begin() as session:
@@ -120,16 +129,47 @@ class Dispatcher:
                                                  self._channels)
                 if not rows:
                     return stats
-                results = await asyncio.gather(*(self._send(row) for row in rows))
-                await self._store(list(zip(rows, results)), stats)
+                await self._send_and_store(rows, stats)
+
+    async def _send_and_store(self, rows: list[OutboxMessage], stats: DispatchStats) -> None:
+        """Send the claimed rows concurrently; record results as they come, a small group at a time.
+
+        A batch paced over seconds must not hold finished sends unrecorded until its last one:
+        if the process dies, a recorded send is safe, an unrecorded one is in doubt (SMS is then
+        checked against Twilio; Telegram cannot be, so its results are recorded one by one).
+        """
+        async def send(row: OutboxMessage) -> tuple[OutboxMessage, SendResult]:
+            return row, await self._send(row)
+
+        finished: list[tuple[OutboxMessage, SendResult]] = []
+        last_store = time.monotonic()
+        for next_done in asyncio.as_completed([send(row) for row in rows]):
+            row, result = await next_done
+            finished.append((row, result))
+            # A send on a channel that cannot be asked later is recorded at once: until then it is in doubt.
+            if (len(finished) >= STORE_EVERY_ROWS or time.monotonic() - last_store >= STORE_EVERY_SECONDS
+                    or row.channel in self._unaskable):
+                await self._store(finished, stats)
+                finished, last_store = [], time.monotonic()
+        if finished:
+            await self._store(finished, stats)
 
     async def _send(self, row: OutboxMessage) -> SendResult:
         channel = self._channels[row.channel]
         async with self._semaphore:
             await self._pacers[row.channel].wait()
+            pace = getattr(channel, "pace", None)
+            if pace is not None:
+                await pace(_outgoing(row))
             if row.lease_until is not None and self._clock() + self._send_window >= row.lease_until:
                 # Our claim could run out mid-send and another process take the row: hand it back unsent.
                 return SendResult("released")
+            if not getattr(channel, "askable", True):
+                # The provider cannot be asked later: record durably that the call starts now, so a
+                # crash before this point is known to have sent nothing.
+                async with self._sessions.begin() as session:
+                    if not await store.mark_provider_call(session, row.id, self.worker_id, self._clock()):
+                        return SendResult("released")
             try:
                 return await channel.send(_outgoing(row))
             except Exception as exc:  # an adapter bug must not lose the row
@@ -175,38 +215,44 @@ class Dispatcher:
         logger.info("dispatched %d rows: %s", len(pairs), stats.outcomes)
 
     async def _reconcile(self, stats: DispatchStats) -> None:
-        """Check rows in ``unknown`` against the provider: found means sent, absent means send again."""
+        """Check rows in ``unknown`` against the provider: found means sent, absent means send again,
+        and where the provider cannot tell, the row is ``unconfirmed``: never resent, and reported."""
         while True:
             async with self._sessions.begin() as session:
                 rows = await store.claim_due(session, self._clock(), self.worker_id, self._lease, self._batch,
                                              self._channels, statuses=("unknown",))
             if not rows:
                 return
-            now, params = self._clock(), []
+            now, params, unconfirmed = self._clock(), [], []
             for row in rows:
+                status, provider_id, error, not_before, sent_at = "pending", None, (None, None), now, None
                 try:
                     found = await self._channels[row.channel].find_sent(_outgoing(row))
+                except CannotTell:
+                    status, error, not_before = "unconfirmed", ("unverifiable", "provider cannot tell"), row.not_before
+                    unconfirmed.append(row)
+                    stats.unconfirmed += 1
+                    stats.outcomes["unconfirmed"] = stats.outcomes.get("unconfirmed", 0) + 1
                 except Exception as exc:
                     logger.warning("could not check outbox row %s against %s: %s", row.id, row.channel,
                                    type(exc).__name__)
-                    params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": "unknown", "b_provider_id": None,
-                                   "b_error_code": "check_failed", "b_error_message": type(exc).__name__,
-                                   "b_not_before": now + timedelta(seconds=30), "b_sent_at": None, "b_now": now})
-                    continue
-                if found:
-                    stats.reconciled += 1
-                    params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": "sent",
-                                   "b_provider_id": found, "b_error_code": None,
-                                   "b_error_message": None, "b_not_before": row.not_before, "b_sent_at": now,
-                                   "b_now": now})
+                    status, error, not_before = "unknown", ("check_failed", type(exc).__name__), now + timedelta(
+                        seconds=30)
                 else:
-                    stats.resent_after_check += 1
-                    params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": "pending",
-                                   "b_provider_id": None,
-                                   "b_error_code": None, "b_error_message": None, "b_not_before": now,
-                                   "b_sent_at": None, "b_now": now})
+                    if found:
+                        status, provider_id, not_before, sent_at = "sent", found, row.not_before, now
+                        stats.reconciled += 1
+                    else:
+                        stats.resent_after_check += 1
+                params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": status,
+                               "b_provider_id": provider_id, "b_error_code": error[0], "b_error_message": error[1],
+                               "b_not_before": not_before, "b_sent_at": sent_at, "b_now": now})
             async with self._sessions.begin() as session:
                 await session.execute(_FINISH, params)
+                ctx = self._make_context(session, now)
+                for row in unconfirmed:
+                    logger.warning("outbox row %s (%s) is unconfirmed: not resent, reported", row.id, row.channel)
+                    await delivery_unconfirmed(ctx, row)
 
 
 def _outgoing(row: OutboxMessage) -> Outgoing:

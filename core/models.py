@@ -209,6 +209,9 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # When the provider was called for the current claim. Recorded only for channels that cannot be
+    # asked afterwards whether they have a message (Telegram): with it, a row whose process died
+    # before calling is known to be unsent, and one that died during the call is in doubt.
     sending_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     provider_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -316,14 +316,33 @@ async def pending_team_message(session: AsyncSession, key_prefix: str, now: date
     return await session.scalar(query)
 
 
-async def expire_leases(session: AsyncSession, now: datetime) -> int:
-    """Rows left in ``sending`` by a dead process become ``unknown``: checked, never blindly resent."""
+async def expire_leases(session: AsyncSession, now: datetime, unaskable_channels: Iterable[str] = ()) -> int:
+    """Rows left in ``sending`` by a dead process become ``unknown``: checked, never blindly resent.
+
+    On a channel that cannot be asked later, a row whose provider call never started goes back
+    to ``pending`` instead: it surely was not sent.
+    """
+    o = OutboxMessage
+    never_called = o.channel.in_(list(unaskable_channels)) & o.sending_started_at.is_(None)
     result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == "sending", OutboxMessage.lease_until < now)
-        .values(status="unknown", updated_at=now, claimed_by=None)
+        update(o)
+        .where(o.status == "sending", o.lease_until < now)
+        .values(status=case((never_called, "pending"), else_="unknown"), updated_at=now, claimed_by=None),
+        execution_options={"synchronize_session": False},
     )
     return result.rowcount or 0
+
+
+async def mark_provider_call(session: AsyncSession, row_id: int, worker: str, now: datetime) -> bool:
+    """Record that ``worker`` is about to call the provider for a row it still holds."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == worker, OutboxMessage.status == "sending",
+               OutboxMessage.lease_until > now)
+        .values(sending_started_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount == 1
 
 
 async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: timedelta, limit: int,
@@ -341,7 +360,7 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: ti
     if rows:
         await session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
-            .values(status="sending", lease_until=now + lease, claimed_by=worker, sending_started_at=now,
+            .values(status="sending", lease_until=now + lease, claimed_by=worker, sending_started_at=None,
                     attempts=OutboxMessage.attempts + 1, updated_at=now),
             execution_options={"synchronize_session": False},
         )
@@ -350,14 +369,8 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: ti
     return rows
 
 
-async def finish_sends(session: AsyncSession, results: list[dict]) -> None:
-    """Store the outcome of sends in bulk: dicts with id and the columns to set."""
-    if results:
-        await session.execute(update(OutboxMessage), results)
-
-
 STATUS_RANK = {
-    "pending": 0, "sending": 1, "unknown": 1, "queued": 2, "accepted": 2, "scheduled": 2, "sent": 3,
+    "pending": 0, "sending": 1, "unknown": 1, "unconfirmed": 2, "queued": 2, "accepted": 2, "scheduled": 2, "sent": 3,
     "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5,
 }
 

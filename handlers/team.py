@@ -5,7 +5,12 @@ from core import store
 from core.models import OutboxMessage
 from core.months import Month, month_label
 from handlers.context import Context
-from handlers.outbound import person_row, to_team
+from handlers.outbound import gather_to_team, person_row, to_team
+
+
+CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "simulator": "simulatorn"}
+UNCONFIRMED_HEADER = ("Osäker leverans: {channel} avbröts mitt i sändningen, så vi vet inte om påminnelsen kom fram "
+                      "till dessa. Den skickas inte om av sig själv; skriv PÅMINN <namn> om den behövs.")
 
 
 async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None:
@@ -35,6 +40,20 @@ async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None
         what = f"kunde inte nås ({reason})"
     org = await store.get_org(ctx.session, msg.org_id)
     await to_team(ctx, org, f"Leverans misslyckades: {person.name} {what}.", f"team-fail:{msg.id}")
+
+
+async def delivery_unconfirmed(ctx: Context, msg: OutboxMessage) -> None:
+    """A send was cut off and the provider cannot say whether it arrived: tell the team (gathered,
+    since one outage cuts off several at once), resend nothing."""
+    if msg.kind != "reminder" or msg.staff_id is None or msg.org_id is None:
+        return
+    people = await store.staff_by_ids(ctx.session, [msg.staff_id])
+    if not people:
+        return
+    channel = CHANNEL_NAMES.get(msg.channel, msg.channel)
+    org = await store.get_org(ctx.session, msg.org_id)
+    await gather_to_team(ctx, org, "unconfirmed", UNCONFIRMED_HEADER.format(channel=channel),
+                         [f"• {people[0].name}"], f"{msg.id}")
 
 
 async def announce_completed_months(ctx: Context, org_id: str) -> list[str]:

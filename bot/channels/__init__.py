@@ -29,11 +29,20 @@ class SendResult:
     retry_after: float | None = None
 
 
+class CannotTell(Exception):
+    """The provider has no way to say whether it has a message (Telegram's Bot API lists nothing sent)."""
+
+
 class Channel(Protocol):
     name: str
+
+    # Optional: ``async def pace(self, msg: Outgoing) -> None`` waits for the provider's per-address
+    # limit; the dispatcher calls it before its last check that the claim covers the send.
+    # Optional: ``max_rate`` (messages a second in all) and ``askable = False`` when find_sent can
+    # only raise CannotTell (the dispatcher then records each provider call before making it).
 
     async def send(self, msg: Outgoing) -> SendResult: ...
 
     async def find_sent(self, msg: Outgoing) -> str | None:
-        """The provider id of ``msg`` if the provider has it, else None."""
+        """The provider id of ``msg`` if the provider has it, else None; CannotTell if it cannot say."""
         ...

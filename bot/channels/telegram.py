@@ -6,12 +6,13 @@ import time
 import warnings
 from datetime import timedelta
 
+import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, \
     ReplyKeyboardRemove
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels import Outgoing, SendResult
+from bot.channels import CannotTell, Outgoing, SendResult
 
 
 def markup(spec: dict | None):
@@ -29,6 +30,11 @@ def markup(spec: dict | None):
     return None
 
 
+def never_left(exc: Exception) -> bool:
+    """True when the request surely did not reach Telegram (no connection, or none free)."""
+    return isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+
 def retry_after_seconds(exc: RetryAfter) -> float:
     with warnings.catch_warnings():  # an int is deprecated in favour of timedelta; either is fine here
         warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -37,26 +43,32 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 
 
 class TelegramChannel:
-    """At most one message per second per chat (Telegram's limit), on top of AIORateLimiter's global ones."""
+    """Telegram's limits, kept by us before a send starts: about 30 messages a second in all
+    (``max_rate``, applied by the dispatcher), one a second per private chat and 20 a minute per
+    group. AIORateLimiter stays underneath as a safety net, but waiting in it would look like an
+    unfinished send if the process died there, so the waiting happens here instead."""
 
     name = "telegram"
+    max_rate = 30.0
+    askable = False  # the Bot API cannot list sent messages: see find_sent
 
     def __init__(self, bot):
         self._bot = bot
         self._next_per_chat: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
-    async def _pace(self, chat: str) -> None:
+    async def pace(self, msg: Outgoing) -> None:
+        """Wait for this chat's turn. The dispatcher calls it before checking its claim still
+        covers the send, so a long wait can never push a send past the claim."""
         async with self._lock:
             now = time.monotonic()
-            at = max(now, self._next_per_chat.get(chat, 0.0))
-            self._next_per_chat[chat] = at + 1.0
+            at = max(now, self._next_per_chat.get(msg.address, 0.0))
+            self._next_per_chat[msg.address] = at + (3.0 if msg.address.startswith("-") else 1.0)
         if at > now:
             await asyncio.sleep(at - now)
 
     async def send(self, msg: Outgoing) -> SendResult:
         payload = msg.payload or {}
-        await self._pace(msg.address)
         try:
             if payload.get("edit_message_id"):
                 result = await self._bot.edit_message_text(
@@ -74,14 +86,16 @@ class TelegramChannel:
             if "message is not modified" in str(exc).lower():
                 return SendResult("sent", status="delivered")
             return SendResult("failed", error_code="400", error_message="bad_request")
-        except TimedOut:
-            return SendResult("unknown", error_code="timeout", error_message="TimedOut")
-        except NetworkError as exc:
-            return SendResult("retry", error_code="network", error_message=type(exc).__name__)
+        except NetworkError as exc:  # TimedOut included
+            if never_left(exc):
+                return SendResult("retry", error_code="network", error_message=type(exc.__cause__).__name__)
+            # The request may have reached Telegram: in doubt, never blindly send again.
+            return SendResult("unknown", error_code="transport", error_message=type(exc.__cause__ or exc).__name__)
         message_id = getattr(result, "message_id", None)
         return SendResult("sent", provider_id=f"tg:{msg.address}:{message_id}" if message_id else None,
                           status="delivered")
 
     async def find_sent(self, msg: Outgoing) -> str | None:
-        # The Bot API cannot list what a bot sent: an ambiguous send is sent again (documented).
-        return None
+        # The Bot API cannot list what a bot sent. Sending again could send twice, so the
+        # dispatcher marks the message unconfirmed and tells the team instead.
+        raise CannotTell("the Telegram Bot API cannot list sent messages")

@@ -67,6 +67,10 @@ class FakeTelegram:
         scripted = self.faults.get(method)
         if scripted:
             fault = scripted.pop(0)
+            if fault.get("drop_after_receive"):  # Telegram has the message; the answer never arrives
+                self._result(method, params)
+                request.transport.close()
+                return web.Response()
             body = {"ok": False, "error_code": fault["code"], "description": fault["description"]}
             if "retry_after" in fault:
                 body["parameters"] = {"retry_after": fault["retry_after"]}
@@ -84,3 +88,37 @@ class FakeTelegram:
         if method == "getUpdates":
             return []
         return True
+
+
+def main() -> None:
+    """Run the fake on its own (``python -m tests.fakes.telegram --port 0``) for the kill test.
+    ``GET /_messages`` lists what was sent.
+    """
+    import argparse
+    import asyncio
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    fake = FakeTelegram()
+
+    async def messages(request):
+        return web.json_response([{"chat_id": str(c.params.get("chat_id")), "text": c.params.get("text")}
+                                  for c in fake.calls if c.method == "sendMessage"])
+
+    async def serve():
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", fake._handle)
+        app.router.add_get("/_messages", messages)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", args.port)
+        await site.start()
+        print(f"PORT {site._server.sockets[0].getsockname()[1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.builders import ANNA, COORD, load, may_org, reminder
+from tests.builders import ANNA, COORD, load, may_org, reminder, set_team_chat, team_messages
 from tests.conftest import start_harness
 from tests.fakes.telegram import TOKEN, FakeTelegram
 
@@ -217,3 +217,25 @@ async def test_stored_update_is_acted_on_after_a_crash(tg):
     assert await reprocess_stored_updates(tg.services.telegram, tg.services) == 0
     await tg.dispatch()
     assert len(tg.fake.messages) == 4
+
+
+async def test_a_send_cut_off_midway_is_reported_and_never_sent_twice(tg):
+    """Telegram got the reminder but the answer was lost. The Bot API cannot say whether it has a
+    message, so the reminder is not sent again (that could send it twice): the team is told."""
+    await link(tg, ANNA_TG, ANNA)
+    await say(tg, ANNA_TG, "/kanal telegram")
+    await set_team_chat(tg)
+    tg.tg.faults["sendMessage"] = [{"drop_after_receive": True}]
+    await tg.sms(COORD, "PÅMINN Anna maj")
+    await tg.dispatch()
+    assert tg.tg.texts(ANNA_TG).count(reminder()) == 1
+    assert await tg.scalar("SELECT status FROM outbox WHERE kind = 'reminder'") == "unknown"
+    tg.clock.advance(seconds=31)  # past the grace period before a doubtful send is checked
+    await tg.dispatch()
+    assert await tg.scalar("SELECT status FROM outbox WHERE kind = 'reminder'") == "unconfirmed"
+    assert ("Osäker leverans: Telegram avbröts mitt i sändningen, så vi vet inte om påminnelsen kom fram till "
+            "dessa. Den skickas inte om av sig själv; skriv PÅMINN <namn> om den behövs.\n• Anna Andersson"
+            ) in await team_messages(tg)
+    tg.clock.advance(minutes=30)
+    await tg.dispatch()
+    assert tg.tg.texts(ANNA_TG).count(reminder()) == 1 and tg.fake.to(ANNA) == []

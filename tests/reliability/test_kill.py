@@ -1,7 +1,10 @@
 """Two `paminn serve` processes on PostgreSQL, one SIGKILLed at random points, 20 times.
 
-After restarts and reconciliation, every reminder reached the fake Twilio exactly once:
-none lost, none sent twice.
+2,000 assistants: most by SMS (fake Twilio), some by Telegram (fake Bot API). After restarts and
+reconciliation every SMS reminder reached the fake Twilio exactly once. A Telegram reminder
+reached the fake once, or, when a kill cut its send off midway (the Bot API cannot say whether
+it has a message), it is `unconfirmed`, reported in the team chat and not sent again. Nothing is
+sent twice, nothing is silently dropped.
 """
 from __future__ import annotations
 
@@ -27,8 +30,11 @@ from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
 
 pytestmark = pytest.mark.reliability
 ASSISTANTS = 2000
+BY_TELEGRAM = 300  # a0 … a299 prefer Telegram
 KILLS = 20
 COORD = "+46701112233"
+TEAM_CHAT = "-100500"
+TG_SECRET = "kill-secret"
 
 
 def org_doc() -> dict:
@@ -72,14 +78,21 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_
     from bot.config import Settings
     from bot.imports import run_import
 
+    from tests.fakes.telegram import TOKEN
+
     fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.twilio", "--port", "0"], stdout=subprocess.PIPE,
                             text=True)
     fake_port = int(fake.stdout.readline().split()[1])
+    fake_tg = subprocess.Popen([sys.executable, "-m", "tests.fakes.telegram", "--port", "0"], stdout=subprocess.PIPE,
+                               text=True)
+    tg_port = int(fake_tg.stdout.readline().split()[1])
     ports = [free_port(), free_port()]
     env = {**os.environ, "PAMINN_DATABASE_URL": kill_db, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM_NUMBER": "+46766860000",
            "TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}", "PAMINN_SEND_RATE": "60",
-           "PAMINN_LEASE_SECONDS": "6", "PAMINN_DISPATCH_INTERVAL": "0.2", "PAMINN_SEND_TIMEOUT": "2"}
+           "PAMINN_LEASE_SECONDS": "6", "PAMINN_DISPATCH_INTERVAL": "0.2", "PAMINN_SEND_TIMEOUT": "2",
+           "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": f"http://127.0.0.1:{tg_port}/bot",
+           "TELEGRAM_WEBHOOK_SECRET": TG_SECRET, "PAMINN_TEAM_ACK_WINDOW": "5"}
     env.pop("PAMINN_SIMULATOR", None)
     logs = []
 
@@ -94,6 +107,11 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_
     servers = []
     try:
         await run_import(services, org_doc())
+        await _execute(services, "UPDATE organisations SET team_chat = :chat", chat=f"telegram:{TEAM_CHAT}")
+        await _execute(services, "UPDATE staff SET telegram_user_id = 900000 + CAST(substr(external_id, 2) AS INTEGER), "
+                                 "preferred_channel = 'telegram' "
+                                 "WHERE external_id LIKE 'a%' AND CAST(substr(external_id, 2) AS INTEGER) < :n",
+                       n=BY_TELEGRAM)
         servers = [start(0), start(1)]
         for port in ports:
             wait_healthy(port)
@@ -113,24 +131,47 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_
             servers[victim].wait()
             servers[victim] = start(victim)
             wait_healthy(ports[victim])
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            rows = await _statuses(services)
-            if set(rows) <= {"sent", "delivered", "failed"}:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:  # every message settled, the team chat's reports included
+            if set(await _statuses(services, kind=None)) <= FINAL:
                 break
             await asyncio.sleep(1)
         final = await _statuses(services)
+        by_sms = ASSISTANTS - BY_TELEGRAM
         received = fetch_json(f"http://127.0.0.1:{fake_port}/_messages")
         per_number: dict[str, int] = {}
         for m in received:
             per_number[m["to"]] = per_number.get(m["to"], 0) + 1
         twice = {n: c for n, c in per_number.items() if c > 1}
         assert twice == {}, f"sent twice: {list(twice)[:10]}"
-        assert len(per_number) == ASSISTANTS, f"lost: {ASSISTANTS - len(per_number)}; statuses {final}"
-        assert final == {"sent": ASSISTANTS}, final
+        assert len(per_number) == by_sms, f"lost: {by_sms - len(per_number)}; statuses {final}"
+        # Telegram: once each, or unconfirmed (at most once) and reported by name in the team chat.
+        chats = fetch_json(f"http://127.0.0.1:{tg_port}/_messages")
+        per_chat: dict[str, int] = {}
+        for m in chats:
+            per_chat[m["chat_id"]] = per_chat.get(m["chat_id"], 0) + 1
+        team = [m["text"] for m in chats if m["chat_id"] == TEAM_CHAT]
+        per_chat.pop(TEAM_CHAT, None)
+        assert {c: n for c, n in per_chat.items() if n > 1} == {}, "a Telegram reminder was sent twice"
+        rows = await _rows(services, "SELECT s.telegram_user_id, s.name, o.status FROM outbox o "
+                                     "JOIN staff s ON s.id = o.staff_id WHERE o.kind = 'reminder' "
+                                     "AND o.channel = 'telegram'")
+        assert len(rows) == BY_TELEGRAM
+        unconfirmed = [name for _, name, status in rows if status == "unconfirmed"]
+        assert all(per_chat.get(str(uid)) == 1 for uid, _, status in rows if status != "unconfirmed")
+        # Reported in the team chat, gathered: every unconfirmed name once, under the explanation.
+        reports = await _rows(services, "SELECT body, status FROM outbox WHERE idempotency_key LIKE 'team-unconfirmed:%'")
+        assert all(body.startswith("Osäker leverans: Telegram avbröts mitt i sändningen") for body, _ in reports)
+        assert sorted(line[2:] for body, _ in reports for line in body.splitlines()[1:]) == sorted(unconfirmed)
+        # The reports travel by Telegram too: each arrived once (or is itself unconfirmed).
+        assert sorted(t for t in team if t.startswith("Osäker")) == sorted(
+            body for body, status in reports if status == "delivered")
+        assert final == {"sent": by_sms, "delivered": BY_TELEGRAM - len(unconfirmed),
+                         **({"unconfirmed": len(unconfirmed)} if unconfirmed else {})}, final
         # The kills landed mid-send: rows claimed by a killed process were checked and finished by another.
         interrupted = await _scalar(services, "SELECT count(*) FROM outbox WHERE kind = 'reminder' AND attempts > 1")
-        print(f"rows interrupted by a kill and reconciled: {interrupted}")
+        print(f"rows interrupted by a kill and reconciled: {interrupted}; Telegram reminders unconfirmed and "
+              f"reported: {len(unconfirmed)} of {BY_TELEGRAM}")
         assert interrupted > 0
     finally:
         for server in servers:
@@ -141,22 +182,35 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_
             except subprocess.TimeoutExpired:
                 server.kill()
         fake.terminate()
+        fake_tg.terminate()
         for log in logs:
             log.close()
         await close_services(services)
 
 
+FINAL = {"sent", "delivered", "failed", "unconfirmed"}
+
+
+async def _execute(services, sql: str, **params) -> None:
+    from sqlalchemy import text
+
+    async with services.engine.begin() as conn:
+        await conn.execute(text(sql), params)
+
+
+async def _rows(services, sql: str, **params):
+    from sqlalchemy import text
+
+    async with services.engine.connect() as conn:
+        return (await conn.execute(text(sql), params)).all()
+
+
 async def _scalar(services, sql: str):
-    from sqlalchemy import text
-
-    async with services.engine.connect() as conn:
-        return (await conn.execute(text(sql))).scalar()
+    return (await _rows(services, sql))[0][0]
 
 
-async def _statuses(services) -> dict[str, int]:
-    from sqlalchemy import text
-
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT status, count(*) FROM outbox WHERE kind = 'reminder' "
-                                        "GROUP BY status"))).all()
+async def _statuses(services, kind: str | None = "reminder") -> dict[str, int]:
+    where = "WHERE kind = :kind" if kind else ""
+    rows = await _rows(services, f"SELECT status, count(*) FROM outbox {where} GROUP BY status",
+                       **({"kind": kind} if kind else {}))
     return {s: n for s, n in rows}
