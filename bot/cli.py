@@ -122,8 +122,8 @@ def cmd_serve(args, settings: Settings) -> int:
         print("paminn serve: the simulator lets anyone speak as any phone; it listens on loopback only. "
               "Pass --expose-simulator to serve it on another address.", file=sys.stderr)
         return 2
-    print(f"Påminn is running on http://{host}:{args.port}/" + ("  (phone simulator at /)" if settings.simulator else ""),
-          flush=True)
+    simulator_note = "  (phone simulator at /)" if settings.simulator else ""
+    print(f"Påminn is running on http://{host}:{args.port}/{simulator_note}", flush=True)
     if args.workers > 1:
         async def migrate_once(services):  # build_services migrated; workers find the schema at head
             return None

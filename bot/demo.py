@@ -32,7 +32,7 @@ def demo_document(now: datetime, assistants: int = 40, tz_name: str = "Europe/St
         {"id": "l1", "name": "Lisa Arbetsledare", "mobile": "+46701110001", "roles": ["supervisor"]},
         {"id": "l2", "name": "Leif Arbetsledare", "mobile": "+46701110002", "roles": ["supervisor"]},
     ]
-    names = sorted({f"{f} {l}" for f, l in zip(rng.sample(FIRST * 2, assistants * 2),
+    names = sorted({f"{first} {last}" for first, last in zip(rng.sample(FIRST * 2, assistants * 2),
                                                   rng.choices(LAST, k=assistants * 2))})[:assistants]
     rng.shuffle(names)
     for i, name in enumerate(names, start=1):

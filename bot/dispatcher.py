@@ -202,7 +202,8 @@ class Dispatcher:
             else:
                 stats.unknown += 1
                 not_before = now + self._check_after
-            params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": status, "b_provider_id": result.provider_id,
+            params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": status,
+                           "b_provider_id": result.provider_id,
                            "b_error_code": result.error_code, "b_error_message": result.error_message,
                            "b_not_before": not_before, "b_sent_at": sent_at, "b_now": now})
             stats.outcomes[result.outcome] = stats.outcomes.get(result.outcome, 0) + 1

@@ -200,7 +200,8 @@ async def test_free_text_from_assistant_goes_to_team_chat(harness):
     await set_team_chat(harness)
     replies = await harness.sms(ANNA, "Jag är sjuk idag, kan någon ta mitt pass?")
     assert replies == ["Tack, ditt meddelande har skickats vidare till din samordnare."]
-    assert (await team_messages(harness))[-1] == "Meddelande från Anna Andersson: Jag är sjuk idag, kan någon ta mitt pass?"
+    assert (await team_messages(harness))[-1] == (
+        "Meddelande från Anna Andersson: Jag är sjuk idag, kan någon ta mitt pass?")
 
 
 async def test_round_is_announced_in_team_chat(harness):

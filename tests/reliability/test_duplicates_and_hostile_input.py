@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from tests.builders import load, may_org, set_team_chat
 from tests.conftest import start_harness
@@ -32,6 +33,34 @@ async def test_500_signed_webhooks_each_sent_twice_at_once_act_once(harness):
     team = await harness.rows("SELECT body FROM outbox WHERE kind = 'team'")
     assert sorted(b for (b,) in team) == sorted(f"Meddelande från Dubbel {i:03d}: Fråga nummer {i}"
                                                 for i in range(500))
+
+
+async def test_500_telegram_updates_each_delivered_twice_at_once_act_once(hostile):
+    """Telegram redelivers an update it thinks was not taken; both copies may arrive together."""
+    doc = may_org()
+    doc["staff"] += [{"id": f"t{i}", "name": f"Chatt {i:03d}", "mobile": f"+4670610{i:04d}"} for i in range(500)]
+    await load(hostile, doc)
+    await set_team_chat(hostile)
+    async with hostile.services.engine.begin() as conn:
+        await conn.execute(text("UPDATE staff SET telegram_user_id = 700000 + CAST(substr(external_id, 2) AS INTEGER) "
+                                "WHERE external_id LIKE 't%'"))
+
+    async def deliver(i: int) -> int:
+        update = {"update_id": 50000 + i, "message": {
+            "message_id": i + 1, "date": 1780000000, "text": f"Fråga nummer {i}",
+            "from": {"id": 700000 + i, "is_bot": False, "first_name": "C"},
+            "chat": {"id": 700000 + i, "type": "private"}}}
+        response = await hostile.client.post("/webhooks/telegram", data=json.dumps(update), headers={
+            "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "tg-secret"})
+        return response.status
+
+    assert await asyncio.gather(*(deliver(i) for i in range(500) for _ in range(2))) == [200] * 1000
+    assert await hostile.scalar("SELECT count(*) FROM inbound WHERE channel = 'telegram-update'") == 500
+    team = await hostile.rows("SELECT body FROM outbox WHERE kind = 'team'")
+    assert sorted(b for (b,) in team) == sorted(f"Meddelande från Chatt {i:03d}: Fråga nummer {i}" for i in range(500))
+    replies = await hostile.rows("SELECT address, body FROM outbox WHERE kind = 'reply' AND channel = 'telegram'")
+    assert sorted(replies) == sorted((str(700000 + i), "Tack, ditt meddelande har skickats vidare till din samordnare.")
+                                     for i in range(500))
 
 
 ROUTES = ["/webhooks/twilio/sms", "/webhooks/twilio/status", "/webhooks/telegram", "/api/v1/import"]

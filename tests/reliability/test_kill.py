@@ -108,8 +108,8 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_
     try:
         await run_import(services, org_doc())
         await _execute(services, "UPDATE organisations SET team_chat = :chat", chat=f"telegram:{TEAM_CHAT}")
-        await _execute(services, "UPDATE staff SET telegram_user_id = 900000 + CAST(substr(external_id, 2) AS INTEGER), "
-                                 "preferred_channel = 'telegram' "
+        await _execute(services, "UPDATE staff SET preferred_channel = 'telegram', "
+                                 "telegram_user_id = 900000 + CAST(substr(external_id, 2) AS INTEGER) "
                                  "WHERE external_id LIKE 'a%' AND CAST(substr(external_id, 2) AS INTEGER) < :n",
                        n=BY_TELEGRAM)
         servers = [start(0), start(1)]
@@ -160,7 +160,8 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_
         unconfirmed = [name for _, name, status in rows if status == "unconfirmed"]
         assert all(per_chat.get(str(uid)) == 1 for uid, _, status in rows if status != "unconfirmed")
         # Reported in the team chat, gathered: every unconfirmed name once, under the explanation.
-        reports = await _rows(services, "SELECT body, status FROM outbox WHERE idempotency_key LIKE 'team-unconfirmed:%'")
+        reports = await _rows(services, "SELECT body, status FROM outbox "
+                                        "WHERE idempotency_key LIKE 'team-unconfirmed:%'")
         assert all(body.startswith("Osäker leverans: Telegram avbröts mitt i sändningen") for body, _ in reports)
         assert sorted(line[2:] for body, _ in reports for line in body.splitlines()[1:]) == sorted(unconfirmed)
         # The reports travel by Telegram too: each arrived once (or is itself unconfirmed).
