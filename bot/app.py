@@ -35,6 +35,10 @@ def build_channels(settings: Settings, public_url: str | None) -> dict:
             status_callback=f"{public_url}/webhooks/twilio/status" if public_url else None,
             timeout=settings.send_timeout,
         )
+    if settings.smtp_url:
+        from bot.channels.email import EmailChannel
+
+        channels["email"] = EmailChannel(settings.smtp_url, settings.email_from, timeout=settings.send_timeout)
     return channels
 
 

@@ -36,6 +36,7 @@ class Settings:
     telegram_webhook_secret: str | None = None
     telegram_api_base: str = "https://api.telegram.org/bot"
     smtp_url: str | None = None
+    email_from: str = "Påminn <noreply@paminn.se>"
     simulator: bool = False
     # Internal knobs (documented in the README, not in the contract).
     dispatch_interval: float = 2.0
@@ -95,6 +96,7 @@ class Settings:
             telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
             telegram_api_base=(get("TELEGRAM_API_BASE") or cls.telegram_api_base).rstrip("/"),
             smtp_url=get("SMTP_URL"),
+            email_from=get("PAMINN_EMAIL_FROM") or cls.email_from,
             simulator=_flag(get("PAMINN_SIMULATOR"), False),
             dispatch_interval=number("PAMINN_DISPATCH_INTERVAL", 2.0),
             team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
@@ -104,6 +106,13 @@ class Settings:
         if settings.lease_seconds <= settings.send_timeout:
             raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "
                               f"PAMINN_SEND_TIMEOUT ({settings.send_timeout:g}): a claim must outlive a send")
+        if settings.smtp_url:
+            from bot.channels.email import parse_smtp_url
+
+            try:
+                parse_smtp_url(settings.smtp_url)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if settings.telegram_bot_token and not settings.telegram_webhook_secret:
             raise ConfigError("TELEGRAM_WEBHOOK_SECRET must be set when TELEGRAM_BOT_TOKEN is")
         if settings.twilio_account_sid and not settings.twilio_auth_token:

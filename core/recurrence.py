@@ -1,0 +1,165 @@
+"""When a recurring customer reminder falls due: dateutil's rrule over plain dates.
+
+A rule as host systems write it (JSON), all keys but ``every`` optional:
+    {"every": "day" | "week" | "month" | "year", "interval": 2,
+     "weekdays": ["mo", "th"],            # week: on these days (default: the first due date's weekday)
+     "day": 31,                            # month: on this date; 29–31 fall on the last day of shorter months
+     "weekday": "tu", "nth": 2,            # month: the 2nd Tuesday (nth -1: the last)
+     "until": "2027-12-31" | "count": 10}  # the end; neither means never
+The first due date is where the rule starts; every due date is an occurrence of the rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from itertools import islice
+
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
+from dateutil.rrule import weekdays as WEEKDAYS
+
+FREQUENCIES = {"day": DAILY, "week": WEEKLY, "month": MONTHLY, "year": YEARLY}
+DAY_CODES = ["mo", "tu", "we", "th", "fr", "sa", "su"]
+MAX_INTERVAL = 1000
+MAX_COUNT = 10000
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    every: str
+    interval: int = 1
+    weekdays: tuple[int, ...] = ()  # 0 = Monday
+    month_day: int | None = None
+    nth_weekday: tuple[int, int] | None = None  # (weekday, nth)
+    until: date | None = None
+    count: int | None = None
+
+    def to_json(self) -> dict:
+        spec: dict = {"every": self.every}
+        if self.interval != 1:
+            spec["interval"] = self.interval
+        if self.weekdays:
+            spec["weekdays"] = [DAY_CODES[d] for d in self.weekdays]
+        if self.month_day is not None:
+            spec["day"] = self.month_day
+        if self.nth_weekday is not None:
+            spec["weekday"], spec["nth"] = DAY_CODES[self.nth_weekday[0]], self.nth_weekday[1]
+        if self.until is not None:
+            spec["until"] = self.until.isoformat()
+        if self.count is not None:
+            spec["count"] = self.count
+        return spec
+
+
+def _day(code: object) -> int | None:
+    return DAY_CODES.index(code.lower()) if isinstance(code, str) and code.lower() in DAY_CODES else None
+
+
+def _whole(value: object, low: int, high: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return None
+    return value
+
+
+def parse_recurrence(spec: object, where: str, problems: list[str]) -> Recurrence | None:
+    """The rule, or None when there is none; each problem names ``where`` and the key to fix."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        problems.append(f"{where}: 'recurrence' must be an object like {{\"every\": \"month\"}} or null")
+        return None
+    found = len(problems)
+    every = spec.get("every")
+    if every not in FREQUENCIES:
+        problems.append(f"{where}: 'recurrence.every' must be one of day, week, month, year, not {every!r}")
+    interval = _whole(spec.get("interval", 1), 1, MAX_INTERVAL)
+    if interval is None:
+        problems.append(f"{where}: 'recurrence.interval' must be a whole number from 1 to {MAX_INTERVAL}")
+    weekdays: tuple[int, ...] = ()
+    if "weekdays" in spec:
+        raw = spec["weekdays"]
+        days = [_day(d) for d in raw] if isinstance(raw, list) else [None]
+        if every != "week" or not raw or None in days:
+            problems.append(f"{where}: 'recurrence.weekdays' is a list of mo, tu, we, th, fr, sa, su, with every: week")
+        else:
+            weekdays = tuple(sorted(set(days)))
+    month_day = None
+    if "day" in spec:
+        month_day = _whole(spec["day"], 1, 31)
+        if every not in ("month", "year") or month_day is None:
+            problems.append(f"{where}: 'recurrence.day' is a date from 1 to 31, with every: month")
+    nth_weekday = None
+    if "weekday" in spec or "nth" in spec:
+        day, nth = _day(spec.get("weekday")), _whole(spec.get("nth"), -5, 5)
+        if every != "month" or day is None or not nth:
+            problems.append(f"{where}: 'recurrence.weekday' and 'recurrence.nth' go together with every: month, "
+                            "e.g. {\"weekday\": \"tu\", \"nth\": 2} (nth -1 is the last)")
+        else:
+            nth_weekday = (day, nth)
+    if month_day is not None and nth_weekday is not None:
+        problems.append(f"{where}: 'recurrence' takes 'day' or 'weekday'+'nth', not both")
+    until = None
+    if spec.get("until") is not None:
+        try:
+            until = date.fromisoformat(spec["until"]) if isinstance(spec["until"], str) else None
+        except ValueError:
+            until = None
+        if until is None:
+            problems.append(f"{where}: 'recurrence.until' must be a date like 2027-12-31")
+    count = None
+    if spec.get("count") is not None:
+        count = _whole(spec["count"], 1, MAX_COUNT)
+        if count is None:
+            problems.append(f"{where}: 'recurrence.count' must be a whole number from 1 to {MAX_COUNT}")
+    if until is not None and count is not None:
+        problems.append(f"{where}: 'recurrence' ends with 'until' or 'count', not both")
+    unknown = set(spec) - {"every", "interval", "weekdays", "day", "weekday", "nth", "until", "count"}
+    if unknown:
+        problems.append(f"{where}: 'recurrence' has unknown keys {sorted(unknown)}")
+    if len(problems) > found:
+        return None
+    return Recurrence(every=every, interval=interval, weekdays=weekdays, month_day=month_day,
+                      nth_weekday=nth_weekday, until=until, count=count)
+
+
+def _rule(first_due: date, rule: Recurrence) -> rrule:
+    options: dict = {"interval": rule.interval, "dtstart": datetime.combine(first_due, time())}
+    if rule.until is not None:
+        options["until"] = datetime.combine(rule.until, time())
+    if rule.count is not None:
+        options["count"] = rule.count
+    if rule.weekdays:
+        options["byweekday"] = [WEEKDAYS[d] for d in rule.weekdays]
+    if rule.nth_weekday is not None:
+        day, nth = rule.nth_weekday
+        options["byweekday"] = weekday(day, nth)
+    month_day = rule.month_day
+    if month_day is None and rule.nth_weekday is None and rule.every in ("month", "year") and first_due.day > 28:
+        month_day = first_due.day  # rrule's default (dtstart's day) would skip the shorter months
+    if month_day is not None:
+        if month_day <= 28:
+            options["bymonthday"] = month_day
+        else:
+            # "The 31st" means the month's last day when it is shorter (rrule would skip the month).
+            options["bymonthday"] = list(range(28, month_day + 1))
+            options["bysetpos"] = -1
+        if rule.every == "year":
+            options["bymonth"] = first_due.month
+    return rrule(FREQUENCIES[rule.every], **options)
+
+
+def due_dates(first_due: date, rule: Recurrence | None, limit: int = 12) -> list[date]:
+    """The first ``limit`` due dates (one without a rule)."""
+    if rule is None:
+        return [first_due]
+    return [d.date() for d in islice(_rule(first_due, rule), limit)]
+
+
+def next_due(first_due: date, rule: Recurrence | None, after: date | None) -> date | None:
+    """The first due date after ``after`` (on or after ``first_due`` when None); None when the rule has ended."""
+    if rule is None:
+        return first_due if after is None or first_due > after else None
+    if after is None:
+        found = _rule(first_due, rule).after(datetime.combine(first_due, time()), inc=True)
+    else:
+        found = _rule(first_due, rule).after(datetime.combine(after, time()), inc=False)
+    return found.date() if found else None
