@@ -17,6 +17,7 @@ from bot.inbound import InboundBatcher, handle_in_transaction
 from bot.routing import Routes
 from bot.services import Services, utcnow
 from bot import telegram_app
+from handlers.customer_reminders import CustomerReminderRun, queue_due_customer_reminders
 from webhooks import api, telegram, twilio
 from webhooks.keys import SERVICES
 
@@ -105,6 +106,8 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
         tick.add_job(_dispatch_tick, "interval", args=[services], seconds=max(settings.dispatch_interval, 0.2),
                      id="dispatch", next_run_time=datetime.now(timezone.utc))
+        tick.add_job(_customer_reminder_tick, "interval", args=[services], seconds=60, id="customer-reminders",
+                     next_run_time=datetime.now(timezone.utc))
         if services.telegram is not None:
             tick.add_job(telegram_app.reprocess_stored_updates, "interval", args=[services.telegram, services],
                          seconds=30, id="telegram-recover")
@@ -125,6 +128,28 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
 
         simulator.setup(app)
     return app
+
+
+async def queue_customer_reminders(services: Services) -> CustomerReminderRun:
+    """Queue every customer reminder whose day has come, a bounded batch per transaction."""
+    total = CustomerReminderRun()
+    while True:
+        async with services.sessions.begin() as session:
+            run = await queue_due_customer_reminders(services.context(session))
+        total.reminders += run.reminders
+        total.messages += run.messages
+        total.skipped_due_dates += run.skipped_due_dates
+        total.unreachable += run.unreachable
+        if run.reminders == 0:  # due ones sort first: a batch that sent nothing means none are left
+            return total
+
+
+async def _customer_reminder_tick(services: Services) -> None:
+    try:
+        if (await queue_customer_reminders(services)).messages:
+            services.kick()
+    except Exception:
+        logger.exception("customer reminder tick failed; the next tick tries again")
 
 
 async def _dispatch_tick(services: Services) -> None:

@@ -98,7 +98,11 @@ def cmd_demo_data(args, settings: Settings) -> int:
 
 
 def cmd_send_due(args, settings: Settings) -> int:
+    from bot.app import queue_customer_reminders
+
     async def run(services):
+        customer = await queue_customer_reminders(services)
+        print(f"customer reminders: {customer.reminders} due, {customer.messages} messages queued")
         return await services.dispatcher.run_once()
     stats = asyncio.run(_with_services(settings, run))
     print(f"sent {stats.sent}, retried {stats.retried}, failed {stats.failed}, unknown {stats.unknown}, "
@@ -196,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--telegram-polling", action="store_true",
                    help="fetch Telegram updates by long polling instead of a webhook (no public URL needed)")
     p.set_defaults(func=cmd_serve)
-    sub.add_parser("send-due", help="dispatch due outbound messages once").set_defaults(func=cmd_send_due)
+    sub.add_parser("send-due", help="queue due customer reminders, then dispatch due messages once").set_defaults(func=cmd_send_due)
     args = parser.parse_args(argv)
     return args.func(args, _settings())
 

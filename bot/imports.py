@@ -10,9 +10,9 @@ async def run_import(services, doc: object) -> dict[str, dict[str, int]]:
     """Validate and upsert ``doc`` in one transaction; raise ImportError_ (nothing written) if refused."""
     async with services.sessions.begin() as session:
         org_id = (doc.get("organisation") or {}).get("id") if isinstance(doc, dict) else None
-        known_staff, known_recipients = (await store.known_ids(session, org_id)) if isinstance(org_id, str) \
-            else (set(), set())
-        plan = validate_import(doc, services.settings.timezone, known_staff, known_recipients)
+        known_staff, known_recipients, known_customers = (await store.known_ids(session, org_id)) \
+            if isinstance(org_id, str) else (set(), set(), set())
+        plan = validate_import(doc, services.settings.timezone, known_staff, known_recipients, known_customers)
         counts = await store.apply_import(session, plan)
         await announce_completed_months(services.context(session), plan.organisation["id"])
         return counts

@@ -13,10 +13,18 @@ from handlers.context import Route
 class Routes:
     twilio: bool
     telegram: bool
+    email: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Routes":
-        return cls(twilio=settings.twilio_enabled, telegram=bool(settings.telegram_bot_token))
+        return cls(twilio=settings.twilio_enabled, telegram=bool(settings.telegram_bot_token),
+                   email=bool(settings.smtp_url))
+
+    def address(self, kind: str, address: str) -> Route | None:
+        """A text to someone who is only an address (a customer's contact): ``kind`` is sms or email."""
+        if kind == "email":
+            return Route("email", address) if self.email else None  # without SMTP_URL e-mail is off
+        return Route("sms" if self.twilio else "simulator", address)
 
     def person(self, staff: Staff | Candidate) -> Route | None:
         if staff.preferred_channel == "telegram" and staff.telegram_user_id and self.telegram:

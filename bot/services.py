@@ -56,5 +56,5 @@ class Services:
         return Context(
             session=session, now=now or self.clock(), default_timezone=s.timezone,
             default_quiet_hours=s.quiet_hours, team_ack_window=timedelta(seconds=s.team_ack_window),
-            route_person=self.routes.person, route_team=self.routes.team,
+            route_person=self.routes.person, route_team=self.routes.team, route_address=self.routes.address,
         )

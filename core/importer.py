@@ -6,15 +6,22 @@ file is refused, so one round of fixes is enough.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+import re
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.months import Month
 from core.phones import InvalidPhoneNumber, to_e164
 from core.quiet import parse_quiet_hours
+from core.recurrence import parse_recurrence
+from core.templates import MAX_TEMPLATE, template_problems
 
 KNOWN_ROLES = {"assistant", "coordinator", "supervisor", "admin", "inspector"}
 LOCALES = {"sv", "da", "nb", "en"}
+DELIVERIES = ("email", "sms", "both")
+LATER_DELIVERIES = ("system", "post", "external")  # in the design; not built yet, so refused clearly
+RECIPIENT_ROLES = ("contacts", "inspector", "admin")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class ImportError_(ValueError):
@@ -33,6 +40,8 @@ class ImportPlan:
     supervisions: list[tuple[str, str]] = field(default_factory=list)  # (recipient ext id, staff ext id)
     shifts: list[dict] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
+    customers: list[dict] = field(default_factory=list)
+    customer_reminders: list[dict] = field(default_factory=list)
 
 
 def _label(kind: str, index: int, rec: object) -> str:
@@ -89,7 +98,8 @@ def _list(doc: dict, key: str, problems: list[str]) -> list:
 
 
 def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
-                    known_staff: set[str] = frozenset(), known_recipients: set[str] = frozenset()) -> ImportPlan:
+                    known_staff: set[str] = frozenset(), known_recipients: set[str] = frozenset(),
+                    known_customers: set[str] = frozenset()) -> ImportPlan:
     """Check the whole document; return the plan or raise ImportError_ listing every problem.
 
     ``known_*`` are the host ids already stored for this organisation, which records may refer to.
@@ -165,6 +175,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
             "reminders_enabled": _flag(rec, "reminders_enabled", where, problems),
             "personal_number": _text(rec, "personal_number", where, problems, required=False, max_len=20),
             "sd_number": _text(rec, "sd_number", where, problems, required=False, max_len=40),
+            "area": _text(rec, "area", where, problems, required=False, max_len=100),
             "telegram_user_id": tg,
         })
     all_staff = staff_ids | set(known_staff)
@@ -235,6 +246,102 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         sent = _moment(rec, "sent_at", where, tz, problems)
         plan.history.append({"staff": rec.get("staff"), "month": month, "sent_at": sent})
 
+    customer_ids = _customers(doc, plan, problems)
+    _customer_reminders(doc, plan, customer_ids | set(known_customers), problems)
+
     if problems:
         raise ImportError_(problems)
     return plan
+
+
+def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
+    if not isinstance(rec, dict):
+        problems.append(f"{where}: must be an object with 'name' and 'email' and/or 'mobile'")
+        return None
+    name = _text(rec, "name", where, problems)
+    email = _text(rec, "email", where, problems, required=False)
+    if email is not None and not EMAIL.fullmatch(email):
+        problems.append(f"{where}: 'email' {email!r} is not an e-mail address like sara@example.se")
+        email = None
+    mobile = None
+    if rec.get("mobile") not in (None, ""):
+        try:
+            mobile = to_e164(rec["mobile"]) if isinstance(rec["mobile"], str) else None
+        except InvalidPhoneNumber:
+            pass
+        if mobile is None:
+            problems.append(f"{where}: 'mobile' must be a phone number like '070-123 45 67'")
+    if email is None and mobile is None and not any(p.startswith(where) for p in problems):
+        problems.append(f"{where}: a contact needs an 'email' or a 'mobile' to be reached")
+    return {"name": name, "email": email, "mobile": mobile}
+
+
+def _customers(doc: dict, plan: ImportPlan, problems: list[str]) -> set[str]:
+    ids: set[str] = set()
+    for i, rec in enumerate(_list(doc, "customers", problems)):
+        where = _label("customers", i, rec)
+        if not isinstance(rec, dict):
+            problems.append(f"{where}: must be an object")
+            continue
+        cid = _text(rec, "id", where, problems, max_len=64)
+        if cid in ids:
+            problems.append(f"{where}: 'id' {cid!r} appears twice")
+        ids.add(cid)
+        contacts_in = rec.get("contacts") or []
+        if not isinstance(contacts_in, list):
+            problems.append(f"{where}: 'contacts' must be a list")
+            contacts_in = []
+        contacts = [_contact(c, f"{where} contacts[{n}]", problems) for n, c in enumerate(contacts_in)]
+        plan.customers.append({
+            "external_id": cid, "name": _text(rec, "name", where, problems),
+            "area": _text(rec, "area", where, problems, required=False, max_len=100),
+            "contacts": [c for c in contacts if c is not None],
+        })
+    return ids
+
+
+def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], problems: list[str]) -> None:
+    ids: set[str] = set()
+    for i, rec in enumerate(_list(doc, "customer_reminders", problems)):
+        where = _label("customer_reminders", i, rec)
+        if not isinstance(rec, dict):
+            problems.append(f"{where}: must be an object")
+            continue
+        rid = _text(rec, "id", where, problems, max_len=64)
+        if rid in ids:
+            problems.append(f"{where}: 'id' {rid!r} appears twice")
+        ids.add(rid)
+        if rec.get("customer") not in all_customers:
+            problems.append(f"{where}: 'customer' {rec.get('customer')!r} is neither in the file nor stored")
+        text = _text(rec, "text", where, problems, max_len=MAX_TEMPLATE)
+        for problem in template_problems(text) if text else []:
+            problems.append(f"{where}: 'text' {problem}")
+        first_due = None
+        try:
+            first_due = date.fromisoformat(rec.get("due")) if isinstance(rec.get("due"), str) else None
+        except ValueError:
+            pass
+        if first_due is None:
+            problems.append(f"{where}: 'due' must be a date like 2026-07-01")
+        days_before = rec.get("days_before", 0)
+        if isinstance(days_before, bool) or not isinstance(days_before, int) or not 0 <= days_before <= 366:
+            problems.append(f"{where}: 'days_before' must be a whole number of days from 0 to 366")
+            days_before = 0
+        delivery = rec.get("delivery", "email")
+        if delivery in LATER_DELIVERIES:
+            problems.append(f"{where}: 'delivery' {delivery!r} is not supported yet; use email, sms or both")
+        elif delivery not in DELIVERIES:
+            problems.append(f"{where}: 'delivery' must be one of {', '.join(DELIVERIES)}, not {delivery!r}")
+        recipients = rec.get("recipients", ["contacts"])
+        if (not isinstance(recipients, list) or not recipients
+                or not all(isinstance(r, str) and r in RECIPIENT_ROLES for r in recipients)):
+            problems.append(f"{where}: 'recipients' must be a list of {', '.join(RECIPIENT_ROLES)}")
+            recipients = []
+        rule = parse_recurrence(rec.get("recurrence"), where, problems)
+        plan.customer_reminders.append({
+            "external_id": rid, "customer": rec.get("customer"),
+            "type": _text(rec, "type", where, problems, required=False, max_len=100) or "Påminnelse",
+            "title": _text(rec, "title", where, problems), "text": text, "first_due": first_due,
+            "days_before": days_before, "recurrence": rule.to_json() if rule else None, "delivery": delivery,
+            "recipients": sorted(set(recipients)), "active": _flag(rec, "active", where, problems),
+        })

@@ -7,12 +7,13 @@ aware values in ``timestamp`` columns.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -93,6 +94,8 @@ class Staff(Base):
     # Stored for host systems and the integration buffer; never logged, never shown.
     personal_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
     sd_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # The area an inspector covers: customer reminders for customers in it reach them.
+    area: Mapped[str | None] = mapped_column(String(100), nullable=True)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     preferred_channel: Mapped[str] = mapped_column(String(16), default="sms")
     # Messages to a simulated person appear in the browser simulator, never at Twilio.
@@ -238,3 +241,47 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # For raw provider updates stored before they are acted on (Telegram): when that finished.
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Customer(Base):
+    """A customer of the organisation (a clinic, a household, …), with the contacts reminders reach."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("org_id", "external_id", name="uq_customers_external"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    area: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # [{"name", "email", "mobile"}], as the host system lists them; replaced whole by each import.
+    contacts: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class CustomerReminder(Base):
+    """A reminder on a customer: due dates from a rule, sent ``days_before`` each, to recipients by role."""
+
+    __tablename__ = "customer_reminders"
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id", name="uq_customer_reminders_external"),
+        Index("ix_customer_reminders_send_on", "send_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)  # a template (core.templates) or plain text
+    first_due: Mapped[date] = mapped_column(Date)
+    days_before: Mapped[int] = mapped_column(Integer, default=0)
+    recurrence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # core.recurrence's JSON form
+    delivery: Mapped[str] = mapped_column(String(16))  # email | sms | both
+    recipients: Mapped[list] = mapped_column(JSON, default=list)  # roles: contacts, inspector, admin
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The next due date not yet sent, and the day its reminder goes (next_due - days_before); both
+    # None once the rule has ended. send_on is what the tick selects on.
+    next_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    send_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_sent_due: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -6,10 +6,11 @@ transaction, so a decision and the messages it causes land together or not at al
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import date, datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import JSON, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,8 @@ from core.eligibility import Candidate
 from core.importer import ImportPlan
 from core.models import (
     CareRecipient,
+    Customer,
+    CustomerReminder,
     InboundMessage,
     Organisation,
     OutboxMessage,
@@ -28,6 +31,7 @@ from core.models import (
     Supervision,
 )
 from core.months import Month
+from core.recurrence import next_due, parse_recurrence
 from core.text import fold
 
 # ---------------------------------------------------------------- organisations and people
@@ -249,10 +253,16 @@ async def bulk_insert(session: AsyncSession, table, rows: list[dict]) -> None:
         await session.execute(insert(table), rows)
         return
     columns = list(rows[0])
-    binders = [getattr(table.c[c].type, "process_bind_param", None) for c in columns]
+    binders = [_json_text if isinstance(table.c[c].type, JSON) else getattr(table.c[c].type, "process_bind_param", None)
+               for c in columns]
     records = [tuple(b(r[c], conn.dialect) if b else r[c] for c, b in zip(columns, binders)) for r in rows]
     raw = await conn.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
+
+
+def _json_text(value, dialect) -> str | None:
+    """COPY takes a JSON column as text."""
+    return None if value is None else json.dumps(value)
 
 
 async def add_history(session: AsyncSession, rows: list[dict]) -> None:
@@ -464,6 +474,38 @@ async def unprocessed_updates(session: AsyncSession, before: datetime, limit: in
 
 
 
+# ---------------------------------------------------------------- customer reminders
+
+
+async def claim_due_customer_reminders(session: AsyncSession, send_on_or_before: date,
+                                       limit: int) -> list[CustomerReminder]:
+    """Active reminders whose send day has come, locked so a tick in another process skips them."""
+    query = (
+        select(CustomerReminder)
+        .where(CustomerReminder.active.is_(True), CustomerReminder.send_on <= send_on_or_before)
+        .order_by(CustomerReminder.send_on, CustomerReminder.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(await session.scalars(query))
+
+
+async def customers_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Customer]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {c.id: c for c in await session.scalars(select(Customer).where(Customer.id.in_(wanted)))}
+
+
+async def staff_with_roles(session: AsyncSession, org_ids: Iterable[str], roles: Iterable[str]) -> list[Staff]:
+    """The organisations' staff holding any of ``roles`` (few people: admins, inspectors)."""
+    wanted_orgs, wanted_roles = sorted(set(org_ids)), set(roles)
+    if not wanted_orgs:
+        return []
+    rows = await session.scalars(select(Staff).where(Staff.org_id.in_(wanted_orgs),
+                                                     or_(*[Staff.roles.contains(r) for r in wanted_roles])))
+    return [s for s in rows if wanted_roles & set(s.role_list())]
+
+
 # ---------------------------------------------------------------- the simulator's view
 
 
@@ -505,14 +547,20 @@ async def _existing(session: AsyncSession, model, org_id: str, fields: tuple[str
     return {r.external_id: dict(r._mapping) for r in rows}
 
 
-async def known_ids(session: AsyncSession, org_id: str) -> tuple[set[str], set[str]]:
+async def known_ids(session: AsyncSession, org_id: str) -> tuple[set[str], set[str], set[str]]:
+    """The host ids stored for an organisation: staff, care recipients, customers."""
     staff = set(await session.scalars(select(Staff.external_id).where(Staff.org_id == org_id)))
     recipients = set(await session.scalars(select(CareRecipient.external_id).where(CareRecipient.org_id == org_id)))
-    return staff, recipients
+    customers = set(await session.scalars(select(Customer.external_id).where(Customer.org_id == org_id)))
+    return staff, recipients, customers
 
 
 STAFF_FIELDS = ("name", "mobile", "email", "roles", "reminders_enabled", "personal_number", "sd_number",
-                "telegram_user_id")
+                "area", "telegram_user_id")
+CUSTOMER_FIELDS = ("name", "area", "contacts")
+CUSTOMER_REMINDER_FIELDS = ("customer_id", "type", "title", "text", "first_due", "days_before", "recurrence",
+                            "delivery", "recipients", "active")
+SCHEDULE_FIELDS = ("first_due", "days_before", "recurrence")
 RECIPIENT_FIELDS = ("name", "reminders_enabled")
 SHIFT_FIELDS = ("staff_id", "care_recipient_id", "start_at", "end_at", "reported", "signed")
 
@@ -598,5 +646,43 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
     await add_history(session, history)
     counts["reminder_history"] = {"created": len(history), "updated": 0,
                                   "unchanged": len(plan.history) - len(history)}
+    if plan.customers or plan.customer_reminders:
+        counts.update(await _apply_customers(session, org_id, plan))
+    return counts
+
+
+def _schedule(values: dict, after: date | None) -> dict:
+    """next_due and send_on for a reminder's rule, counting from the last due date sent."""
+    rule = parse_recurrence(values["recurrence"], "stored reminder", [])
+    due = next_due(values["first_due"], rule, after)
+    return {"next_due": due, "send_on": due - timedelta(days=values["days_before"]) if due else None}
+
+
+async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan) -> dict[str, dict[str, int]]:
+    counts = {}
+    existing = await _existing(session, Customer, org_id, CUSTOMER_FIELDS)
+    new, changed, same = _diff(existing, plan.customers, CUSTOMER_FIELDS)
+    if new:
+        await session.execute(insert(Customer), [{"org_id": org_id, **r} for r in new])
+    if changed:
+        await session.execute(update(Customer), changed)
+    counts["customers"] = {"created": len(new), "updated": len(changed), "unchanged": same}
+    customer_map = {r.external_id: r.id for r in await session.execute(
+        select(Customer.external_id, Customer.id).where(Customer.org_id == org_id))}
+
+    incoming = [{**{k: v for k, v in r.items() if k != "customer"}, "customer_id": customer_map[r["customer"]]}
+                for r in plan.customer_reminders]
+    existing = await _existing(session, CustomerReminder, org_id, CUSTOMER_REMINDER_FIELDS + ("last_sent_due",))
+    new, changed, same = _diff(existing, incoming, CUSTOMER_REMINDER_FIELDS)
+    if new:
+        await session.execute(insert(CustomerReminder), [{"org_id": org_id, **r, **_schedule(r, None)} for r in new])
+    by_id = {o["id"]: o for o in existing.values()}
+    for row in changed:  # a changed schedule starts again after the last due date already sent
+        old = by_id[row["id"]]
+        if any(old[f] != row[f] for f in SCHEDULE_FIELDS):
+            row.update(_schedule(row, old["last_sent_due"]))
+    for fields in {tuple(sorted(row)) for row in changed}:  # executemany needs one shape per batch
+        await session.execute(update(CustomerReminder), [r for r in changed if tuple(sorted(r)) == fields])
+    counts["customer_reminders"] = {"created": len(new), "updated": len(changed), "unchanged": same}
     return counts
 

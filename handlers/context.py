@@ -29,6 +29,8 @@ class Context:
     route_person: Callable[[object], Route | None] | None = None  # a Staff row or a Candidate
     # Decides how a text to a team chat address ("telegram:…", "simulator:…") travels.
     route_team: Callable[[str], Route | None] | None = None
+    # Decides how a text to a bare address travels: (kind "sms" | "email", address).
+    route_address: Callable[[str, str], Route | None] | None = None
 
     def tz(self, org: Organisation) -> str:
         return org.timezone or self.default_timezone

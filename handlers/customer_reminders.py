@@ -1,0 +1,115 @@
+"""Customer reminders falling due: each recipient by role gets the text by e-mail and/or SMS.
+
+The tick runs in every process; a reminder is locked while one process queues it, and each message
+carries a key made of the reminder, the due date and the address, so nothing goes twice.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from babel.dates import format_date
+
+from core import store
+from core.models import CustomerReminder, Organisation
+from core.quiet import next_allowed
+from core.recipients import Recipient, StaffMember, resolve_recipients
+from core.recurrence import next_due, parse_recurrence
+from core.segments import count_segments
+from core.templates import render
+from handlers.context import Context
+
+logger = logging.getLogger(__name__)
+KINDS = {"email": ("email",), "sms": ("sms",), "both": ("email", "sms")}
+
+
+@dataclass
+class CustomerReminderRun:
+    reminders: int = 0  # reminders whose due date was sent
+    messages: int = 0
+    skipped_due_dates: int = 0  # older due dates passed over while the service was not running
+    unreachable: list[str] = field(default_factory=list)  # "reminder: name" with no address for its delivery
+
+
+def _latest_due_to_send(reminder: CustomerReminder, today: date) -> tuple[date, int]:
+    """The newest due date whose send day has come, and how many older ones it passes over."""
+    rule = parse_recurrence(reminder.recurrence, "stored reminder", [])
+    due, skipped = reminder.next_due, 0
+    while True:
+        following = next_due(reminder.first_due, rule, after=due)
+        if following is None or following - timedelta(days=reminder.days_before) > today:
+            return due, skipped
+        due, skipped = following, skipped + 1
+
+
+def _values(reminder: CustomerReminder, customer_name: str, recipient: Recipient, due: date, today: date,
+            org: Organisation) -> dict:
+    return {"kund": customer_name, "mottagare": recipient.name, "rubrik": reminder.title, "typ": reminder.type,
+            "datum": format_date(due, "d MMMM y", locale=org.locale or "sv"), "dagar_kvar": (due - today).days}
+
+
+async def queue_due_customer_reminders(ctx: Context, limit: int = 500) -> CustomerReminderRun:
+    """Queue every customer reminder whose send day has come (in its organisation's time zone)."""
+    run = CustomerReminderRun()
+    # Tomorrow in UTC covers every organisation's today; each is checked against its own below.
+    reminders = await store.claim_due_customer_reminders(ctx.session, ctx.now.date() + timedelta(days=1), limit)
+    if not reminders:
+        return run
+    orgs = await store.orgs_by_ids(ctx.session, [r.org_id for r in reminders])
+    customers = await store.customers_by_ids(ctx.session, [r.customer_id for r in reminders])
+    staff_of: dict[str, list[StaffMember]] = {}
+    for s in await store.staff_with_roles(ctx.session, orgs, ("admin", "inspector")):
+        staff_of.setdefault(s.org_id, []).append(StaffMember(s.id, s.name, tuple(s.role_list()), s.area, s.email,
+                                                             s.mobile))
+    rows: list[dict] = []
+    for reminder in reminders:
+        org, customer = orgs[reminder.org_id], customers[reminder.customer_id]
+        today = ctx.today(org)
+        if reminder.send_on > today:
+            continue
+        due, skipped = _latest_due_to_send(reminder, today)
+        recipients = resolve_recipients(reminder.recipients, customer.contacts or [], customer.area,
+                                        staff_of.get(reminder.org_id, []))
+        rows += _rows_for(ctx, org, reminder, customer.name, recipients, due, today, run)
+        run.reminders += 1
+        run.skipped_due_dates += skipped
+        following = next_due(reminder.first_due, parse_recurrence(reminder.recurrence, "stored reminder", []),
+                             after=due)
+        reminder.last_sent_due, reminder.next_due = due, following
+        reminder.send_on = following - timedelta(days=reminder.days_before) if following else None
+    await store.enqueue(ctx.session, rows)
+    run.messages = len(rows)
+    logger.info("customer reminders: %d due, %d messages queued, %d older due dates passed over, %d unreachable",
+                run.reminders, run.messages, run.skipped_due_dates, len(run.unreachable))
+    return run
+
+
+def _rows_for(ctx: Context, org: Organisation, reminder: CustomerReminder, customer_name: str,
+              recipients: list[Recipient], due: date, today: date, run: CustomerReminderRun) -> list[dict]:
+    """One outbox row per recipient and way of delivery; SMS waits out quiet hours, e-mail does not."""
+    rows, sent_to = [], set()
+    subject = f"{reminder.title}: {customer_name}"
+    for recipient in recipients:
+        body = render(reminder.text, _values(reminder, customer_name, recipient, due, today, org))
+        reached = False
+        for kind in KINDS[reminder.delivery]:
+            address = recipient.email if kind == "email" else recipient.mobile
+            route = ctx.route_address(kind, address) if address and ctx.route_address else None
+            if route is None:
+                continue
+            reached = True
+            if (kind, address) in sent_to:  # two recipients sharing a number get one text
+                continue
+            sent_to.add((kind, address))
+            rows.append({
+                "org_id": org.id, "idempotency_key": f"customer:{reminder.id}:{due.isoformat()}:{kind}:{address}",
+                "channel": route.channel, "address": route.address, "staff_id": recipient.staff_id,
+                "kind": "customer-reminder", "body": body, "payload": {"subject": subject},
+                "segments": count_segments(body).segments if kind == "sms" else 1, "status": "pending",
+                "not_before": next_allowed(ctx.now, ctx.quiet(org), ctx.tz(org)) if kind == "sms" else ctx.now,
+                "created_at": ctx.now, "attempts": 0,
+            })
+        if not reached:
+            run.unreachable.append(f"{reminder.external_id}: {recipient.name}")
+    return rows
