@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--telegram-polling", action="store_true",
                    help="fetch Telegram updates by long polling instead of a webhook (no public URL needed)")
     p.set_defaults(func=cmd_serve)
-    sub.add_parser("send-due", help="queue due customer reminders, then dispatch due messages once").set_defaults(func=cmd_send_due)
+    sub.add_parser("send-due", help="queue due customer reminders, then dispatch due messages once") \
+        .set_defaults(func=cmd_send_due)
     args = parser.parse_args(argv)
     return args.func(args, _settings())
 
