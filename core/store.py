@@ -506,6 +506,27 @@ async def staff_with_roles(session: AsyncSession, org_ids: Iterable[str], roles:
     return [s for s in rows if wanted_roles & set(s.role_list())]
 
 
+async def customer_reminder_rows(session: AsyncSession, org_id: str, customer_external_id: str | None,
+                                 limit: int) -> list[tuple[CustomerReminder, str]]:
+    """An organisation's customer reminders with their customer's host id, ordered by send day."""
+    query = (select(CustomerReminder, Customer.external_id).join(Customer, Customer.id == CustomerReminder.customer_id)
+             .where(CustomerReminder.org_id == org_id))
+    if customer_external_id is not None:
+        query = query.where(Customer.external_id == customer_external_id)
+    query = query.order_by(CustomerReminder.send_on.is_(None), CustomerReminder.send_on, CustomerReminder.id)
+    return [(row[0], row[1]) for row in await session.execute(query.limit(limit))]
+
+
+async def outbox_by_key_prefixes(session: AsyncSession, org_id: str, prefixes: list[str]) -> list[OutboxMessage]:
+    """Outbox rows whose idempotency key starts with one of ``prefixes`` (a reminder's due date)."""
+    if not prefixes:
+        return []
+    return list(await session.scalars(
+        select(OutboxMessage).where(OutboxMessage.org_id == org_id,
+                                    or_(*[OutboxMessage.idempotency_key.startswith(p) for p in prefixes]))
+        .order_by(OutboxMessage.id)))
+
+
 # ---------------------------------------------------------------- the simulator's view
 
 

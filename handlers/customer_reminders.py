@@ -85,6 +85,32 @@ async def queue_due_customer_reminders(ctx: Context, limit: int = 500) -> Custom
     return run
 
 
+def delivery_key_prefix(reminder_id: int, due: date) -> str:
+    return f"customer:{reminder_id}:{due.isoformat()}:"
+
+
+async def follow_up(ctx: Context, org_id: str, customer: str | None = None, limit: int = 500) -> list[dict]:
+    """Each reminder's schedule and what became of its last due date's messages, for host systems."""
+    rows = await store.customer_reminder_rows(ctx.session, org_id, customer, limit)
+    prefixes = {r.id: delivery_key_prefix(r.id, r.last_sent_due) for r, _ in rows if r.last_sent_due}
+    deliveries: dict[int, list[dict]] = {}
+    for msg in await store.outbox_by_key_prefixes(ctx.session, org_id, list(prefixes.values())):
+        reminder_id = int(msg.idempotency_key.split(":")[1])
+        deliveries.setdefault(reminder_id, []).append({
+            "channel": msg.channel, "address": msg.address, "status": msg.status,
+            "sent_at": msg.sent_at.isoformat() if msg.sent_at else None})
+    return [{
+        "id": r.external_id, "customer": customer_id, "type": r.type, "title": r.title, "delivery": r.delivery,
+        "recipients": r.recipients, "active": r.active, "recurrence": r.recurrence,
+        "next_due": _iso(r.next_due), "send_on": _iso(r.send_on), "last_sent_due": _iso(r.last_sent_due),
+        "last_deliveries": deliveries.get(r.id, []),
+    } for r, customer_id in rows]
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def _rows_for(ctx: Context, org: Organisation, reminder: CustomerReminder, customer_name: str,
               recipients: list[Recipient], due: date, today: date, run: CustomerReminderRun) -> list[dict]:
     """One outbox row per recipient and way of delivery; SMS waits out quiet hours, e-mail does not."""
@@ -103,7 +129,7 @@ def _rows_for(ctx: Context, org: Organisation, reminder: CustomerReminder, custo
                 continue
             sent_to.add((kind, address))
             rows.append({
-                "org_id": org.id, "idempotency_key": f"customer:{reminder.id}:{due.isoformat()}:{kind}:{address}",
+                "org_id": org.id, "idempotency_key": f"{delivery_key_prefix(reminder.id, due)}{kind}:{address}",
                 "channel": route.channel, "address": route.address, "staff_id": recipient.staff_id,
                 "kind": "customer-reminder", "body": body, "payload": {"subject": subject},
                 "segments": count_segments(body).segments if kind == "sms" else 1, "status": "pending",

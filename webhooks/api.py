@@ -10,6 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.db import ping
 from bot.imports import ImportError_, run_import
+from core import store
+from handlers.customer_reminders import follow_up
 from webhooks.keys import SERVICES
 
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -49,6 +51,18 @@ async def import_data(request: web.Request) -> web.Response:
     return web.json_response({"counts": counts})
 
 
+async def customer_reminders(request: web.Request) -> web.Response:
+    """GET: an organisation's customer reminders (``?customer=`` narrows to one customer) and their deliveries."""
+    _authorised(request)
+    services = request.app[SERVICES]
+    org_id, customer = request.match_info["org"], request.query.get("customer")
+    async with services.sessions() as session:
+        if await store.get_org(session, org_id) is None:
+            return _error(404, f"no organisation {org_id!r}; import it first")
+        report = await follow_up(services.context(session), org_id, customer)
+    return web.json_response({"customer_reminders": report})
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(json.loads(OPENAPI.read_text()))
 
@@ -68,6 +82,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/v1/import", import_data)
+    app.router.add_get("/api/v1/organisations/{org}/customer-reminders", customer_reminders)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

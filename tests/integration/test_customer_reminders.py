@@ -23,7 +23,7 @@ async def mailbox():
 @pytest.fixture
 async def h(db_url, fake_twilio, clock, mailbox):
     harness = await start_harness(db_url, fake_twilio, clock, SMTP_URL=f"smtp://127.0.0.1:{mailbox.port}",
-                                  PAMINN_EMAIL_FROM="Påminn <noreply@paminn.se>")
+                                  PAMINN_EMAIL_FROM="Påminn <noreply@paminn.se>", PAMINN_API_KEY="key")
     harness.mailbox = mailbox
     yield harness
     await harness.client.close()
@@ -122,3 +122,24 @@ async def test_bad_customer_reminders_are_refused_whole_with_every_problem(h):
     ]
     assert await h.scalar("SELECT count(*) FROM customers") == 0
     assert await h.scalar("SELECT count(*) FROM staff") == 0
+
+
+async def test_host_systems_read_each_reminders_schedule_and_deliveries(h):
+    await load(h, customer_doc())
+    h.mailbox.refuse.add("per@solbacken.se")
+    await tick(h)
+    auth = {"Authorization": "Bearer key"}
+    response = await h.client.get("/api/v1/organisations/org1/customer-reminders", headers=auth)
+    assert response.status == 200
+    report = {r["id"]: r for r in (await response.json())["customer_reminders"]}
+    cr1 = report["cr1"]
+    assert (cr1["customer"], cr1["next_due"], cr1["send_on"], cr1["last_sent_due"]) == (
+        "k1", "2026-07-16", "2026-07-02", "2026-06-16")
+    assert sorted((d["channel"], d["address"], d["status"]) for d in cr1["last_deliveries"]) == [
+        ("email", "ingrid@norr.se", "sent"), ("email", "per@solbacken.se", "failed"),
+        ("email", "sara@solbacken.se", "sent"), ("sms", SARA_MOBILE, "sent")]
+    assert (report["cr2"]["send_on"], report["cr2"]["last_deliveries"]) == ("2026-06-24", [])
+    none = await h.client.get("/api/v1/organisations/org1/customer-reminders?customer=k9", headers=auth)
+    assert (await none.json()) == {"customer_reminders": []}
+    assert (await h.client.get("/api/v1/organisations/nope/customer-reminders", headers=auth)).status == 404
+    assert (await h.client.get("/api/v1/organisations/org1/customer-reminders")).status == 401
