@@ -5,6 +5,7 @@ file is refused, so one round of fixes is enough.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 import re
 from datetime import date, datetime
@@ -97,6 +98,23 @@ def _list(doc: dict, key: str, problems: list[str]) -> list:
     return value
 
 
+def _records(doc: dict, kind: str, problems: list[str], ids: set[str]) -> Iterator[tuple[str, dict, str | None]]:
+    """Each object in the list ``kind``, with its label for problems and its id (added to ``ids``).
+
+    A record that is not an object, and an id given twice, are problems here.
+    """
+    for i, rec in enumerate(_list(doc, kind, problems)):
+        where = _label(kind, i, rec)
+        if not isinstance(rec, dict):
+            problems.append(f"{where}: must be an object")
+            continue
+        rid = _text(rec, "id", where, problems, max_len=64)
+        if rid in ids:
+            problems.append(f"{where}: 'id' {rid!r} appears twice")
+        ids.add(rid)
+        yield where, rec, rid
+
+
 def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
                     known_staff: set[str] = frozenset(), known_recipients: set[str] = frozenset(),
                     known_customers: set[str] = frozenset()) -> ImportPlan:
@@ -137,15 +155,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
     plan = ImportPlan(organisation=org)
 
     staff_ids: set[str] = set()
-    for i, rec in enumerate(_list(doc, "staff", problems)):
-        where = _label("staff", i, rec)
-        if not isinstance(rec, dict):
-            problems.append(f"{where}: must be an object")
-            continue
-        sid = _text(rec, "id", where, problems, max_len=64)
-        if sid in staff_ids:
-            problems.append(f"{where}: 'id' {sid!r} appears twice")
-        staff_ids.add(sid)
+    for where, rec, sid in _records(doc, "staff", problems, staff_ids):
         mobile = None
         if rec.get("mobile") not in (None, ""):
             if not isinstance(rec["mobile"], str):
@@ -181,15 +191,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
     all_staff = staff_ids | set(known_staff)
 
     recipient_ids: set[str] = set()
-    for i, rec in enumerate(_list(doc, "care_recipients", problems)):
-        where = _label("care_recipients", i, rec)
-        if not isinstance(rec, dict):
-            problems.append(f"{where}: must be an object")
-            continue
-        rid = _text(rec, "id", where, problems, max_len=64)
-        if rid in recipient_ids:
-            problems.append(f"{where}: 'id' {rid!r} appears twice")
-        recipient_ids.add(rid)
+    for where, rec, rid in _records(doc, "care_recipients", problems, recipient_ids):
         supervisors = rec.get("supervisors") or []
         if not isinstance(supervisors, list):
             problems.append(f"{where}: 'supervisors' must be a list of staff ids")
@@ -206,16 +208,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         })
     all_recipients = recipient_ids | set(known_recipients)
 
-    shift_ids: set[str] = set()
-    for i, rec in enumerate(_list(doc, "shifts", problems)):
-        where = _label("shifts", i, rec)
-        if not isinstance(rec, dict):
-            problems.append(f"{where}: must be an object")
-            continue
-        shid = _text(rec, "id", where, problems, max_len=64)
-        if shid in shift_ids:
-            problems.append(f"{where}: 'id' {shid!r} appears twice")
-        shift_ids.add(shid)
+    for where, rec, shid in _records(doc, "shifts", problems, set()):
         staff_ref, rec_ref = rec.get("staff"), rec.get("care_recipient")
         if staff_ref not in all_staff:
             problems.append(f"{where}: 'staff' {staff_ref!r} is neither in the file nor stored")
@@ -278,15 +271,7 @@ def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
 
 def _customers(doc: dict, plan: ImportPlan, problems: list[str]) -> set[str]:
     ids: set[str] = set()
-    for i, rec in enumerate(_list(doc, "customers", problems)):
-        where = _label("customers", i, rec)
-        if not isinstance(rec, dict):
-            problems.append(f"{where}: must be an object")
-            continue
-        cid = _text(rec, "id", where, problems, max_len=64)
-        if cid in ids:
-            problems.append(f"{where}: 'id' {cid!r} appears twice")
-        ids.add(cid)
+    for where, rec, cid in _records(doc, "customers", problems, ids):
         contacts_in = rec.get("contacts") or []
         if not isinstance(contacts_in, list):
             problems.append(f"{where}: 'contacts' must be a list")
@@ -301,16 +286,7 @@ def _customers(doc: dict, plan: ImportPlan, problems: list[str]) -> set[str]:
 
 
 def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], problems: list[str]) -> None:
-    ids: set[str] = set()
-    for i, rec in enumerate(_list(doc, "customer_reminders", problems)):
-        where = _label("customer_reminders", i, rec)
-        if not isinstance(rec, dict):
-            problems.append(f"{where}: must be an object")
-            continue
-        rid = _text(rec, "id", where, problems, max_len=64)
-        if rid in ids:
-            problems.append(f"{where}: 'id' {rid!r} appears twice")
-        ids.add(rid)
+    for where, rec, rid in _records(doc, "customer_reminders", problems, set()):
         if rec.get("customer") not in all_customers:
             problems.append(f"{where}: 'customer' {rec.get('customer')!r} is neither in the file nor stored")
         text = _text(rec, "text", where, problems, max_len=MAX_TEMPLATE)

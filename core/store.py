@@ -568,6 +568,24 @@ async def _existing(session: AsyncSession, model, org_id: str, fields: tuple[str
     return {r.external_id: dict(r._mapping) for r in rows}
 
 
+async def _upsert(session: AsyncSession, model, org_id: str, incoming: list[dict],
+                  fields: tuple[str, ...]) -> dict[str, int]:
+    """Insert the new rows and update the changed ones, matched by host id; return the counts."""
+    existing = await _existing(session, model, org_id, fields)
+    new, changed, same = _diff(existing, incoming, fields)
+    if new:
+        await session.execute(insert(model), [{"org_id": org_id, **r} for r in new])
+    if changed:
+        await session.execute(update(model), changed)
+    return {"created": len(new), "updated": len(changed), "unchanged": same}
+
+
+async def _id_map(session: AsyncSession, model, org_id: str) -> dict[str, int]:
+    """Host id → our id, for an organisation's rows of ``model``."""
+    return {r.external_id: r.id for r in await session.execute(
+        select(model.external_id, model.id).where(model.org_id == org_id))}
+
+
 async def known_ids(session: AsyncSession, org_id: str) -> tuple[set[str], set[str], set[str]]:
     """The host ids stored for an organisation: staff, care recipients, customers."""
     staff = set(await session.scalars(select(Staff.external_id).where(Staff.org_id == org_id)))
@@ -615,18 +633,10 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
     if changed:
         await session.execute(update(Staff), changed)
     counts["staff"] = {"created": len(new), "updated": len(changed), "unchanged": same}
-    staff_map = {r.external_id: r.id for r in await session.execute(
-        select(Staff.external_id, Staff.id).where(Staff.org_id == org_id))}
+    staff_map = await _id_map(session, Staff, org_id)
 
-    existing = await _existing(session, CareRecipient, org_id, RECIPIENT_FIELDS)
-    new, changed, same = _diff(existing, plan.care_recipients, RECIPIENT_FIELDS)
-    if new:
-        await session.execute(insert(CareRecipient), [{"org_id": org_id, **r} for r in new])
-    if changed:
-        await session.execute(update(CareRecipient), changed)
-    counts["care_recipients"] = {"created": len(new), "updated": len(changed), "unchanged": same}
-    recipient_map = {r.external_id: r.id for r in await session.execute(
-        select(CareRecipient.external_id, CareRecipient.id).where(CareRecipient.org_id == org_id))}
+    counts["care_recipients"] = await _upsert(session, CareRecipient, org_id, plan.care_recipients, RECIPIENT_FIELDS)
+    recipient_map = await _id_map(session, CareRecipient, org_id)
 
     if plan.care_recipients:
         # The file states each listed recipient's supervisors in full.
@@ -647,13 +657,7 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
         "care_recipient_id": recipient_map[s["care_recipient"]], "start_at": s["start_at"], "end_at": s["end_at"],
         "reported": s["reported"], "signed": s["signed"],
     } for s in plan.shifts]
-    existing = await _existing(session, Shift, org_id, SHIFT_FIELDS)
-    new, changed, same = _diff(existing, shifts, SHIFT_FIELDS)
-    if new:
-        await session.execute(insert(Shift), [{"org_id": org_id, **r} for r in new])
-    if changed:
-        await session.execute(update(Shift), changed)
-    counts["shifts"] = {"created": len(new), "updated": len(changed), "unchanged": same}
+    counts["shifts"] = await _upsert(session, Shift, org_id, shifts, SHIFT_FIELDS)
 
     have_history = {(r.staff_id, r.month, r.sent_at) for r in await session.execute(
         select(ReminderHistory.staff_id, ReminderHistory.month, ReminderHistory.sent_at)
@@ -680,16 +684,8 @@ def _schedule(values: dict, after: date | None) -> dict:
 
 
 async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan) -> dict[str, dict[str, int]]:
-    counts = {}
-    existing = await _existing(session, Customer, org_id, CUSTOMER_FIELDS)
-    new, changed, same = _diff(existing, plan.customers, CUSTOMER_FIELDS)
-    if new:
-        await session.execute(insert(Customer), [{"org_id": org_id, **r} for r in new])
-    if changed:
-        await session.execute(update(Customer), changed)
-    counts["customers"] = {"created": len(new), "updated": len(changed), "unchanged": same}
-    customer_map = {r.external_id: r.id for r in await session.execute(
-        select(Customer.external_id, Customer.id).where(Customer.org_id == org_id))}
+    counts = {"customers": await _upsert(session, Customer, org_id, plan.customers, CUSTOMER_FIELDS)}
+    customer_map = await _id_map(session, Customer, org_id)
 
     incoming = [{**{k: v for k, v in r.items() if k != "customer"}, "customer_id": customer_map[r["customer"]]}
                 for r in plan.customer_reminders]

@@ -92,10 +92,12 @@ class FakeTelegram:
 
 def main() -> None:
     """Run the fake on its own (``python -m tests.fakes.telegram --port 0``) for the kill test.
+
     ``GET /_messages`` lists what was sent.
     """
     import argparse
-    import asyncio
+
+    from tests.fakes import serve_forever
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
@@ -106,18 +108,10 @@ def main() -> None:
         return web.json_response([{"chat_id": str(c.params.get("chat_id")), "text": c.params.get("text")}
                                   for c in fake.calls if c.method == "sendMessage"])
 
-    async def serve():
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", fake._handle)
-        app.router.add_get("/_messages", messages)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", args.port)
-        await site.start()
-        print(f"PORT {site._server.sockets[0].getsockname()[1]}", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", fake._handle)
+    app.router.add_get("/_messages", messages)
+    serve_forever(app, args.port)
 
 
 if __name__ == "__main__":

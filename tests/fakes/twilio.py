@@ -129,6 +129,8 @@ def main() -> None:
 
     from aiohttp import web
 
+    from tests.fakes import serve_forever
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
@@ -144,20 +146,7 @@ def main() -> None:
     app.router.add_get("/_count", count)
     app.router.add_get("/_messages", messages)
 
-    async def announce(app):
-        for site in runner.sites:
-            print(f"listening {site.name}", flush=True)
-
-    runner = web.AppRunner(app, access_log=None)
-
-    async def serve():
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", args.port)
-        await site.start()
-        print(f"PORT {site._server.sockets[0].getsockname()[1]}", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
+    serve_forever(app, args.port)
 
 
 if __name__ == "__main__":
