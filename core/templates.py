@@ -6,7 +6,9 @@ without names.
 """
 from __future__ import annotations
 
-from jinja2 import StrictUndefined, TemplateError, meta
+from functools import lru_cache
+
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 # What a customer reminder's text may mention (Swedish, as the people writing them do).
@@ -37,6 +39,11 @@ def template_problems(text: str, allowed: dict[str, str] = REMINDER_NAMES) -> li
     return []
 
 
+@lru_cache(maxsize=1024)  # a reminder's text is rendered once per recipient: compile it once
+def _compiled(text: str) -> Template:
+    return _env.from_string(text)
+
+
 def render(text: str, values: dict[str, object]) -> str:
     """Fill in a checked template. Values must be plain (str, int, …)."""
-    return _env.from_string(text).render(**values).strip()
+    return _compiled(text).render(**values).strip()

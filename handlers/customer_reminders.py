@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 from babel.dates import format_date
 
@@ -43,10 +44,15 @@ def _latest_due_to_send(reminder: CustomerReminder, today: date) -> tuple[date, 
         due, skipped = following, skipped + 1
 
 
+@lru_cache(maxsize=512)  # a tick formats the same few due dates thousands of times
+def long_date(due: date, locale: str) -> str:
+    return format_date(due, "d MMMM y", locale=locale)
+
+
 def _values(reminder: CustomerReminder, customer_name: str, recipient: Recipient, due: date, today: date,
             org: Organisation) -> dict:
     return {"kund": customer_name, "mottagare": recipient.name, "rubrik": reminder.title, "typ": reminder.type,
-            "datum": format_date(due, "d MMMM y", locale=org.locale or "sv"), "dagar_kvar": (due - today).days}
+            "datum": long_date(due, org.locale or "sv"), "dagar_kvar": (due - today).days}
 
 
 async def queue_due_customer_reminders(ctx: Context, limit: int = 500) -> CustomerReminderRun:
