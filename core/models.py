@@ -285,3 +285,5 @@ class CustomerReminder(Base):
     next_due: Mapped[date | None] = mapped_column(Date, nullable=True)
     send_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     last_sent_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Who the last due date did not reach, and why ("Per Persson (ingen e-postadress)").
+    last_unreached: Mapped[list | None] = mapped_column(JSON, nullable=True)

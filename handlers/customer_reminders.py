@@ -20,9 +20,13 @@ from core.recurrence import next_due, parse_recurrence
 from core.segments import count_segments
 from core.templates import render
 from handlers.context import Context
+from handlers.outbound import to_team
 
 logger = logging.getLogger(__name__)
 KINDS = {"email": ("email",), "sms": ("sms",), "both": ("email", "sms")}
+MISSING = {"email": "ingen e-postadress", "sms": "inget mobilnummer"}
+OFF = {"email": "e-post är inte påslagen", "sms": "SMS är inte påslaget"}
+ROLE_NAMES = {"contacts": "kundens kontakter", "inspector": "områdets inspektörer", "admin": "administratörer"}
 
 
 @dataclass
@@ -77,7 +81,18 @@ async def queue_due_customer_reminders(ctx: Context, limit: int = 500) -> Custom
         due, skipped = _latest_due_to_send(reminder, today)
         recipients = resolve_recipients(reminder.recipients, customer.contacts or [], customer.area,
                                         staff_of.get(reminder.org_id, []))
-        rows += _rows_for(ctx, org, reminder, customer.name, recipients, due, today, run)
+        queued, unreached = _rows_for(ctx, org, reminder, customer.name, recipients, due, today)
+        rows += queued
+        if not recipients:
+            unreached = ["inga mottagare: " + ", ".join(ROLE_NAMES[r] for r in reminder.recipients)]
+        reminder.last_unreached = unreached
+        if unreached:
+            # Nothing is lost quietly: the team hears who the reminder did not reach, and why.
+            run.unreachable += [f"{reminder.external_id}: {u}" for u in unreached]
+            await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {customer.name} "
+                                    f"({long_date(due, org.locale or 'sv')}) nådde inte "
+                                    f"{'någon' if not queued else 'alla'}: {'; '.join(unreached)}.",
+                          f"team-customer-unreached:{reminder.id}:{due.isoformat()}")
         run.reminders += 1
         run.skipped_due_dates += skipped
         following = next_due(reminder.first_due, parse_recurrence(reminder.recurrence, "stored reminder", []),
@@ -109,7 +124,7 @@ async def follow_up(ctx: Context, org_id: str, customer: str | None = None, limi
         "id": r.external_id, "customer": customer_id, "type": r.type, "title": r.title, "delivery": r.delivery,
         "recipients": r.recipients, "active": r.active, "recurrence": r.recurrence,
         "next_due": _iso(r.next_due), "send_on": _iso(r.send_on), "last_sent_due": _iso(r.last_sent_due),
-        "last_deliveries": deliveries.get(r.id, []),
+        "last_deliveries": deliveries.get(r.id, []), "last_unreached": r.last_unreached or [],
     } for r, customer_id in rows]
 
 
@@ -118,17 +133,19 @@ def _iso(day: date | None) -> str | None:
 
 
 def _rows_for(ctx: Context, org: Organisation, reminder: CustomerReminder, customer_name: str,
-              recipients: list[Recipient], due: date, today: date, run: CustomerReminderRun) -> list[dict]:
-    """One outbox row per recipient and way of delivery; SMS waits out quiet hours, e-mail does not."""
-    rows, sent_to = [], set()
+              recipients: list[Recipient], due: date, today: date) -> tuple[list[dict], list[str]]:
+    """One outbox row per recipient and way of delivery (SMS waits out quiet hours, e-mail does not),
+    and who could not be reached, with why, in Swedish for the team."""
+    rows, sent_to, unreached = [], set(), []
     subject = f"{reminder.title}: {customer_name}"
     for recipient in recipients:
         body = render(reminder.text, _values(reminder, customer_name, recipient, due, today, org))
-        reached = False
+        reached, missing = False, []
         for kind in KINDS[reminder.delivery]:
             address = recipient.email if kind == "email" else recipient.mobile
             route = ctx.route_address(kind, address) if address and ctx.route_address else None
             if route is None:
+                missing.append(MISSING[kind] if not address else OFF[kind])
                 continue
             reached = True
             if (kind, address) in sent_to:  # two recipients sharing a number get one text
@@ -143,5 +160,5 @@ def _rows_for(ctx: Context, org: Organisation, reminder: CustomerReminder, custo
                 "created_at": ctx.now, "attempts": 0,
             })
         if not reached:
-            run.unreachable.append(f"{reminder.external_id}: {recipient.name}")
-    return rows
+            unreached.append(f"{recipient.name} ({', '.join(missing)})")
+    return rows, unreached

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("next_due", sa.Date(), nullable=True),
         sa.Column("send_on", sa.Date(), nullable=True),
         sa.Column("last_sent_due", sa.Date(), nullable=True),
+        sa.Column("last_unreached", sa.JSON(), nullable=True),
         sa.UniqueConstraint("org_id", "external_id", name="uq_customer_reminders_external"),
     )
     op.create_index("ix_customer_reminders_send_on", "customer_reminders", ["send_on"])

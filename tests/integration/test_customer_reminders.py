@@ -143,3 +143,29 @@ async def test_host_systems_read_each_reminders_schedule_and_deliveries(h):
     assert (await none.json()) == {"customer_reminders": []}
     assert (await h.client.get("/api/v1/organisations/nope/customer-reminders", headers=auth)).status == 404
     assert (await h.client.get("/api/v1/organisations/org1/customer-reminders")).status == 401
+
+
+async def test_the_team_hears_who_a_reminder_did_not_reach(h):
+    from tests.builders import set_team_chat, team_messages
+
+    doc = customer_doc()
+    doc["customers"].append({"id": "k2", "name": "Familjen Ek", "contacts": [{"name": "Eva Ek", "email": "eva@ek.se"}]})
+    doc["customer_reminders"] = [
+        {"id": "sms", "customer": "k1", "title": "Besök imorgon", "text": "Vi kommer {{ datum }}.",
+         "due": "2026-06-03", "days_before": 1, "delivery": "sms", "recipients": ["contacts"]},
+        {"id": "nobody", "customer": "k2", "title": "Kontroll", "text": "Kontroll {{ datum }}.",
+         "due": "2026-06-02", "delivery": "email", "recipients": ["inspector"]},
+    ]
+    await load(h, doc)
+    await set_team_chat(h)
+    await tick(h)
+    assert h.fake.to(SARA_MOBILE) == ["Vi kommer 3 juni 2026."]
+    assert sorted(m for m in await team_messages(h) if m.startswith("Kundpåminnelsen")) == [
+        "Kundpåminnelsen ”Besök imorgon” för Solbackens vårdcentral (3 juni 2026) nådde inte alla: "
+        "Per Persson (inget mobilnummer).",
+        "Kundpåminnelsen ”Kontroll” för Familjen Ek (2 juni 2026) nådde inte någon: "
+        "inga mottagare: områdets inspektörer."]
+    report = await (await h.client.get("/api/v1/organisations/org1/customer-reminders",
+                                       headers={"Authorization": "Bearer key"})).json()
+    assert {r["id"]: r["last_unreached"] for r in report["customer_reminders"]} == {
+        "sms": ["Per Persson (inget mobilnummer)"], "nobody": ["inga mottagare: områdets inspektörer"]}
