@@ -10,7 +10,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import JSON, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import JSON, Text, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -487,6 +487,17 @@ async def claim_due_customer_reminders(session: AsyncSession, send_on_or_before:
         .with_for_update(skip_locked=True)
     )
     return list(await session.scalars(query))
+
+
+async def customers_with_contact(session: AsyncSession, mobile: str) -> list[tuple[Customer, dict]]:
+    """Customers listing ``mobile`` among their contacts, with that contact (ordered by customer id).
+
+    The contacts are JSON, so this reads them as text; it runs only for texts from numbers that are
+    not staff, which are few.
+    """
+    rows = await session.scalars(select(Customer).where(func.cast(Customer.contacts, Text).contains(f'"{mobile}"'))
+                                 .order_by(Customer.id))
+    return [(c, contact) for c in rows for contact in (c.contacts or []) if contact.get("mobile") == mobile][:20]
 
 
 async def customers_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Customer]:

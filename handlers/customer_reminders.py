@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from babel.dates import format_date
 
+from core import commands as cmd
 from core import store
 from core.models import CustomerReminder, Organisation
 from core.quiet import next_allowed
@@ -162,3 +163,28 @@ def _rows_for(ctx: Context, org: Organisation, reminder: CustomerReminder, custo
         if not reached:
             unreached.append(f"{recipient.name} ({', '.join(missing)})")
     return rows, unreached
+
+
+async def contact_wrote(ctx: Context, mobile: str, command, body: str, provider_key: str) -> list[str]:
+    """A customer's contact texted us (an answer to a reminder): pass it on to each organisation's team.
+
+    Contacts are the host system's data, so a STOPP is passed on as a request to remove the number
+    there; nothing is answered to a number that is no one's contact.
+    """
+    matches = await store.customers_with_contact(ctx.session, mobile)
+    if not matches:
+        return []
+    orgs = await store.orgs_by_ids(ctx.session, [c.org_id for c, _ in matches])
+    stop = isinstance(command, cmd.Stop)
+    told = False
+    for customer, contact in matches:
+        who = f"{contact['name']} ({customer.name})"
+        message = (f"{who} vill inte få fler SMS från oss (STOPP): ta bort numret i kundregistret." if stop
+                   else f"Svar från {who}: {body}")
+        told |= await to_team(ctx, orgs[customer.org_id], message, f"team-contact:{provider_key}:{customer.id}")
+    names = " och ".join(sorted({orgs[c.org_id].name for c, _ in matches}))
+    if stop:
+        return [f"Tack. {names} har fått besked om att du inte vill få fler SMS härifrån."]
+    if told:
+        return [f"Tack! Ditt svar har skickats vidare till {names}."]
+    return [f"Det här numret tar bara emot påminnelser. Kontakta {names} direkt."]

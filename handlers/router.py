@@ -8,7 +8,7 @@ from core import commands as cmd
 from core import messages as text
 from core import store
 from core.models import Staff
-from handlers import assistant, coordinator
+from handlers import assistant, coordinator, customer_reminders
 from handlers.account import NOT_LINKED
 from handlers.context import Context, is_coordinator
 
@@ -105,7 +105,7 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
         if acks:
             await flush_acks()
         replies[t.key] = await dispatch(ctx, people, commands[t.key], t.body, f"{t.channel}:{t.provider_id}",
-                                        t.channel)
+                                        t.channel, t.sender)
     if acks:
         await flush_acks()
     await store.set_inbound_replies(ctx.session, {new_ids[k]: "\n\n".join(r) for k, r in replies.items() if r})
@@ -124,8 +124,13 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
 
 
 async def dispatch(ctx: Context, people: list[Staff], command, body: str, provider_key: str,
-                   channel: str = "sms") -> list[str]:
+                   channel: str = "sms", sender: str | None = None) -> list[str]:
     if not people:
+        if channel != "telegram" and sender:
+            # A customer's contact answering a reminder: their words go to the team, not into the void.
+            contact_replies = await customer_reminders.contact_wrote(ctx, sender, command, body, provider_key)
+            if contact_replies:
+                return contact_replies
         # A chat account is unknown until linked; a phone number is simply not ours. Nothing about anyone.
         return [NOT_LINKED if channel == "telegram" else text.UNKNOWN_SENDER]
     # Coordinator commands act in the organisation where the sender is a coordinator.

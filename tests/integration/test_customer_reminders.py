@@ -169,3 +169,21 @@ async def test_the_team_hears_who_a_reminder_did_not_reach(h):
                                        headers={"Authorization": "Bearer key"})).json()
     assert {r["id"]: r["last_unreached"] for r in report["customer_reminders"]} == {
         "sms": ["Per Persson (inget mobilnummer)"], "nobody": ["inga mottagare: områdets inspektörer"]}
+
+
+async def test_a_contact_answering_a_reminder_reaches_the_team(h):
+    from tests.builders import set_team_chat, team_messages
+
+    await load(h, customer_doc())
+    await set_team_chat(h)
+    assert await h.sms("070-987 65 43", "Tack, vi ses på tisdag!") == [
+        "Tack! Ditt svar har skickats vidare till Assistans Norr AB."]
+    assert await h.sms(SARA_MOBILE, "STOPP") == [
+        "Tack. Assistans Norr AB har fått besked om att du inte vill få fler SMS härifrån."]
+    assert (await team_messages(h))[-2:] == [
+        "Svar från Sara Svensson (Solbackens vårdcentral): Tack, vi ses på tisdag!",
+        "Sara Svensson (Solbackens vårdcentral) vill inte få fler SMS från oss (STOPP): ta bort numret i "
+        "kundregistret."]
+    # A number that is nobody's learns nothing.
+    assert await h.sms("+46709999999", "hej") == [
+        "Det här numret finns inte hos Påminn. Kontakta din arbetsgivare om du ska få påminnelser hit."]
