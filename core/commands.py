@@ -74,7 +74,7 @@ ACK_WORDS = {"ok", "okej", "okay", "klar", "klart", "ja", "japp", "kvitterat"}
 # Twilio's own STOP family reaches us too; Swedish, Danish and Norwegian first.
 STOP_WORDS = {"stopp", "stop", "stoppa", "stopall", "unsubscribe", "cancel", "end", "quit", "avsluta"}
 START_WORDS = {"start", "starta", "unstop", "yes"}
-HELP_WORDS = {"hjalp", "help", "hjaelp", "info", "hjelp"}
+HELP_WORDS = {"hjalp", "help", "hjaelp", "hjælp", "info", "hjelp"}
 
 STATUS_FILTERS = {
     "redo": "ready", "avstangda": "off", "avstangd": "off", "saknar mobil": "no_mobile",

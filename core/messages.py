@@ -1,7 +1,7 @@
 """Everything the service says, rendered from plain values. Swedish first.
 
-The reminder SMS itself follows the organisation's locale (sv, da, nb, en); replies to
-coordinators and assistants are Swedish, the working language of the users we have.
+The reminder SMS and the assistant's side of the conversation (OK, STOPP, START, HJÄLP, free text)
+follow the organisation's locale (sv, da, nb, en); coordinators' replies and the team chat are Swedish.
 """
 from __future__ import annotations
 
@@ -134,21 +134,66 @@ UNKNOWN_SENDER = (
 NOT_YOURS = (
     "Det kommandot kan bara samordnare och arbetsledare använda. Du kan svara OK, STOPP, START eller HJÄLP."
 )
-STOPPED = "Påminnelserna är avstängda. Svara START om du vill få dem igen."
-STARTED = "Påminnelserna är påslagna igen."
-NO_REMINDER_TO_ACK = "Tack! Du har ingen påminnelse att bekräfta just nu."
+# What an assistant is answered, in the organisation's locale.
+ASSISTANT_REPLIES = {
+    "sv": {
+        "ack": "Tack! Vi har noterat att du sett påminnelsen för {month}.",
+        "nothing_to_ack": "Tack! Du har ingen påminnelse att bekräfta just nu.",
+        "stopped": "Påminnelserna är avstängda. Svara START om du vill få dem igen.",
+        "started": "Påminnelserna är påslagna igen.",
+        "help": HELP_ASSISTANT,
+        "forwarded": "Tack, ditt meddelande har skickats vidare till din samordnare.",
+        "unknown": "Jag förstod inte det.", "did_you_mean": " Menade du {suggestion}?",
+        "write_help": " Skriv HJÄLP för hjälp.",
+    },
+    "da": {
+        "ack": "Tak! Vi har noteret, at du har set påmindelsen for {month}.",
+        "nothing_to_ack": "Tak! Du har ingen påmindelse at bekræfte lige nu.",
+        "stopped": "Påmindelserne er slået fra. Svar START, hvis du vil have dem igen.",
+        "started": "Påmindelserne er slået til igen.",
+        "help": "Svar OK, når du har set påmindelsen. STOP slår påmindelserne fra, START slår dem til igen. "
+                "Spørgsmål om dine vagter? Kontakt din koordinator.",
+        "forwarded": "Tak, din besked er sendt videre til din koordinator.",
+        "unknown": "Det forstod jeg ikke.", "did_you_mean": " Mente du {suggestion}?",
+        "write_help": " Skriv HJÆLP for hjælp.",
+    },
+    "nb": {
+        "ack": "Takk! Vi har notert at du har sett påminnelsen for {month}.",
+        "nothing_to_ack": "Takk! Du har ingen påminnelse å bekrefte akkurat nå.",
+        "stopped": "Påminnelsene er slått av. Svar START hvis du vil få dem igjen.",
+        "started": "Påminnelsene er slått på igjen.",
+        "help": "Svar OK når du har sett påminnelsen. STOPP slår av påminnelsene, START slår dem på igjen. "
+                "Spørsmål om vaktene dine? Kontakt koordinatoren din.",
+        "forwarded": "Takk, meldingen din er sendt videre til koordinatoren din.",
+        "unknown": "Det forsto jeg ikke.", "did_you_mean": " Mente du {suggestion}?",
+        "write_help": " Skriv HJELP for hjelp.",
+    },
+    "en": {
+        "ack": "Thanks! We have noted that you have seen the reminder for {month}.",
+        "nothing_to_ack": "Thanks! You have no reminder to confirm right now.",
+        "stopped": "Reminders are off. Reply START to get them again.",
+        "started": "Reminders are on again.",
+        "help": "Reply OK when you have seen the reminder. STOP turns reminders off, START turns them on again. "
+                "Questions about your shifts? Contact your coordinator.",
+        "forwarded": "Thanks, your message has been passed on to your coordinator.",
+        "unknown": "I did not understand that.", "did_you_mean": " Did you mean {suggestion}?",
+        "write_help": " Write HELP for help.",
+    },
+}
 
 
-def ack_reply(month: Month) -> str:
-    return f"Tack! Vi har noterat att du sett påminnelsen för {month_label(month)}."
+def assistant_reply(key: str, locale: str = "sv", **values) -> str:
+    """One of ASSISTANT_REPLIES in ``locale`` (Swedish for any other)."""
+    return ASSISTANT_REPLIES.get(locale, ASSISTANT_REPLIES["sv"])[key].format(**values)
 
 
-def forwarded_reply() -> str:
-    return "Tack, ditt meddelande har skickats vidare till din samordnare."
+def ack_reply(month: Month, locale: str = "sv") -> str:
+    return assistant_reply("ack", locale, month=month_label(month, locale))
 
 
-def unknown_reply(suggestion: str | None, coordinator: bool) -> str:
-    base = "Jag förstod inte det."
-    if suggestion:
-        base += f" Menade du {suggestion}?"
-    return base + (" Skriv HJÄLP för alla kommandon." if coordinator else " Skriv HJÄLP för hjälp.")
+def unknown_reply(suggestion: str | None, coordinator: bool, locale: str = "sv") -> str:
+    if coordinator:  # coordinators work in Swedish
+        base = "Jag förstod inte det." + (f" Menade du {suggestion}?" if suggestion else "")
+        return base + " Skriv HJÄLP för alla kommandon."
+    did_you_mean = assistant_reply("did_you_mean", locale, suggestion=suggestion) if suggestion else ""
+    return assistant_reply("unknown", locale) + did_you_mean + assistant_reply("write_help", locale)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from core import store
 from core import messages as text
-from core.models import Staff
+from core.models import Organisation, Staff
 from core.months import Month, month_label
 from handlers.context import Context
 from handlers.outbound import gather_to_team, to_team
@@ -24,21 +24,30 @@ async def acknowledge_many(ctx: Context, senders: list[list[Staff]]) -> list[lis
                                   for people in senders]
     await store.acknowledge_reminders(ctx.session, [c[1] for c in chosen if c is not None], ctx.now)
     staff = {p.id: p for people in senders for p in people}
-    orgs = await store.orgs_by_ids(ctx.session, [staff[c[2]].org_id for c in chosen if c is not None])
+    orgs = await store.orgs_by_ids(ctx.session, [p.org_id for people in senders for p in people])
     team_lines: dict[str, list[tuple[str, Staff]]] = {}
     replies = []
-    for reminder in chosen:
+    for people, reminder in zip(senders, chosen):
         if reminder is None:
-            replies.append([text.NO_REMINDER_TO_ACK])
+            replies.append([text.assistant_reply("nothing_to_ack", _locale(orgs[people[0].org_id]))])
             continue
         _, _, staff_id, month_key = reminder
         month, person = Month.parse_key(month_key), staff[staff_id]
         team_lines.setdefault(person.org_id, []).append((f"✓ {person.name} ({month_label(month)})", person))
-        replies.append([text.ack_reply(month)])
+        replies.append([text.ack_reply(month, _locale(orgs[person.org_id]))])
     for org_id, lines in team_lines.items():
         await gather_to_team(ctx, orgs[org_id], "ack", "Har bekräftat påminnelsen:", [line for line, _ in lines],
                              f"{ctx.now.timestamp():.0f}:{lines[0][1].id}")
     return replies
+
+
+def _locale(org: Organisation | None) -> str:
+    return (org.locale if org is not None else None) or "sv"
+
+
+async def locale_of(ctx: Context, people: list[Staff]) -> str:
+    """The language to answer a person in: their (first) organisation's."""
+    return _locale(await store.get_org(ctx.session, people[0].org_id))
 
 
 async def stop(ctx: Context, people: list[Staff], provider_key: str) -> list[str]:
@@ -47,12 +56,12 @@ async def stop(ctx: Context, people: list[Staff], provider_key: str) -> list[str
     for p in newly_stopped:
         org = await store.get_org(ctx.session, p.org_id)
         await to_team(ctx, org, f"{p.name} har stängt av sina påminnelser (STOPP).", f"team-stop:{provider_key}:{p.id}")
-    return [text.STOPPED]
+    return [text.assistant_reply("stopped", await locale_of(ctx, people))]
 
 
 async def start(ctx: Context, people: list[Staff]) -> list[str]:
     await store.set_opt_out(ctx.session, [p.id for p in people], None)
-    return [text.STARTED]
+    return [text.assistant_reply("started", await locale_of(ctx, people))]
 
 
 async def free_text(ctx: Context, people: list[Staff], body: str, provider_key: str) -> list[str]:
@@ -61,4 +70,6 @@ async def free_text(ctx: Context, people: list[Staff], body: str, provider_key: 
     for p in people:
         org = await store.get_org(ctx.session, p.org_id)
         forwarded |= await to_team(ctx, org, f"Meddelande från {p.name}: {body}", f"team-fwd:{provider_key}:{p.id}")
-    return [text.forwarded_reply() if forwarded else text.unknown_reply(None, coordinator=False)]
+    locale = await locale_of(ctx, people)
+    return [text.assistant_reply("forwarded", locale) if forwarded
+            else text.unknown_reply(None, coordinator=False, locale=locale)]

@@ -152,10 +152,13 @@ async def dispatch(ctx: Context, people: list[Staff], command, body: str, provid
     if isinstance(command, cmd.Start):
         return await assistant.start(ctx, people)
     if isinstance(command, cmd.Help):
-        return [text.HELP_COORDINATOR if leader else text.HELP_ASSISTANT]
+        if leader:
+            return [text.HELP_COORDINATOR]
+        return [text.assistant_reply("help", await assistant.locale_of(ctx, people))]
     assert isinstance(command, cmd.Unknown)
     if leader is not None:
         return [text.unknown_reply(command.suggestion, coordinator=True)]
     if command.suggestion and len(command.text.split()) == 1:
-        return [text.unknown_reply(command.suggestion, coordinator=False)]
+        return [text.unknown_reply(command.suggestion, coordinator=False,
+                                   locale=await assistant.locale_of(ctx, people))]
     return await assistant.free_text(ctx, people, command.text, provider_key)

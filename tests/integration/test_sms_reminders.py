@@ -236,6 +236,24 @@ async def test_organisation_quiet_hours_off_and_other_locale(harness):
     await harness.dispatch()
     assert harness.fake.to(ANNA) == ["Hei! Dette er en påminnelse om at du har vakter igjen å registrere/signere "
                                      "i Appen for mai 2026 https://app.example.no"]
+    # The assistant's side of the conversation follows the organisation's language too.
+    assert await harness.sms(ANNA, "ok") == ["Takk! Vi har notert at du har sett påminnelsen for mai 2026."]
+    assert await harness.sms(ANNA, "ok") == ["Takk! Du har ingen påminnelse å bekrefte akkurat nå."]
+    assert await harness.sms(ANNA, "STOPP") == ["Påminnelsene er slått av. Svar START hvis du vil få dem igjen."]
+    assert await harness.sms(ANNA, "START") == ["Påminnelsene er slått på igjen."]
+    assert (await harness.sms(ANNA, "hjelp"))[0].startswith("Svar OK når du har sett påminnelsen.")
+    assert await harness.sms(ANNA, "stat") == ["Det forsto jeg ikke. Mente du START? Skriv HJELP for hjelp."]
+
+
+async def test_danish_and_english_assistants_are_answered_in_their_language(harness):
+    await load(harness, may_org(locale="da"))
+    await harness.sms(COORD, "PÅMINN ALLA maj")  # the coordinator's reply stays Swedish
+    assert await harness.sms(ANNA, "OK") == ["Tak! Vi har noteret, at du har set påmindelsen for maj 2026."]
+    assert await harness.sms(ANNA, "STOP") == ["Påmindelserne er slået fra. Svar START, hvis du vil have dem igen."]
+    assert (await harness.sms(ANNA, "HJÆLP"))[0].startswith("Svar OK, når du har set påmindelsen.")
+    await load(harness, may_org(locale="en"))
+    assert await harness.sms(GUSTAV, "ok") == ["Thanks! We have noted that you have seen the reminder for may 2026."]
+    assert await harness.sms(GUSTAV, "okk") == ["I did not understand that. Did you mean OK? Write HELP for help."]
 
 
 async def test_personal_numbers_never_in_replies_or_logs(harness, caplog):
