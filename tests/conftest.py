@@ -185,11 +185,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def start_harness(db_url, fake, clock, **overrides) -> Harness:
+async def start_harness(db_url, fake, clock, telegram_polling: bool = False, **overrides) -> Harness:
     port = free_port()
     overrides.setdefault("PAMINN_PUBLIC_URL", f"http://127.0.0.1:{port}")
     settings = make_settings(db_url, fake, **overrides)
-    app = create_app(settings, clock=clock, scheduler=False)
+    app = create_app(settings, clock=clock, scheduler=False, telegram_polling=telegram_polling)
     server = TestServer(app, host="127.0.0.1", port=port)
     client = TestClient(server)
     await client.start_server()

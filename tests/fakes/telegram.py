@@ -1,6 +1,7 @@
 """A loopback fake of Telegram's Bot API: answers what the service calls and records it."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -23,6 +24,7 @@ class Call:
 @dataclass
 class FakeTelegram:
     calls: list[Call] = field(default_factory=list)
+    pending_updates: list[dict] = field(default_factory=list)  # what getUpdates hands out (long polling)
     faults: dict[str, list[dict]] = field(default_factory=dict)  # method -> scripted answers
     server: TestServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(100))
@@ -75,6 +77,8 @@ class FakeTelegram:
             if "retry_after" in fault:
                 body["parameters"] = {"retry_after": fault["retry_after"]}
             return web.json_response(body, status=fault["code"])
+        if method == "getUpdates" and not self.pending_updates:
+            await asyncio.sleep(0.05)  # Telegram holds a long poll open; answering at once would spin the poller
         return web.json_response({"ok": True, "result": self._result(method, params)})
 
     def _result(self, method: str, params: dict):
@@ -86,7 +90,9 @@ class FakeTelegram:
             return {"message_id": message_id, "date": int(time.time()), "text": params.get("text", ""),
                     "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, "from": BOT_USER}
         if method == "getUpdates":
-            return []
+            offset = int(params.get("offset") or 0)
+            self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
+            return list(self.pending_updates)
         return True
 
 

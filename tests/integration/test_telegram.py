@@ -239,3 +239,28 @@ async def test_a_send_cut_off_midway_is_reported_and_never_sent_twice(tg):
     tg.clock.advance(minutes=30)
     await tg.dispatch()
     assert tg.tg.texts(ANNA_TG).count(reminder()) == 1 and tg.fake.to(ANNA) == []
+
+
+async def test_long_polling_takes_updates_without_a_public_url(db_url, fake_twilio, fake_telegram, clock):
+    """`paminn serve --telegram-polling`: for a laptop that Telegram cannot reach."""
+    import asyncio
+
+    h = await start_harness(db_url, fake_twilio, clock, telegram_polling=True, TELEGRAM_BOT_TOKEN=TOKEN,
+                            TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE=fake_telegram.api_base)
+    try:
+        await load(h, may_org())
+        fake_telegram.pending_updates.append(message_update(1, STRANGER_TG, "hej"))
+        for _ in range(100):
+            if await h.scalar("SELECT count(*) FROM inbound WHERE channel = 'telegram'"):
+                break
+            await asyncio.sleep(0.05)
+        await h.dispatch()
+        assert [c.method for c in fake_telegram.calls if c.method in ("deleteWebhook", "setWebhook")] == [
+            "deleteWebhook"]
+        assert len(fake_telegram.texts(STRANGER_TG)) == 1  # asked to link the account, once
+        await asyncio.sleep(0.3)  # more polls: the update was confirmed by the offset and is not taken again
+        await h.dispatch()
+        assert len(fake_telegram.texts(STRANGER_TG)) == 1
+        assert await h.scalar("SELECT count(*) FROM inbound WHERE channel = 'telegram-update'") == 1
+    finally:
+        await h.client.close()
