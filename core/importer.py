@@ -43,6 +43,8 @@ class ImportPlan:
     history: list[dict] = field(default_factory=list)
     customers: list[dict] = field(default_factory=list)
     customer_reminders: list[dict] = field(default_factory=list)
+    visits: list[dict] = field(default_factory=list)
+    timezone: str = "Europe/Stockholm"  # the organisation's, or the service's default
 
 
 def _label(kind: str, index: int, rec: object) -> str:
@@ -152,7 +154,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
             parse_quiet_hours(org["quiet_hours"])
         except ValueError as exc:
             problems.append(f"organisation: {exc}")
-    plan = ImportPlan(organisation=org)
+    plan = ImportPlan(organisation=org, timezone=tz.key)
 
     staff_ids: set[str] = set()
     for where, rec, sid in _records(doc, "staff", problems, staff_ids):
@@ -241,6 +243,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
 
     customer_ids = _customers(doc, plan, problems)
     _customer_reminders(doc, plan, customer_ids | set(known_customers), problems)
+    _visits(doc, plan, all_staff, customer_ids | set(known_customers), tz, problems)
 
     if problems:
         raise ImportError_(problems)
@@ -277,12 +280,52 @@ def _customers(doc: dict, plan: ImportPlan, problems: list[str]) -> set[str]:
             problems.append(f"{where}: 'contacts' must be a list")
             contacts_in = []
         contacts = [_contact(c, f"{where} contacts[{n}]", problems) for n, c in enumerate(contacts_in)]
+        decision_from, decision_to = _decision(rec.get("decision"), where, problems)
         plan.customers.append({
             "external_id": cid, "name": _text(rec, "name", where, problems),
             "area": _text(rec, "area", where, problems, required=False, max_len=100),
             "contacts": [c for c in contacts if c is not None],
+            "decision_from": decision_from, "decision_to": decision_to,
         })
     return ids
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _decision(value: object, where: str, problems: list[str]) -> tuple[date | None, date | None]:
+    """``{"from": "2026-01-01", "to": "2026-12-31"}`` (``to`` may be null: open-ended); null: none."""
+    if value is None:
+        return None, None
+    start = _day(value.get("from")) if isinstance(value, dict) else None
+    end = _day(value.get("to")) if isinstance(value, dict) and value.get("to") is not None else None
+    if start is None or (isinstance(value, dict) and value.get("to") is not None and end is None):
+        problems.append(f"{where}: 'decision' must look like {{\"from\": \"2026-01-01\", \"to\": \"2026-12-31\"}} "
+                        "('to' may be null) or be null")
+        return None, None
+    if end is not None and end < start:
+        problems.append(f"{where}: 'decision' ends before it starts")
+    return start, end
+
+
+def _visits(doc: dict, plan: ImportPlan, all_staff: set[str], all_customers: set[str], tz: ZoneInfo,
+            problems: list[str]) -> None:
+    for where, rec, vid in _records(doc, "visits", problems, set()):
+        if rec.get("staff") not in all_staff:
+            problems.append(f"{where}: 'staff' {rec.get('staff')!r} is neither in the file nor stored")
+        if rec.get("customer") not in all_customers:
+            problems.append(f"{where}: 'customer' {rec.get('customer')!r} is neither in the file nor stored")
+        start = _moment(rec, "start", where, tz, problems)
+        end = _moment(rec, "end", where, tz, problems)
+        if start and end and end < start:
+            problems.append(f"{where}: 'end' is before 'start'")
+        plan.visits.append({"external_id": vid, "staff": rec.get("staff"), "customer": rec.get("customer"),
+                            "start_at": start, "end_at": end,
+                            "confirmed": _flag(rec, "confirmed", where, problems)})
 
 
 def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], problems: list[str]) -> None:

@@ -256,6 +256,9 @@ class Customer(Base):
     area: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # [{"name", "email", "mobile"}], as the host system lists them; replaced whole by each import.
     contacts: Mapped[list] = mapped_column(JSON, default=list)
+    # The decision (biståndsbeslut) the customer's visits rest on; a visit outside it cannot be passed on.
+    decision_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    decision_to: Mapped[date | None] = mapped_column(Date, nullable=True)  # None: open-ended
 
 
 class CustomerReminder(Base):
@@ -287,3 +290,32 @@ class CustomerReminder(Base):
     last_sent_due: Mapped[date | None] = mapped_column(Date, nullable=True)
     # Who the last due date did not reach, and why ("Per Persson (ingen e-postadress)").
     last_unreached: Mapped[list | None] = mapped_column(JSON, nullable=True)
+
+
+class Visit(Base):
+    """A visit at a customer. Confirmed ones wait in the integration buffer for an external system.
+
+    buffer_state: waiting (``reasons`` says what to fix) → ready → leased (handed out in a batch,
+    ``lease_token`` until ``lease_until``) → delivered (acknowledged). An unacknowledged lease runs
+    out and the visit is offered again.
+    """
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id", name="uq_visits_external"),
+        Index("ix_visits_buffer", "org_id", "buffer_state", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
+    buffer_state: Mapped[str | None] = mapped_column(String(16), nullable=True)  # None: not confirmed
+    reasons: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    lease_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

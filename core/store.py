@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 from typing import Iterable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Text, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,7 +30,9 @@ from core.models import (
     Shift,
     Staff,
     Supervision,
+    Visit,
 )
+from core.buffer import blocking_reasons, buffer_state
 from core.months import Month
 from core.recurrence import next_due, parse_recurrence
 from core.text import fold
@@ -607,7 +610,8 @@ async def known_ids(session: AsyncSession, org_id: str) -> tuple[set[str], set[s
 
 STAFF_FIELDS = ("name", "mobile", "email", "roles", "reminders_enabled", "personal_number", "sd_number",
                 "area", "telegram_user_id")
-CUSTOMER_FIELDS = ("name", "area", "contacts")
+CUSTOMER_FIELDS = ("name", "area", "contacts", "decision_from", "decision_to")
+VISIT_FIELDS = ("staff_id", "customer_id", "start_at", "end_at", "confirmed")
 CUSTOMER_REMINDER_FIELDS = ("customer_id", "type", "title", "text", "first_due", "days_before", "recurrence",
                             "delivery", "recipients", "active")
 SCHEDULE_FIELDS = ("first_due", "days_before", "recurrence")
@@ -684,7 +688,77 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
                                   "unchanged": len(plan.history) - len(history)}
     if plan.customers or plan.customer_reminders:
         counts.update(await _apply_customers(session, org_id, plan))
+    if plan.visits:
+        customer_map = await _id_map(session, Customer, org_id)
+        visits = [{"external_id": v["external_id"], "staff_id": staff_map[v["staff"]],
+                   "customer_id": customer_map[v["customer"]], "start_at": v["start_at"], "end_at": v["end_at"],
+                   "confirmed": v["confirmed"]} for v in plan.visits]
+        counts["visits"] = await _upsert(session, Visit, org_id, visits, VISIT_FIELDS)
+    await refresh_buffer(session, org_id, plan.timezone)  # new data may free waiting visits, or hold ready ones
     return counts
+
+
+async def refresh_buffer(session: AsyncSession, org_id: str, tz_name: str) -> None:
+    """Re-decide every visit not out on a lease or delivered: waiting (with reasons) or ready."""
+    tz = ZoneInfo(tz_name)
+    rows = await session.execute(
+        select(Visit.id, Visit.confirmed, Visit.buffer_state, Visit.reasons, Visit.start_at, Staff.personal_number,
+               Staff.sd_number, Customer.decision_from, Customer.decision_to)
+        .join(Staff, Staff.id == Visit.staff_id).join(Customer, Customer.id == Visit.customer_id)
+        .where(Visit.org_id == org_id, or_(Visit.buffer_state.is_(None), Visit.buffer_state.in_(("waiting", "ready")))))
+    changes = []
+    for r in rows:
+        reasons = blocking_reasons(r.personal_number, r.sd_number, r.decision_from, r.decision_to,
+                                   r.start_at.astimezone(tz).date())
+        state = buffer_state(r.confirmed, reasons)
+        reasons = reasons if state == "waiting" else None
+        if (state, reasons) != (r.buffer_state, r.reasons):
+            changes.append({"id": r.id, "buffer_state": state, "reasons": reasons})
+    if changes:
+        await session.execute(update(Visit), changes)
+
+
+async def lease_visits(session: AsyncSession, org_id: str, limit: int, token: str, now: datetime,
+                       until: datetime) -> list[tuple[Visit, Staff, Customer]]:
+    """Hand out up to ``limit`` ready visits (and ones whose earlier lease ran out) under ``token``.
+
+    ``SKIP LOCKED``: two polls at once get different visits.
+    """
+    query = (
+        select(Visit).where(Visit.org_id == org_id, or_(Visit.buffer_state == "ready",
+                                                        (Visit.buffer_state == "leased") & (Visit.lease_until < now)))
+        .order_by(Visit.start_at, Visit.id).limit(limit).with_for_update(skip_locked=True)
+    )
+    visits = list(await session.scalars(query))
+    if not visits:
+        return []
+    await session.execute(update(Visit).where(Visit.id.in_([v.id for v in visits]))
+                          .values(buffer_state="leased", lease_token=token, lease_until=until),
+                          execution_options={"synchronize_session": False})
+    staff = {s.id: s for s in await session.scalars(select(Staff).where(Staff.id.in_({v.staff_id for v in visits})))}
+    customers = await customers_by_ids(session, [v.customer_id for v in visits])
+    return [(v, staff[v.staff_id], customers[v.customer_id]) for v in visits]
+
+
+async def acknowledge_visits(session: AsyncSession, org_id: str, token: str, external_ids: list[str],
+                             now: datetime) -> list[str]:
+    """Mark the visits of a lease delivered; return the ids that were acknowledged."""
+    result = await session.execute(
+        update(Visit).where(Visit.org_id == org_id, Visit.lease_token == token, Visit.buffer_state == "leased",
+                            Visit.lease_until >= now, Visit.external_id.in_(external_ids))
+        .values(buffer_state="delivered", delivered_at=now, lease_until=None)
+        .returning(Visit.external_id), execution_options={"synchronize_session": False})
+    return sorted(result.scalars())
+
+
+async def waiting_visits(session: AsyncSession, org_id: str, limit: int = 1000) -> list[tuple[Visit, str, str]]:
+    """Visits held back, with the staff's and customer's host ids, oldest first."""
+    rows = await session.execute(
+        select(Visit, Staff.external_id, Customer.external_id).join(Staff, Staff.id == Visit.staff_id)
+        .join(Customer, Customer.id == Visit.customer_id)
+        .where(Visit.org_id == org_id, Visit.buffer_state == "waiting").order_by(Visit.start_at, Visit.id)
+        .limit(limit))
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def _schedule(values: dict, after: date | None) -> dict:

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot.db import ping
 from bot.imports import ImportError_, run_import
 from core import store
+from handlers import integration_buffer
 from handlers.customer_reminders import follow_up
 from webhooks.keys import SERVICES
 
@@ -57,10 +58,67 @@ async def customer_reminders(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     org_id, customer = request.match_info["org"], request.query.get("customer")
     async with services.sessions() as session:
-        if await store.get_org(session, org_id) is None:
-            return _error(404, f"no organisation {org_id!r}; import it first")
+        missing = await _org_or_404(session, org_id)
+        if missing is not None:
+            return missing
         report = await follow_up(services.context(session), org_id, customer)
     return web.json_response({"customer_reminders": report})
+
+
+async def _org_or_404(session, org_id: str) -> web.Response | None:
+    if await store.get_org(session, org_id) is None:
+        return _error(404, f"no organisation {org_id!r}; import it first")
+    return None
+
+
+async def buffer_poll(request: web.Request) -> web.Response:
+    """POST: lease the next ready visits (``?limit=``, default 20, at most 100) under a batch token."""
+    _authorised(request)
+    services = request.app[SERVICES]
+    raw_limit = request.query.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= integration_buffer.MAX_BATCH:
+        return _error(400, f"'limit' must be a whole number from 1 to {integration_buffer.MAX_BATCH}")
+    async with services.sessions.begin() as session:
+        missing = await _org_or_404(session, request.match_info["org"])
+        if missing is not None:
+            return missing
+        batch = await integration_buffer.lease_batch(services.context(session), request.match_info["org"],
+                                                     int(raw_limit))
+    return web.json_response(batch)
+
+
+async def buffer_ack(request: web.Request) -> web.Response:
+    """POST {"batch": "...", "ids": ["v1", …]}: the visits the external system has taken."""
+    _authorised(request)
+    services = request.app[SERVICES]
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if (not isinstance(body, dict) or not isinstance(body.get("batch"), str)
+            or not isinstance(body.get("ids"), list) or not all(isinstance(i, str) for i in body["ids"])
+            or len(body["ids"]) > integration_buffer.MAX_BATCH):
+        return _error(400, 'send JSON like {"batch": "<token from the poll>", "ids": ["v1", "v2"]} '
+                           f"(at most {integration_buffer.MAX_BATCH} ids)")
+    async with services.sessions.begin() as session:
+        missing = await _org_or_404(session, request.match_info["org"])
+        if missing is not None:
+            return missing
+        answer = await integration_buffer.acknowledge(services.context(session), request.match_info["org"],
+                                                      body["batch"], body["ids"])
+    return web.json_response(answer)
+
+
+async def buffer_waiting(request: web.Request) -> web.Response:
+    """GET: the confirmed visits held back, each with what to fix."""
+    _authorised(request)
+    services = request.app[SERVICES]
+    async with services.sessions() as session:
+        missing = await _org_or_404(session, request.match_info["org"])
+        if missing is not None:
+            return missing
+        return web.json_response(await integration_buffer.waiting(services.context(session),
+                                                                  request.match_info["org"]))
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -83,6 +141,9 @@ async def metrics(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/v1/import", import_data)
     app.router.add_get("/api/v1/organisations/{org}/customer-reminders", customer_reminders)
+    app.router.add_post("/api/v1/organisations/{org}/buffer/poll", buffer_poll)
+    app.router.add_post("/api/v1/organisations/{org}/buffer/ack", buffer_ack)
+    app.router.add_get("/api/v1/organisations/{org}/buffer/waiting", buffer_waiting)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
