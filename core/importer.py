@@ -66,6 +66,9 @@ def _text(rec: dict, key: str, where: str, problems: list[str], required: bool =
     if len(value) > max_len:
         problems.append(f"{where}: '{key}' is longer than {max_len} characters")
         return None
+    if "\x00" in value:
+        problems.append(f"{where}: '{key}' contains a NUL character; remove it")
+        return None
     return value.strip()
 
 

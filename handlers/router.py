@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from core import commands as cmd
 from core import messages as text
 from core import store
+from core.text import without_controls
 from core.models import Staff
 from handlers import assistant, coordinator, customer_reminders
 from handlers.account import NOT_LINKED
@@ -72,6 +73,9 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
     a run of OKs from different senders is applied together (they cannot affect each other).
     Everything else is dispatched one at a time, in arrival order.
     """
+    # What a provider delivers may hold control characters no database column takes (NUL): drop them.
+    texts = [InboundText(t.channel, without_controls(t.provider_id), without_controls(t.sender),
+                         without_controls(t.body)) for t in texts]
     first: dict[tuple[str, str], int] = {}
     for n, t in enumerate(texts):
         first.setdefault(t.key, n)

@@ -17,6 +17,7 @@ from webhooks.keys import SERVICES
 
 OPENAPI = Path(__file__).with_name("openapi.json")
 MAX_IMPORT = 50 * 1024 * 1024
+MAX_ACK = 64 * 1024
 
 
 def _authorised(request: web.Request) -> None:
@@ -57,6 +58,8 @@ async def customer_reminders(request: web.Request) -> web.Response:
     _authorised(request)
     services = request.app[SERVICES]
     org_id, customer = request.match_info["org"], request.query.get("customer")
+    if customer is not None and not _plausible_id(customer):
+        return _error(400, "'customer' must be a customer's id as imported (at most 64 printable characters)")
     async with services.sessions() as session:
         missing = await _org_or_404(session, org_id)
         if missing is not None:
@@ -65,9 +68,14 @@ async def customer_reminders(request: web.Request) -> web.Response:
     return web.json_response({"customer_reminders": report})
 
 
+def _plausible_id(value: str) -> bool:
+    """Could be a host id (as the import accepts them): short, printable. Anything else is no one's."""
+    return 0 < len(value) <= 64 and value.isprintable()
+
+
 async def _org_or_404(session, org_id: str) -> web.Response | None:
-    if await store.get_org(session, org_id) is None:
-        return _error(404, f"no organisation {org_id!r}; import it first")
+    if not _plausible_id(org_id) or await store.get_org(session, org_id) is None:
+        return _error(404, f"no organisation {org_id[:64]!r}; import it first")
     return None
 
 
@@ -91,12 +99,16 @@ async def buffer_ack(request: web.Request) -> web.Response:
     """POST {"batch": "...", "ids": ["v1", …]}: the visits the external system has taken."""
     _authorised(request)
     services = request.app[SERVICES]
+    raw = await request.content.read(MAX_ACK + 1)
+    if len(raw) > MAX_ACK:
+        return _error(413, f"an acknowledgement is at most {MAX_ACK // 1024} KiB")
     try:
-        body = json.loads(await request.read())
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         body = None
-    if (not isinstance(body, dict) or not isinstance(body.get("batch"), str)
-            or not isinstance(body.get("ids"), list) or not all(isinstance(i, str) for i in body["ids"])
+    if (not isinstance(body, dict) or not isinstance(body.get("batch"), str) or not _plausible_id(body["batch"])
+            or not isinstance(body.get("ids"), list)
+            or not all(isinstance(i, str) and _plausible_id(i) for i in body["ids"])
             or len(body["ids"]) > integration_buffer.MAX_BATCH):
         return _error(400, 'send JSON like {"batch": "<token from the poll>", "ids": ["v1", "v2"]} '
                            f"(at most {integration_buffer.MAX_BATCH} ids)")

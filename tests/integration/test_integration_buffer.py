@@ -102,3 +102,21 @@ async def test_bad_requests_say_what_to_change(h):
     assert (await h.client.post("/api/v1/organisations/nope/buffer/poll", headers=AUTH)).status == 404
     assert (await h.client.post(f"{BASE}/poll")).status == 401
     assert await h.scalar("SELECT count(*) FROM visits WHERE buffer_state = 'leased'") == 0
+
+
+async def test_nul_characters_are_refused_not_a_server_error(h):
+    """PostgreSQL refuses NUL in text; a request carrying one gets a 4xx that says so, never a 500."""
+    await load(h, buffer_doc())
+    assert (await h.client.get("/api/v1/organisations/%00/buffer/waiting", headers=AUTH)).status == 404
+    assert (await h.client.get("/api/v1/organisations/org1/customer-reminders?customer=%00",
+                               headers=AUTH)).status == 400
+    assert (await h.client.post(f"{BASE}/ack", json={"batch": "a\u0000", "ids": []}, headers=AUTH)).status == 400
+    doc = buffer_doc()
+    doc["customers"][0]["name"] = "Kund\u0000Ett"
+    response = await h.client.post("/api/v1/import", json=doc, headers=AUTH)
+    assert response.status == 422
+    assert (await response.json())["problems"] == ["customers[0] (id 'k1'): 'name' contains a NUL character; remove it"]
+    # A signed SMS with a NUL in it is stored without it and answered.
+    assert await h.sms("+46709999999", "hej\u0000") == [
+        "Det här numret finns inte hos Påminn. Kontakta din arbetsgivare om du ska få påminnelser hit."]
+    assert await h.scalar("SELECT body FROM inbound") == "hej"

@@ -66,3 +66,11 @@ def test_no_input_crashes_the_parser(text):
        st.text(max_size=10))
 def test_command_like_input_never_crashes(words, tail):
     parse_command(" ".join(words) + tail)
+
+
+def test_control_characters_go_but_what_people_type_stays():
+    from core.text import without_controls
+
+    assert without_controls("hej\x00 då\x07") == "hej då"
+    assert without_controls("rad ett\nrad\ttvå") == "rad ett\nrad\ttvå"
+    assert without_controls("Anna\u00a0Berg 👩\u200d👩\u200d👧") == "Anna\u00a0Berg 👩\u200d👩\u200d👧"
