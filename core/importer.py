@@ -22,6 +22,9 @@ LOCALES = {"sv", "da", "nb", "en"}
 DELIVERIES = ("email", "sms", "both")
 LATER_DELIVERIES = ("system", "post", "external")  # in the design; not built yet, so refused clearly
 RECIPIENT_ROLES = ("contacts", "inspector", "admin")
+CONTACT_ROLES = ("notification_recipient",)
+EVENT_NAMES = {"kund": "the customer's name", "mottagare": "the recipient's name", "rubrik": "the template's title",
+               "typ": "the event type", "händelse": "the event's own values, e.g. {{ händelse.tid }}"}
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -44,6 +47,7 @@ class ImportPlan:
     customers: list[dict] = field(default_factory=list)
     customer_reminders: list[dict] = field(default_factory=list)
     visits: list[dict] = field(default_factory=list)
+    notification_templates: list[dict] = field(default_factory=list)
     timezone: str = "Europe/Stockholm"  # the organisation's, or the service's default
 
 
@@ -247,6 +251,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
     customer_ids = _customers(doc, plan, problems)
     _customer_reminders(doc, plan, customer_ids | set(known_customers), problems)
     _visits(doc, plan, all_staff, customer_ids | set(known_customers), tz, problems)
+    _notification_templates(doc, plan, all_staff, problems)
 
     if problems:
         raise ImportError_(problems)
@@ -272,7 +277,14 @@ def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
             problems.append(f"{where}: 'mobile' must be a phone number like '070-123 45 67'")
     if email is None and mobile is None and not any(p.startswith(where) for p in problems):
         problems.append(f"{where}: a contact needs an 'email' or a 'mobile' to be reached")
-    return {"name": name, "email": email, "mobile": mobile}
+    roles = rec.get("roles", [])
+    if not isinstance(roles, list) or not all(r in CONTACT_ROLES for r in roles):
+        problems.append(f"{where}: 'roles' must be a list of {', '.join(CONTACT_ROLES)}")
+        roles = []
+    contact = {"name": name, "email": email, "mobile": mobile}
+    if roles:
+        contact["roles"] = sorted(set(roles))
+    return contact
 
 
 def _customers(doc: dict, plan: ImportPlan, problems: list[str]) -> set[str]:
@@ -366,4 +378,32 @@ def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], pr
             "title": _text(rec, "title", where, problems), "text": text, "first_due": first_due,
             "days_before": days_before, "recurrence": rule.to_json() if rule else None, "delivery": delivery,
             "recipients": sorted(set(recipients)), "active": _flag(rec, "active", where, problems),
+        })
+
+
+def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], problems: list[str]) -> None:
+    for where, rec, tid in _records(doc, "notification_templates", problems, set()):
+        event_type = _text(rec, "event_type", where, problems, max_len=64)
+        text = _text(rec, "text", where, problems, max_len=MAX_TEMPLATE)
+        for problem in template_problems(text, EVENT_NAMES) if text else []:
+            problems.append(f"{where}: 'text' {problem}")
+        delivery = rec.get("delivery", "email")
+        if delivery not in DELIVERIES:
+            problems.append(f"{where}: 'delivery' must be one of {', '.join(DELIVERIES)}, not {delivery!r}")
+        recipients = rec.get("recipients") or {}
+        staff = recipients.get("staff", []) if isinstance(recipients, dict) else None
+        roles = recipients.get("contact_roles", []) if isinstance(recipients, dict) else None
+        if not isinstance(staff, list) or not isinstance(roles, list) or not (staff or roles):
+            problems.append(f"{where}: 'recipients' must name 'staff' (ids) and/or 'contact_roles', e.g. "
+                            '{"staff": ["c1"], "contact_roles": ["notification_recipient"]}')
+            staff, roles = [], []
+        for sid in staff:
+            if sid not in all_staff:
+                problems.append(f"{where}: 'recipients.staff' names {sid!r}, who is neither in the file nor stored")
+        if not all(r in CONTACT_ROLES for r in roles):
+            problems.append(f"{where}: 'recipients.contact_roles' must be a list of {', '.join(CONTACT_ROLES)}")
+        plan.notification_templates.append({
+            "external_id": tid, "event_type": event_type, "title": _text(rec, "title", where, problems),
+            "text": text, "delivery": delivery, "staff_recipients": sorted(set(map(str, staff))),
+            "contact_roles": sorted(set(map(str, roles))),
         })

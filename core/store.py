@@ -22,6 +22,8 @@ from core.models import (
     CareRecipient,
     Customer,
     CustomerReminder,
+    Event,
+    NotificationTemplate,
     InboundMessage,
     Organisation,
     OutboxMessage,
@@ -612,6 +614,7 @@ STAFF_FIELDS = ("name", "mobile", "email", "roles", "reminders_enabled", "person
                 "area", "telegram_user_id")
 CUSTOMER_FIELDS = ("name", "area", "contacts", "decision_from", "decision_to")
 VISIT_FIELDS = ("staff_id", "customer_id", "start_at", "end_at", "confirmed")
+TEMPLATE_FIELDS = ("event_type", "title", "text", "delivery", "staff_recipients", "contact_roles")
 CUSTOMER_REMINDER_FIELDS = ("customer_id", "type", "title", "text", "first_due", "days_before", "recurrence",
                             "delivery", "recipients", "active")
 SCHEDULE_FIELDS = ("first_due", "days_before", "recurrence")
@@ -694,6 +697,9 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
                    "customer_id": customer_map[v["customer"]], "start_at": v["start_at"], "end_at": v["end_at"],
                    "confirmed": v["confirmed"]} for v in plan.visits]
         counts["visits"] = await _upsert(session, Visit, org_id, visits, VISIT_FIELDS)
+    if plan.notification_templates:
+        counts["notification_templates"] = await _upsert(session, NotificationTemplate, org_id,
+                                                         plan.notification_templates, TEMPLATE_FIELDS)
     await refresh_buffer(session, org_id, plan.timezone)  # new data may free waiting visits, or hold ready ones
     return counts
 

@@ -15,18 +15,13 @@ from babel.dates import format_date
 from core import commands as cmd
 from core import store
 from core.models import CustomerReminder, Organisation
-from core.quiet import next_allowed
 from core.recipients import Recipient, StaffMember, resolve_recipients
 from core.recurrence import next_due, parse_recurrence
-from core.segments import count_segments
 from core.templates import render
 from handlers.context import Context
-from handlers.outbound import to_team
+from handlers.outbound import KINDS, rows_to_addresses, to_team
 
 logger = logging.getLogger(__name__)
-KINDS = {"email": ("email",), "sms": ("sms",), "both": ("email", "sms")}
-MISSING = {"email": "ingen e-postadress", "sms": "inget mobilnummer"}
-OFF = {"email": "e-post är inte påslagen", "sms": "SMS är inte påslaget"}
 ROLE_NAMES = {"contacts": "kundens kontakter", "inspector": "områdets inspektörer", "admin": "administratörer"}
 
 
@@ -135,34 +130,11 @@ def _iso(day: date | None) -> str | None:
 
 def _rows_for(ctx: Context, org: Organisation, reminder: CustomerReminder, customer_name: str,
               recipients: list[Recipient], due: date, today: date) -> tuple[list[dict], list[str]]:
-    """One outbox row per recipient and way of delivery (SMS waits out quiet hours, e-mail does not),
-    and who could not be reached, with why, in Swedish for the team."""
-    rows, sent_to, unreached = [], set(), []
-    subject = f"{reminder.title}: {customer_name}"
-    for recipient in recipients:
-        body = render(reminder.text, _values(reminder, customer_name, recipient, due, today, org))
-        reached, missing = False, []
-        for kind in KINDS[reminder.delivery]:
-            address = recipient.email if kind == "email" else recipient.mobile
-            route = ctx.route_address(kind, address) if address and ctx.route_address else None
-            if route is None:
-                missing.append(MISSING[kind] if not address else OFF[kind])
-                continue
-            reached = True
-            if (kind, address) in sent_to:  # two recipients sharing a number get one text
-                continue
-            sent_to.add((kind, address))
-            rows.append({
-                "org_id": org.id, "idempotency_key": f"{delivery_key_prefix(reminder.id, due)}{kind}:{address}",
-                "channel": route.channel, "address": route.address, "staff_id": recipient.staff_id,
-                "kind": "customer-reminder", "body": body, "payload": {"subject": subject},
-                "segments": count_segments(body).segments if kind == "sms" else 1, "status": "pending",
-                "not_before": next_allowed(ctx.now, ctx.quiet(org), ctx.tz(org)) if kind == "sms" else ctx.now,
-                "created_at": ctx.now, "attempts": 0,
-            })
-        if not reached:
-            unreached.append(f"{recipient.name} ({', '.join(missing)})")
-    return rows, unreached
+    return rows_to_addresses(
+        ctx, org, recipients, KINDS[reminder.delivery],
+        lambda r: render(reminder.text, _values(reminder, customer_name, r, due, today, org)),
+        key_prefix=delivery_key_prefix(reminder.id, due), kind="customer-reminder",
+        subject=f"{reminder.title}: {customer_name}")
 
 
 async def contact_wrote(ctx: Context, mobile: str, command, body: str, provider_key: str) -> list[str]:

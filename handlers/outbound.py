@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from core import store
 from core.eligibility import Candidate
+from core.quiet import next_allowed
+from core.recipients import Recipient
 from core.models import Organisation, Staff
 from core.segments import count_segments
 from handlers.context import Context
@@ -52,3 +55,39 @@ async def gather_to_team(ctx: Context, org: Organisation, topic: str, header: st
         return
     await to_team(ctx, org, "\n".join([header, *lines]), f"team-{topic}:{org.id}:{key}",
                   not_before=ctx.now + ctx.team_ack_window)
+
+
+KINDS = {"email": ("email",), "sms": ("sms",), "both": ("email", "sms")}  # a delivery's ways
+MISSING = {"email": "ingen e-postadress", "sms": "inget mobilnummer"}
+OFF = {"email": "e-post är inte påslagen", "sms": "SMS är inte påslaget"}
+
+
+def rows_to_addresses(ctx: Context, org: Organisation, recipients: list[Recipient], kinds: tuple[str, ...],
+                      body_for: Callable[[Recipient], str], *, key_prefix: str, kind: str,
+                      subject: str) -> tuple[list[dict], list[str]]:
+    """Outbox rows for people who are addresses (e-mail and/or SMS): one per recipient and way, one per
+    address; SMS waits out quiet hours, e-mail does not. Also who could not be reached, and why (Swedish)."""
+    rows, sent_to, unreached = [], set(), []
+    for recipient in recipients:
+        body = body_for(recipient)
+        reached, missing = False, []
+        for way in kinds:
+            address = recipient.email if way == "email" else recipient.mobile
+            route = ctx.route_address(way, address) if address and ctx.route_address else None
+            if route is None:
+                missing.append(MISSING[way] if not address else OFF[way])
+                continue
+            reached = True
+            if (way, address) in sent_to:  # two recipients sharing an address get one message
+                continue
+            sent_to.add((way, address))
+            rows.append({
+                "org_id": org.id, "idempotency_key": f"{key_prefix}{way}:{address}", "channel": route.channel,
+                "address": route.address, "staff_id": recipient.staff_id, "kind": kind, "body": body,
+                "payload": {"subject": subject}, "segments": count_segments(body).segments if way == "sms" else 1,
+                "status": "pending", "not_before": next_allowed(ctx.now, ctx.quiet(org), ctx.tz(org))
+                if way == "sms" else ctx.now, "created_at": ctx.now, "attempts": 0,
+            })
+        if not reached:
+            unreached.append(f"{recipient.name} ({', '.join(missing)})")
+    return rows, unreached
