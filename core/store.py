@@ -543,6 +543,43 @@ async def outbox_by_key_prefixes(session: AsyncSession, org_id: str, prefixes: l
         .order_by(OutboxMessage.id)))
 
 
+# ---------------------------------------------------------------- event notifications
+
+
+async def templates_for(session: AsyncSession, org_id: str, event_type: str) -> list[NotificationTemplate]:
+    return list(await session.scalars(
+        select(NotificationTemplate).where(NotificationTemplate.org_id == org_id,
+                                           NotificationTemplate.event_type == event_type)
+        .order_by(NotificationTemplate.id)))
+
+
+async def customer_by_external_id(session: AsyncSession, org_id: str, external_id: str) -> Customer | None:
+    return await session.scalar(select(Customer).where(Customer.org_id == org_id,
+                                                       Customer.external_id == external_id))
+
+
+async def staff_by_external_ids(session: AsyncSession, org_id: str, ids: Iterable[str]) -> dict[str, Staff]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {s.external_id: s for s in await session.scalars(
+        select(Staff).where(Staff.org_id == org_id, Staff.external_id.in_(wanted)))}
+
+
+async def claim_event(session: AsyncSession, row: dict) -> int | None:
+    """Store the event once per host id: its new id, or None if it was received before."""
+    conn = await session.connection()
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    table = Event.__table__
+    return await session.scalar(dialect_insert(table).values(**row)
+                                .on_conflict_do_nothing(index_elements=["org_id", "external_id"])
+                                .returning(table.c.id))
+
+
+async def event_by_external_id(session: AsyncSession, org_id: str, external_id: str) -> Event | None:
+    return await session.scalar(select(Event).where(Event.org_id == org_id, Event.external_id == external_id))
+
+
 # ---------------------------------------------------------------- the simulator's view
 
 

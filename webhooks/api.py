@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot.db import ping
 from bot.imports import ImportError_, run_import
 from core import store
-from handlers import integration_buffer
+from handlers import event_notifications, integration_buffer
 from handlers.customer_reminders import follow_up
 from webhooks.keys import SERVICES
 
@@ -133,6 +133,49 @@ async def buffer_waiting(request: web.Request) -> web.Response:
                                                                   request.match_info["org"]))
 
 
+async def post_event(request: web.Request) -> web.Response:
+    """POST an event ({"id", "type", "customer", "values"}): its notifications are queued once."""
+    _authorised(request)
+    services = request.app[SERVICES]
+    raw = await request.content.read(MAX_ACK + 1)
+    if len(raw) > MAX_ACK:
+        return _error(413, f"an event is at most {MAX_ACK // 1024} KiB")
+    try:
+        event = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, 'send JSON like {"id": "e1", "type": "work_shift", "customer": "k1", '
+                           '"values": {"tid": "08:00"}}')
+    org_id = request.match_info["org"]
+    try:
+        async with services.sessions.begin() as session:
+            missing = await _org_or_404(session, org_id)
+            if missing is not None:
+                return missing
+            org = await store.get_org(session, org_id)
+            answer = await event_notifications.receive_event(services.context(session), org, event)
+    except event_notifications.EventRefused as exc:
+        return _error(422, "the event was refused; nothing was sent", problems=exc.problems)
+    if answer["queued"]:
+        services.kick()
+    return web.json_response(answer)
+
+
+async def get_event(request: web.Request) -> web.Response:
+    """GET the follow-up report of one event: every notification and its status."""
+    _authorised(request)
+    services = request.app[SERVICES]
+    org_id, event_id = request.match_info["org"], request.match_info["event"]
+    async with services.sessions() as session:
+        missing = await _org_or_404(session, org_id)
+        if missing is not None:
+            return missing
+        report = await event_notifications.follow_up(services.context(session), await store.get_org(session, org_id),
+                                                     event_id) if _plausible_id(event_id) else None
+    if report is None:
+        return _error(404, f"no event {event_id[:64]!r} in {org_id!r}")
+    return web.json_response(report)
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(json.loads(OPENAPI.read_text()))
 
@@ -156,6 +199,8 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/v1/organisations/{org}/buffer/poll", buffer_poll)
     app.router.add_post("/api/v1/organisations/{org}/buffer/ack", buffer_ack)
     app.router.add_get("/api/v1/organisations/{org}/buffer/waiting", buffer_waiting)
+    app.router.add_post("/api/v1/organisations/{org}/events", post_event)
+    app.router.add_get("/api/v1/organisations/{org}/events/{event}", get_event)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
