@@ -17,7 +17,7 @@ from webhooks.keys import SERVICES
 
 OPENAPI = Path(__file__).with_name("openapi.json")
 MAX_IMPORT = 50 * 1024 * 1024
-MAX_ACK = 64 * 1024
+MAX_SMALL_BODY = 64 * 1024  # acknowledgements, events
 
 
 def _authorised(request: web.Request) -> None:
@@ -95,23 +95,33 @@ async def buffer_poll(request: web.Request) -> web.Response:
     return web.json_response(batch)
 
 
+async def _small_json(request: web.Request, what: str, example: str) -> tuple[object, web.Response | None]:
+    """The JSON body of a small request, or the error to answer (413 over 64 KiB, 400 if not JSON)."""
+    raw = await request.content.read(MAX_SMALL_BODY + 1)
+    if len(raw) > MAX_SMALL_BODY:
+        return None, _error(413, f"{what} is at most {MAX_SMALL_BODY // 1024} KiB")
+    try:
+        return json.loads(raw), None
+    except (ValueError, UnicodeDecodeError):
+        return None, _error(400, f"send JSON like {example}")
+
+
+ACK_EXAMPLE = '{"batch": "<token from the poll>", "ids": ["v1", "v2"]}'
+EVENT_EXAMPLE = '{"id": "e1", "type": "work_shift", "customer": "k1", "values": {"tid": "08:00"}}'
+
+
 async def buffer_ack(request: web.Request) -> web.Response:
     """POST {"batch": "...", "ids": ["v1", …]}: the visits the external system has taken."""
     _authorised(request)
     services = request.app[SERVICES]
-    raw = await request.content.read(MAX_ACK + 1)
-    if len(raw) > MAX_ACK:
-        return _error(413, f"an acknowledgement is at most {MAX_ACK // 1024} KiB")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body, problem = await _small_json(request, "an acknowledgement", ACK_EXAMPLE)
+    if problem is not None and problem.status == 413:
+        return problem
     if (not isinstance(body, dict) or not isinstance(body.get("batch"), str) or not _plausible_id(body["batch"])
             or not isinstance(body.get("ids"), list)
             or not all(isinstance(i, str) and _plausible_id(i) for i in body["ids"])
             or len(body["ids"]) > integration_buffer.MAX_BATCH):
-        return _error(400, 'send JSON like {"batch": "<token from the poll>", "ids": ["v1", "v2"]} '
-                           f"(at most {integration_buffer.MAX_BATCH} ids)")
+        return _error(400, f"send JSON like {ACK_EXAMPLE} (at most {integration_buffer.MAX_BATCH} ids)")
     async with services.sessions.begin() as session:
         missing = await _org_or_404(session, request.match_info["org"])
         if missing is not None:
@@ -137,14 +147,9 @@ async def post_event(request: web.Request) -> web.Response:
     """POST an event ({"id", "type", "customer", "values"}): its notifications are queued once."""
     _authorised(request)
     services = request.app[SERVICES]
-    raw = await request.content.read(MAX_ACK + 1)
-    if len(raw) > MAX_ACK:
-        return _error(413, f"an event is at most {MAX_ACK // 1024} KiB")
-    try:
-        event = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, 'send JSON like {"id": "e1", "type": "work_shift", "customer": "k1", '
-                           '"values": {"tid": "08:00"}}')
+    event, problem = await _small_json(request, "an event", EVENT_EXAMPLE)
+    if problem is not None:
+        return problem
     org_id = request.match_info["org"]
     try:
         async with services.sessions.begin() as session:
