@@ -27,6 +27,7 @@ test-reliability: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.customer_reminders
+	$(BIN)/python -m benchmarks.buffer
 	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
 
 bench-load: $(STAMP)

@@ -1,0 +1,91 @@
+"""The integration buffer at scale: importing confirmed visits, and an external system draining them.
+
+Usage: python -m benchmarks.buffer [--visits 20000] [--backends sqlite,postgresql]
+Every tenth visit waits (its staff member has no SD number). The import re-decides every visit not
+out on a lease; the drain polls 20 at a time and acknowledges each batch, over the real HTTP API.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+
+from benchmarks.run import PG_DEFAULT, _drop_schema, _fresh_schema, peak_rss_mb
+
+NOW = datetime(2026, 6, 2, 8, 0, tzinfo=timezone.utc)
+
+
+def document(visits: int) -> dict:
+    staff = [{"id": f"s{i}", "name": f"Personal {i:04d}", "personal_number": f"19800101-{i:04d}",
+              **({"sd_number": f"SD{i}"} if i % 10 else {})} for i in range(500)]
+    customers = [{"id": f"k{i}", "name": f"Kund {i:04d}", "decision": {"from": "2026-01-01", "to": None}}
+                 for i in range(1000)]
+    start = datetime(2026, 6, 1, 6, 0, tzinfo=timezone.utc)
+    return {"organisation": {"id": "bench", "name": "Hemtjänst AB"}, "staff": staff, "customers": customers,
+            "visits": [{"id": f"v{i}", "staff": f"s{i % 500}", "customer": f"k{i % 1000}",
+                        "start": (start + timedelta(minutes=i)).isoformat(),
+                        "end": (start + timedelta(minutes=i + 30)).isoformat()} for i in range(visits)]}
+
+
+async def measure(url: str, visits: int) -> dict:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.app import create_app
+    from bot.config import Settings
+    from bot.imports import run_import
+    from webhooks.keys import SERVICES
+
+    app = create_app(Settings.from_env({"PAMINN_DATABASE_URL": url, "PAMINN_API_KEY": "key"}), clock=lambda: NOW,
+                     scheduler=False)
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        started = time.perf_counter()
+        await run_import(app[SERVICES], document(visits))
+        import_s = time.perf_counter() - started
+        auth = {"Authorization": "Bearer key"}
+        started, polls, taken = time.perf_counter(), 0, 0
+        while True:
+            batch = await (await client.post("/api/v1/organisations/bench/buffer/poll?limit=20", headers=auth)).json()
+            polls += 1
+            if not batch["items"]:
+                break
+            ids = [item["id"] for item in batch["items"]]
+            answer = await (await client.post("/api/v1/organisations/bench/buffer/ack", headers=auth,
+                                              json={"batch": batch["batch"], "ids": ids})).json()
+            taken += len(answer["acknowledged"])
+        drain_s = time.perf_counter() - started
+        started = time.perf_counter()
+        await run_import(app[SERVICES], document(visits))  # the same file again: every visit re-decided
+        reimport_s = time.perf_counter() - started
+        return {"import_s": import_s, "drain_s": drain_s, "polls": polls, "taken": taken, "reimport_s": reimport_s,
+                "rss": peak_rss_mb()}
+    finally:
+        await client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--visits", type=int, default=20000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    print(f"# integration buffer — {args.visits} confirmed visits, every tenth waiting\n")
+    for backend in args.backends.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = (f"sqlite+aiosqlite:///{tmp}/bench.db" if backend == "sqlite" else
+                   asyncio.run(_fresh_schema(os.environ.get("PAMINN_BENCH_DATABASE_URL", PG_DEFAULT))))
+            r = asyncio.run(measure(url, args.visits))
+            print(f"## {backend}\n- import with buffer decisions: **{r['import_s']:.2f} s**; the same file again: "
+                  f"{r['reimport_s']:.2f} s")
+            print(f"- drain over HTTP, 20 per poll, each batch acknowledged: {r['taken']} visits in {r['polls']} "
+                  f"polls, **{r['drain_s']:.2f} s** ({r['taken'] / r['drain_s']:.0f} visits/s); peak RSS "
+                  f"{r['rss']:.0f} MB\n")
+            if backend != "sqlite":
+                asyncio.run(_drop_schema(url))
+
+
+if __name__ == "__main__":
+    main()
