@@ -146,7 +146,10 @@ async def queue_customer_reminders(services: Services) -> CustomerReminderRun:
 
 async def _customer_reminder_tick(services: Services) -> None:
     try:
-        if (await queue_customer_reminders(services)).messages:
+        run = await queue_customer_reminders(services)
+        services.metrics.customer_reminders.labels("queued").inc(run.messages)
+        services.metrics.customer_reminders.labels("unreached").inc(len(run.unreachable))
+        if run.messages:
             services.kick()
     except Exception:
         logger.exception("customer reminder tick failed; the next tick tries again")

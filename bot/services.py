@@ -31,6 +31,13 @@ class Metrics:
                                 ["route", "reason"], registry=self.registry)
         self.outbound = Counter("paminn_outbound_total", "Outbox send outcomes", ["outcome"],
                                 registry=self.registry)
+        self.customer_reminders = Counter("paminn_customer_reminder_messages_total",
+                                          "Customer reminder messages queued, and recipients not reached",
+                                          ["outcome"], registry=self.registry)
+        self.events = Counter("paminn_events_total", "Events reported by host systems", ["outcome"],
+                              registry=self.registry)
+        self.buffer = Counter("paminn_buffer_visits_total", "Visits handed out and acknowledged", ["action"],
+                              registry=self.registry)
         self.latency = Histogram("paminn_request_seconds", "Webhook handling time", ["route"],
                                  registry=self.registry,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))

@@ -92,6 +92,7 @@ async def buffer_poll(request: web.Request) -> web.Response:
             return missing
         batch = await integration_buffer.lease_batch(services.context(session), request.match_info["org"],
                                                      int(raw_limit))
+    services.metrics.buffer.labels("leased").inc(len(batch["items"]))
     return web.json_response(batch)
 
 
@@ -128,6 +129,7 @@ async def buffer_ack(request: web.Request) -> web.Response:
             return missing
         answer = await integration_buffer.acknowledge(services.context(session), request.match_info["org"],
                                                       body["batch"], body["ids"])
+    services.metrics.buffer.labels("acknowledged").inc(len(answer["acknowledged"]))
     return web.json_response(answer)
 
 
@@ -159,7 +161,9 @@ async def post_event(request: web.Request) -> web.Response:
             org = await store.get_org(session, org_id)
             answer = await event_notifications.receive_event(services.context(session), org, event)
     except event_notifications.EventRefused as exc:
+        services.metrics.events.labels("refused").inc()
         return _error(422, "the event was refused; nothing was sent", problems=exc.problems)
+    services.metrics.events.labels("repeat" if answer["repeat"] else "new").inc()
     if answer["queued"]:
         services.kick()
     return web.json_response(answer)

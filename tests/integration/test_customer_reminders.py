@@ -158,8 +158,14 @@ async def test_the_team_hears_who_a_reminder_did_not_reach(h):
     ]
     await load(h, doc)
     await set_team_chat(h)
-    await tick(h)
+    from bot.app import _customer_reminder_tick
+
+    await _customer_reminder_tick(h.services)  # what the scheduler runs each minute
+    await h.dispatch()
     assert h.fake.to(SARA_MOBILE) == ["Vi kommer 3 juni 2026."]
+    metrics = await (await h.client.get("/metrics")).text()
+    assert 'paminn_customer_reminder_messages_total{outcome="queued"} 1.0' in metrics
+    assert 'paminn_customer_reminder_messages_total{outcome="unreached"} 2.0' in metrics
     assert sorted(m for m in await team_messages(h) if m.startswith("Kundpåminnelsen")) == [
         "Kundpåminnelsen ”Besök imorgon” för Solbackens vårdcentral (3 juni 2026) nådde inte alla: "
         "Per Persson (inget mobilnummer).",

@@ -63,6 +63,9 @@ async def test_an_event_tells_each_templates_recipients_once(h):
         ("email", "kim@norr.se", "sent"), ("email", "sara@solbacken.se", "sent"),
         ("sms", "+46705551234", "sent"), ("sms", "+46709876543", "sent")]
     assert report["unreached"] == ["Olle Ombud (ingen e-postadress)"]
+    metrics = await (await h.client.get("/metrics")).text()
+    assert 'paminn_events_total{outcome="new"} 1.0' in metrics
+    assert 'paminn_events_total{outcome="repeat"} 1.0' in metrics
 
 
 async def test_a_bad_event_is_refused_whole_and_says_what_to_change(h):

@@ -73,6 +73,9 @@ async def test_batches_are_taken_acknowledged_and_offered_again_until_acknowledg
     h.clock.advance(minutes=11)
     assert (await poll(h))["items"] == []  # acknowledged visits never come back
     assert await h.scalar("SELECT count(*) FROM visits WHERE buffer_state = 'delivered'") == 26
+    metrics = await (await h.client.get("/metrics")).text()
+    assert 'paminn_buffer_visits_total{action="leased"} 32.0' in metrics  # 26 + the 6 offered again
+    assert 'paminn_buffer_visits_total{action="acknowledged"} 26.0' in metrics
 
 
 async def test_visits_that_cannot_go_wait_with_their_reasons_until_fixed(h):
