@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 
-from benchmarks.run import PG_DEFAULT, _drop_schema, _fresh_schema, peak_rss_mb
+from benchmarks.run import empty_database, peak_rss_mb
 
 NOW = datetime(2026, 6, 2, 8, 0, tzinfo=timezone.utc)
 
@@ -74,17 +72,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# integration buffer — {args.visits} confirmed visits, every tenth waiting\n")
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            url = (f"sqlite+aiosqlite:///{tmp}/bench.db" if backend == "sqlite" else
-                   asyncio.run(_fresh_schema(os.environ.get("PAMINN_BENCH_DATABASE_URL", PG_DEFAULT))))
+        with empty_database(backend) as url:
             r = asyncio.run(measure(url, args.visits))
             print(f"## {backend}\n- import with buffer decisions: **{r['import_s']:.2f} s**; the same file again: "
                   f"{r['reimport_s']:.2f} s")
             print(f"- drain over HTTP, 20 per poll, each batch acknowledged: {r['taken']} visits in {r['polls']} "
                   f"polls, **{r['drain_s']:.2f} s** ({r['taken'] / r['drain_s']:.0f} visits/s); peak RSS "
                   f"{r['rss']:.0f} MB\n")
-            if backend != "sqlite":
-                asyncio.run(_drop_schema(url))
 
 
 if __name__ == "__main__":

@@ -9,14 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 
-from benchmarks.run import PG_DEFAULT, _drop_schema, _fresh_schema, peak_rss_mb
+from benchmarks.run import empty_database, peak_rss_mb
 
 NOW = datetime(2026, 6, 2, 8, 0, tzinfo=timezone.utc)  # 10:00 in Stockholm
 
@@ -84,9 +82,7 @@ def main() -> None:
     print(f"# customer reminders — {args.customers} customers, 2 contacts each, one weekly reminder each due "
           f"today by e-mail and SMS\n")
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            url = (f"sqlite+aiosqlite:///{tmp}/bench.db" if backend == "sqlite" else
-                   asyncio.run(_fresh_schema(os.environ.get("PAMINN_BENCH_DATABASE_URL", PG_DEFAULT))))
+        with empty_database(backend) as url:
             imported = fresh("import", url, args.customers)
             tick = fresh("tick", url, args.customers)
             print(f"## {backend}\n- import of {args.customers} customers and {imported['created']} reminders: "
@@ -94,8 +90,6 @@ def main() -> None:
             print(f"- tick: {tick['reminders']} reminders due → {tick['queued']} messages queued: "
                   f"**{tick['seconds']:.2f} s** ({tick['queued'] / tick['seconds']:.0f} messages/s), "
                   f"peak RSS {tick['rss']:.0f} MB\n")
-            if backend != "sqlite":
-                asyncio.run(_drop_schema(url))
 
 
 if __name__ == "__main__":

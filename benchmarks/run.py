@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -233,11 +235,7 @@ def main() -> None:
     print(f"# make bench — {args.assistants} assistants, {args.recipients} care recipients, "
           f"{args.shifts} shifts in the month; {os.cpu_count()} cores\n")
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            if backend == "sqlite":
-                url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-            else:
-                url = asyncio.run(_fresh_schema(os.environ.get("PAMINN_BENCH_DATABASE_URL", PG_DEFAULT)))
+        with empty_database(backend) as url:
             t0 = time.perf_counter()
             asyncio.run(populate(url, args.assistants, args.recipients, args.shifts))
             print(f"## {backend}\n- data loaded in {time.perf_counter() - t0:.1f} s (not measured below)")
@@ -253,8 +251,20 @@ def main() -> None:
             d = asyncio.run(measure_dispatch(url, args.dispatch))
             print(f"- dispatch of {d['sent']} SMS to the loopback fake Twilio, pacing off: "
                   f"**{d['per_s']:.0f} messages/s** ({d['dispatch_s']:.2f} s)\n")
-            if backend != "sqlite":
-                asyncio.run(_drop_schema(url))
+
+
+@contextmanager
+def empty_database(backend: str) -> Iterator[str]:
+    """A fresh database URL for ``backend`` (a SQLite file, or a new PostgreSQL schema), removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if backend == "sqlite":
+            yield f"sqlite+aiosqlite:///{tmp}/bench.db"
+            return
+        url = asyncio.run(_fresh_schema(os.environ.get("PAMINN_BENCH_DATABASE_URL", PG_DEFAULT)))
+        try:
+            yield url
+        finally:
+            asyncio.run(_drop_schema(url))
 
 
 async def _fresh_schema(base: str) -> str:
