@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot.db import ping
 from bot.imports import ImportError_, run_import
 from core import store
+from core.models import Organisation
 from handlers import event_notifications, integration_buffer
 from handlers.customer_reminders import follow_up
 from webhooks.keys import SERVICES
@@ -61,9 +62,7 @@ async def customer_reminders(request: web.Request) -> web.Response:
     if customer is not None and not _plausible_id(customer):
         return _error(400, "'customer' must be a customer's id as imported (at most 64 printable characters)")
     async with services.sessions() as session:
-        missing = await _org_or_404(session, org_id)
-        if missing is not None:
-            return missing
+        await _organisation(session, org_id)
         report = await follow_up(services.context(session), org_id, customer)
     return web.json_response({"customer_reminders": report})
 
@@ -73,10 +72,13 @@ def _plausible_id(value: str) -> bool:
     return 0 < len(value) <= 64 and value.isprintable()
 
 
-async def _org_or_404(session, org_id: str) -> web.Response | None:
-    if not _plausible_id(org_id) or await store.get_org(session, org_id) is None:
-        return _error(404, f"no organisation {org_id[:64]!r}; import it first")
-    return None
+async def _organisation(session, org_id: str) -> Organisation:
+    """The organisation named in the path; a 404 that says what to do when there is none."""
+    org = await store.get_org(session, org_id) if _plausible_id(org_id) else None
+    if org is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": f"no organisation {org_id[:64]!r}; import it first"}),
+                               content_type="application/json")
+    return org
 
 
 async def buffer_poll(request: web.Request) -> web.Response:
@@ -87,9 +89,7 @@ async def buffer_poll(request: web.Request) -> web.Response:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= integration_buffer.MAX_BATCH:
         return _error(400, f"'limit' must be a whole number from 1 to {integration_buffer.MAX_BATCH}")
     async with services.sessions.begin() as session:
-        missing = await _org_or_404(session, request.match_info["org"])
-        if missing is not None:
-            return missing
+        await _organisation(session, request.match_info["org"])
         batch = await integration_buffer.lease_batch(services.context(session), request.match_info["org"],
                                                      int(raw_limit))
     services.metrics.buffer.labels("leased").inc(len(batch["items"]))
@@ -124,9 +124,7 @@ async def buffer_ack(request: web.Request) -> web.Response:
             or len(body["ids"]) > integration_buffer.MAX_BATCH):
         return _error(400, f"send JSON like {ACK_EXAMPLE} (at most {integration_buffer.MAX_BATCH} ids)")
     async with services.sessions.begin() as session:
-        missing = await _org_or_404(session, request.match_info["org"])
-        if missing is not None:
-            return missing
+        await _organisation(session, request.match_info["org"])
         answer = await integration_buffer.acknowledge(services.context(session), request.match_info["org"],
                                                       body["batch"], body["ids"])
     services.metrics.buffer.labels("acknowledged").inc(len(answer["acknowledged"]))
@@ -138,9 +136,7 @@ async def buffer_waiting(request: web.Request) -> web.Response:
     _authorised(request)
     services = request.app[SERVICES]
     async with services.sessions() as session:
-        missing = await _org_or_404(session, request.match_info["org"])
-        if missing is not None:
-            return missing
+        await _organisation(session, request.match_info["org"])
         return web.json_response(await integration_buffer.waiting(services.context(session),
                                                                   request.match_info["org"]))
 
@@ -155,10 +151,7 @@ async def post_event(request: web.Request) -> web.Response:
     org_id = request.match_info["org"]
     try:
         async with services.sessions.begin() as session:
-            missing = await _org_or_404(session, org_id)
-            if missing is not None:
-                return missing
-            org = await store.get_org(session, org_id)
+            org = await _organisation(session, org_id)
             answer = await event_notifications.receive_event(services.context(session), org, event)
     except event_notifications.EventRefused as exc:
         services.metrics.events.labels("refused").inc()
@@ -175,11 +168,9 @@ async def get_event(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     org_id, event_id = request.match_info["org"], request.match_info["event"]
     async with services.sessions() as session:
-        missing = await _org_or_404(session, org_id)
-        if missing is not None:
-            return missing
-        report = await event_notifications.follow_up(services.context(session), await store.get_org(session, org_id),
-                                                     event_id) if _plausible_id(event_id) else None
+        org = await _organisation(session, org_id)
+        report = await event_notifications.follow_up(services.context(session), org, event_id) \
+            if _plausible_id(event_id) else None
     if report is None:
         return _error(404, f"no event {event_id[:64]!r} in {org_id!r}")
     return web.json_response(report)
