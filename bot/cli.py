@@ -42,15 +42,17 @@ def cmd_db_upgrade(args, settings: Settings) -> int:
 
 def cmd_import(args, settings: Settings) -> int:
     from bot.imports import ImportError_, format_counts, run_import
+    from webhooks.intake import JSONRefused, parse_json
 
     path = Path(args.file)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = parse_json(path.read_bytes())  # as the API reads it: no lone surrogates, no absurd nesting
     except FileNotFoundError:
         print(f"paminn import: no file {path}", file=sys.stderr)
         return 2
-    except (ValueError, UnicodeDecodeError) as exc:
-        print(f"paminn import: {path} is not valid JSON ({exc}); nothing was written", file=sys.stderr)
+    except JSONRefused as exc:
+        print(f"paminn import: {path} was refused: {str(exc).replace('the body', 'the file')}; nothing was written",
+              file=sys.stderr)
         return 2
 
     async def run(services):

@@ -352,3 +352,14 @@ async def test_behind_a_proxy_the_signature_url_comes_from_forwarded_headers_onl
             assert twiml_messages(await response.text())[0].startswith("Kommandon:")
     finally:
         await h.client.close()
+
+
+async def test_the_cli_import_refuses_what_the_api_refuses(edge, db_url, tmp_path):
+    from tests.integration.test_import import run_cli
+
+    path = tmp_path / "surrogate.json"
+    path.write_text('{"organisation": {"id": "org9", "name": "X\\ud800"}}', encoding="utf-8")
+    result = run_cli(db_url, "import", str(path))
+    assert result.returncode == 2
+    assert "lone surrogate (\\ud800)" in result.stderr and "nothing was written" in result.stderr
+    assert await edge.scalar("SELECT count(*) FROM organisations WHERE id = 'org9'") == 0
