@@ -21,7 +21,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -71,7 +70,7 @@ class Organisation(Base):
     round_seq: Mapped[int] = mapped_column(Integer, default=0)
     # The demo: the phone simulator acts only for such an organisation. Set by `paminn demo-data`,
     # never by an import, so a real organisation cannot become one by what it sends.
-    simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Staff(Base):

@@ -14,9 +14,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Existing organisations are real ones unless `paminn demo-data` marks them again.
+    # A plain-string default lets SQLite ALTER TABLE ADD COLUMN in place. An expression (sa.false())
+    # makes the batch recreate the table, and dropping the old one cascades (foreign_keys=ON) to every
+    # organisation's staff, shifts and history.
     with op.batch_alter_table("organisations") as batch:
-        batch.add_column(sa.Column("simulated", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("simulated", sa.Boolean(), nullable=False, server_default="0"))
+    # An existing demo stays usable in the simulator: only `paminn demo-data` ever marked people simulated,
+    # so an organisation whose people all are is the demo. Every other organisation is a real one.
+    op.execute(sa.text(
+        "UPDATE organisations SET simulated = :yes WHERE EXISTS (SELECT 1 FROM staff WHERE staff.org_id = "
+        "organisations.id) AND NOT EXISTS (SELECT 1 FROM staff WHERE staff.org_id = organisations.id "
+        "AND staff.simulated = :no)").bindparams(yes=True, no=False))
     with op.batch_alter_table("inbound") as batch:
         batch.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
 

@@ -231,3 +231,39 @@ async def test_expose_simulator_allows_the_named_host(db_url, fake_twilio, clock
             assert response.status == status, host
     finally:
         await client.close()
+
+
+async def test_upgrading_keeps_an_existing_demo_simulated_and_nothing_else(db_url):
+    """Before the flag, only `paminn demo-data` marked people simulated: an organisation whose people all are is
+    the demo. One with a single simulated person (as tests did) is a real one."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.db import alembic_config, make_engine, upgrade
+
+    engine = make_engine(db_url)
+    cfg = alembic_config()
+
+    def to_0006(sync_conn):
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, "0006")
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to_0006)
+            for org, flags in (("demo", (True, True)), ("mixed", (True, False)), ("empty", ())):
+                await conn.execute(text("INSERT INTO organisations (id, name, app_name, app_link, locale, round_seq) "
+                                        "VALUES (:o, :o, 'C', 'https://c', 'sv', 0)"), {"o": org})
+                for n, simulated in enumerate(flags):
+                    await conn.execute(text(
+                        "INSERT INTO staff (org_id, external_id, name, mobile_invalid, roles, reminders_enabled, "
+                        "preferred_channel, simulated) VALUES (:o, :e, 'N', false, 'assistant', true, 'sms', :s)"),
+                        {"o": org, "e": f"s{n}", "s": simulated})
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT id, simulated FROM organisations ORDER BY id"))).all()
+            staff = (await conn.execute(text("SELECT count(*) FROM staff"))).scalar()
+    finally:
+        await engine.dispose()
+    assert [(org, bool(flag)) for org, flag in rows] == [("demo", True), ("empty", False), ("mixed", False)]
+    assert staff == 4  # the column was added in place: no table rebuilt, nobody cascaded away
