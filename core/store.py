@@ -613,8 +613,8 @@ async def simulator_may_act_as(session: AsyncSession, mobile: str) -> bool:
     """Whether the phone simulator may text as ``mobile``.
 
     Only when the number is someone's (staff, or a customer's contact) in simulated organisations
-    alone, and none of those could reach anyone real: no person there who is not simulated but
-    has a mobile or chat account, no Telegram team chat. Whatever such a text sets off (a round,
+    alone, and none of those could reach anyone real: no person there with a mobile who is not
+    simulated, nobody with a linked chat account, no Telegram team chat. Whatever such a text sets off (a round,
     team messages) then stays on the page.
     """
     contacts = func.cast(Customer.contacts, Text)
@@ -623,8 +623,9 @@ async def simulator_may_act_as(session: AsyncSession, mobile: str) -> bool:
     org_ids = sorted(set(await session.scalars(known)))
     if not org_ids:
         return False
-    someone_real = (select(Staff.id).where(Staff.org_id == Organisation.id, Staff.simulated.is_(False),
-                                           or_(Staff.mobile.is_not(None), Staff.telegram_user_id.is_not(None)))
+    # A linked chat account is a real person's whatever the flag says: Telegram routes ignore it.
+    someone_real = (select(Staff.id).where(Staff.org_id == Organisation.id, or_(
+        Staff.telegram_user_id.is_not(None), (Staff.simulated.is_(False) & Staff.mobile.is_not(None))))
                     .exists())
     unsafe = await session.scalar(select(func.count()).select_from(Organisation).where(
         Organisation.id.in_(org_ids),

@@ -109,7 +109,8 @@ async def test_the_page_shows_only_a_simulated_organisation(sim):
 
 
 @pytest.mark.parametrize("case", ["not simulated", "simulated but one person real", "simulated, Telegram team chat",
-                                  "unknown number", "also in a real organisation"])
+                                  "simulated, one chat account linked", "unknown number",
+                                  "also in a real organisation"])
 async def test_the_simulator_never_speaks_for_an_organisation_with_real_numbers(sim, case):
     from sqlalchemy import update
 
@@ -123,6 +124,9 @@ async def test_the_simulator_never_speaks_for_an_organisation_with_real_numbers(
             await session.execute(update(Staff).where(Staff.mobile == ANNA).values(simulated=False))
         elif case == "simulated, Telegram team chat":
             await session.execute(update(Organisation).values(team_chat="telegram:-100777"))
+        elif case == "simulated, one chat account linked":
+            await session.execute(update(Staff).where(Staff.mobile == ANNA).values(telegram_user_id=5002,
+                                                                                  preferred_channel="telegram"))
     if case == "unknown number":
         sender = "+46709999999"
     elif case == "also in a real organisation":
