@@ -81,8 +81,10 @@ def same_origin_problem(request: web.Request) -> str | None:
     a client without either (curl, the tests) is not a web page acting behind the user's back.
     """
     origin = request.headers.get("Origin")
-    host = (request.headers.get("Host") or "").lower()
-    if origin is not None and origin.lower() not in (f"http://{host}", f"https://{host}"):
+    # The page's own origin; behind a proxy that rewrites Host, also a host `--expose-simulator` named.
+    hosts = {(request.headers.get("Host") or "").lower()}
+    hosts.update(h.strip().lower() for h in request.app[SERVICES].settings.simulator_hosts)
+    if origin is not None and origin.lower() not in {f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")}:
         return f"cross-origin request from {origin[:100]!r} refused: the simulator takes texts from its own page only"
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None and site != "same-origin":

@@ -233,6 +233,11 @@ async def test_expose_simulator_allows_the_named_host(db_url, fake_twilio, clock
             response = await client.post("/simulator/api/send", json={"from": COORD, "text": "HJÄLP"},
                                          headers={"Host": host, "Origin": f"https://{host}"})
             assert response.status == status, host
+        # Behind a proxy that rewrites Host to the loopback address, the page's origin is the named host.
+        for origin, status in (("https://sim.example.se", 200), ("https://other.example.se", 403)):
+            response = await client.post("/simulator/api/send", json={"from": COORD, "text": "HJÄLP"},
+                                         headers={"Host": f"127.0.0.1:{port}", "Origin": origin})
+            assert response.status == status, origin
     finally:
         await client.close()
 
