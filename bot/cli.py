@@ -134,6 +134,9 @@ def cmd_serve(args, settings: Settings) -> int:
         return 2
     if args.expose_simulator is not None:
         settings = dataclasses.replace(settings, simulator_hosts=simulator_hosts(args.expose_simulator, host))
+        if settings.simulator and not settings.simulator_hosts:
+            print(f"paminn serve: the simulator answers only requests for 127.0.0.1/localhost; pass "
+                  f"--expose-simulator HOST to name the host browsers use for {host}", file=sys.stderr)
     simulator_note = "  (phone simulator at /)" if settings.simulator else ""
     print(f"Påminn is running on http://{host}:{args.port}/{simulator_note}", flush=True)
     if args.workers > 1:
