@@ -618,8 +618,8 @@ async def simulator_may_act_as(session: AsyncSession, mobile: str) -> bool:
 
     Only when the number is someone's (staff, or a customer's contact) in simulated organisations
     alone, and none of those could reach anyone real: no person there with a mobile who is not
-    simulated, nobody with a linked chat account, no Telegram team chat. Whatever such a text sets off (a round,
-    team messages) then stays on the page.
+    simulated, nobody with a linked chat account, no Telegram team chat. Whatever such a text sets
+    off (a round, team messages) then stays on the page.
     """
     contacts = func.cast(Customer.contacts, Text)
     known = select(Staff.org_id).where(Staff.mobile == mobile).union(
