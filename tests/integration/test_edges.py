@@ -258,6 +258,7 @@ async def test_numbers_in_other_digits_are_read_as_the_same_number(edge):
 # ---------------------------------------------------------------- a Telegram update that cannot be acted on
 
 
+STORED = "SELECT {} FROM inbound WHERE channel = 'telegram-update' AND provider_id = :p"
 MALFORMED = {
     "message-is-text": {"update_id": 9001, "message": "hej hemlig text"},
     "message-without-chat": {"update_id": 9001, "message": {"message_id": 1, "text": "hej hemlig text"}},
@@ -273,14 +274,14 @@ async def test_a_malformed_telegram_update_is_given_up_after_three_tries_and_cou
     update = MALFORMED[kind]
     post = lambda: edge.client.post("/webhooks/telegram", data=json.dumps(update), headers=TG)  # noqa: E731
     assert (await post()).status == 200  # stored: Telegram need not send it again
-    assert await edge.rows("SELECT attempts, processed_at FROM inbound WHERE channel = 'telegram-update' AND provider_id = '9001'") == [(1, None)]
+    assert await edge.rows(STORED.format("attempts, processed_at"), p="9001") == [(1, None)]
     for _ in range(MAX_UPDATE_TRIES + 2):
         edge.clock.advance(seconds=31)
         await reprocess_stored_updates(edge.services.telegram, edge.services)
-    assert await edge.scalar("SELECT attempts FROM inbound WHERE channel = 'telegram-update' AND provider_id = '9001'") == MAX_UPDATE_TRIES
+    assert await edge.scalar(STORED.format("attempts"), p="9001") == MAX_UPDATE_TRIES
     assert await reprocess_stored_updates(edge.services.telegram, edge.services, older_than_seconds=0) == 0
     assert (await post()).status == 200  # a redelivery of a given-up update is not tried again
-    assert await edge.scalar("SELECT attempts FROM inbound WHERE channel = 'telegram-update' AND provider_id = '9001'") == MAX_UPDATE_TRIES
+    assert await edge.scalar(STORED.format("attempts"), p="9001") == MAX_UPDATE_TRIES
     metrics = await (await edge.client.get("/metrics")).text()
     assert "paminn_telegram_updates_given_up_total 1.0" in metrics
     given_up = [r for r in caplog.records if "given up" in r.getMessage()]
@@ -313,10 +314,10 @@ async def test_an_update_whose_try_failed_for_a_passing_reason_is_finished_by_th
         "from": {"id": 5001, "is_bot": False, "first_name": "T"},
         "message": {"message_id": 5, "date": 1780000000, "chat": {"id": 5001, "type": "private"}, "text": "x"}}}
     assert (await edge.client.post("/webhooks/telegram", data=json.dumps(update), headers=TG)).status == 200
-    assert await edge.rows("SELECT attempts, processed_at FROM inbound WHERE channel = 'telegram-update' AND provider_id = '9003'") == [(1, None)]
+    assert await edge.rows(STORED.format("attempts, processed_at"), p="9003") == [(1, None)]
     edge.clock.advance(seconds=31)
     assert await reprocess_stored_updates(edge.services.telegram, edge.services) == 1
-    rows = await edge.rows("SELECT attempts, processed_at IS NOT NULL FROM inbound WHERE channel = 'telegram-update' AND provider_id = '9003'")
+    rows = await edge.rows(STORED.format("attempts, processed_at IS NOT NULL"), p="9003")
     assert [(a, bool(done)) for a, done in rows] == [(1, True)]
     assert [c.method for c in edge.tg.calls].count("answerCallbackQuery") == 2
     assert "paminn_telegram_updates_given_up_total 0.0" in await (await edge.client.get("/metrics")).text()
