@@ -185,14 +185,23 @@ async def customer_reminders(request: web.Request) -> web.Response:
     _authorised(request)
     services = request.app[SERVICES]
     org_id, customer = request.match_info["org"], request.query.get("customer")
-    if customer is not None and not 0 < len(customer) <= 64:
-        return _error(400, "'customer' must be a customer's id as imported (1 to 64 characters)")
+    if customer is not None and not _id_text(customer):
+        return _error(400, "'customer' must be a customer's id as imported (1 to 64 characters, no control "
+                           "characters)")
     async with services.sessions() as session:
         await _organisation(session, org_id)
         # An id no customer can have (control characters: PostgreSQL's text cannot even hold NUL) matches none.
         report = await follow_up(services.context(session), org_id, customer) \
             if customer is None or _plausible_id(customer) else []
     return web.json_response({"customer_reminders": report})
+
+
+_ID_TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # as the OpenAPI file's "IdText" pattern
+
+
+def _id_text(value: str) -> bool:
+    """An id as the OpenAPI file describes it: 1–64 characters, no control characters."""
+    return _ID_TEXT.fullmatch(value) is not None
 
 
 def _plausible_id(value: str) -> bool:
@@ -252,18 +261,18 @@ async def buffer_ack(request: web.Request) -> web.Response:
     body, problem = await _small_json(request, "an acknowledgement", ACK_EXAMPLE)
     if problem is not None and problem.status == 413:
         return problem
-    # Lengths as the OpenAPI file has them; an id no visit has (unprintable, say) is simply not acknowledged.
-    if (not isinstance(body, dict) or not isinstance(body.get("batch"), str) or not 0 < len(body["batch"]) <= 64
+    if (not isinstance(body, dict) or not isinstance(body.get("batch"), str) or not _id_text(body["batch"])
             or not isinstance(body.get("ids"), list)
-            or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in body["ids"])
+            or not all(isinstance(i, str) and _id_text(i) for i in body["ids"])
             or len(body["ids"]) > integration_buffer.MAX_BATCH):
         return _error(400, f"send JSON like {ACK_EXAMPLE} (at most {integration_buffer.MAX_BATCH} ids)")
     async with services.sessions.begin() as session:
         await _organisation(session, request.match_info["org"])
-        # Ids no visit can have (control characters) are not acknowledged, and never reach the database.
+        # Ids no visit can have (unprintable ones) are not acknowledged, and never reach the database.
         ids = [i for i in body["ids"] if _plausible_id(i)] if _plausible_id(body["batch"]) else []
         answer = await integration_buffer.acknowledge(services.context(session), request.match_info["org"],
-                                                      body["batch"], ids)
+                                                      body["batch"], ids) \
+            if ids else {"acknowledged": [], "not_acknowledged": []}
         if len(ids) < len(body["ids"]):
             answer = {**answer, "not_acknowledged": sorted(set(body["ids"]) - set(answer["acknowledged"])),
                       "note": integration_buffer.NOT_ACKNOWLEDGED}
