@@ -877,10 +877,13 @@ async def any_active_api_key(session: AsyncSession) -> bool:
 LAST_USED_GRAIN = timedelta(minutes=1)
 
 
-async def touch_api_key(session: AsyncSession, key_id: int, now: datetime) -> None:
-    """Note the key's use; at most once a minute, so a busy key does not write on every request."""
+async def touch_api_key(session: AsyncSession, key: ApiKey, now: datetime) -> None:
+    """Note the key's use; at most once a minute, so a busy key does not write (and, on SQLite, take the
+    database's write lock) on every request."""
+    if key.last_used_at is not None and key.last_used_at >= now - LAST_USED_GRAIN:
+        return
     await session.execute(update(ApiKey).where(
-        ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_GRAIN))
+        ApiKey.id == key.id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_GRAIN))
         .values(last_used_at=now))
 
 

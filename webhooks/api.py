@@ -14,7 +14,7 @@ from bot.db import ping
 from bot.imports import ImportError_, run_import
 from core import store
 from core.api_access import OPERATOR, Access, hash_key, mask_personal_numbers, outcome_counts
-from core.models import Organisation
+from core.models import ApiKey, Organisation
 from handlers import event_notifications, integration_buffer
 from handlers.customer_reminders import follow_up
 from webhooks.keys import SERVICES
@@ -67,17 +67,17 @@ def _unauthorised(services, message: str, error: str | None = None) -> web.HTTPU
                                 headers={"WWW-Authenticate": challenge})
 
 
-async def _authenticate(request: web.Request, session) -> Access:
+async def _authenticate(request: web.Request, session) -> tuple[Access, ApiKey | None]:
     """The operator (PAMINN_API_KEY) or an organisation's live key; 401 otherwise (404 while the API is off)."""
     services = request.app[SERVICES]
     operator_key = services.settings.api_key
     given = _BEARER.match(request.headers.get("Authorization", ""))
     token = given.group(1) if given else None
     if token is not None and operator_key and hmac.compare_digest(token.encode(), operator_key.encode()):
-        return Access(actor=OPERATOR, org_id=None, scopes=frozenset())
+        return Access(actor=OPERATOR, org_id=None, scopes=frozenset()), None
     key = await store.active_api_key(session, hash_key(token)) if token is not None else None
     if key is not None:
-        return Access(actor=key.name, org_id=key.org_id, scopes=frozenset(key.scope_list()), key_id=key.id)
+        return Access(actor=key.name, org_id=key.org_id, scopes=frozenset(key.scope_list()), key_id=key.id), key
     if not operator_key and not await store.any_active_api_key(session):
         raise web.HTTPNotFound(text=json.dumps({"error": "the API is off: set PAMINN_API_KEY, or create a key "
                                                          "with `paminn keys create --org ORG --name NAME --scope …`"}),
@@ -100,7 +100,7 @@ async def api_door(request: web.Request, handler):
     services = request.app[SERVICES]
     scope = scope_for(request.method, route)
     async with services.sessions.begin() as session:
-        access = await _authenticate(request, session)
+        access, key = await _authenticate(request, session)
         org_id = request.match_info.get("org")
         if org_id is not None and not access.reaches(org_id):
             services.metrics.rejected.labels("api", "organisation").inc()
@@ -111,8 +111,8 @@ async def api_door(request: web.Request, handler):
                 "error": f"this key lacks the scope {scope!r}, which {request.method} {route} needs; "
                          f"the key has {', '.join(sorted(access.scopes)) or 'none'}"}),
                 content_type="application/json")
-        if access.key_id is not None:
-            await store.touch_api_key(session, access.key_id, services.clock())
+        if key is not None:
+            await store.touch_api_key(session, key, services.clock())
     request[ACCESS] = access
     try:
         response = await handler(request)
