@@ -24,11 +24,6 @@ MAX_IMPORT = 50 * 1024 * 1024
 MAX_SMALL_BODY = 64 * 1024  # acknowledgements, events
 
 
-def _authorised(request: web.Request) -> Access:
-    """Who the door let in (every /api/v1 route but the OpenAPI file passes ``api_door`` first)."""
-    return request[ACCESS]
-
-
 ACCESS = web.RequestKey("api_access", Access)
 AUDIT_ORG = web.RequestKey("api_audit_org", str)  # the import's organisation, named in its body
 PUBLIC = {"/api/v1/openapi.json"}
@@ -49,6 +44,11 @@ ROUTE_SCOPES = {
 # Only the buffer's batch carries personal numbers as they are; everywhere else they are masked.
 UNMASKED = {("POST", ORG_ROUTE + "/buffer/poll"): "buffer"}
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def _authorised(request: web.Request) -> Access:
+    """Who the door let in (every /api/v1 route but the OpenAPI file passes ``api_door`` first)."""
+    return request[ACCESS]
 
 
 def scope_for(method: str, route: str) -> str:
@@ -196,7 +196,7 @@ async def customer_reminders(request: web.Request) -> web.Response:
     return web.json_response({"customer_reminders": report})
 
 
-_ID_TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # as the OpenAPI file's "IdText" pattern
+_ID_TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # as the OpenAPI file has ids: minLength, maxLength, pattern
 
 
 def _id_text(value: str) -> bool:

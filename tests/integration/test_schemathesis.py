@@ -124,6 +124,10 @@ def live_api(request, tmp_path_factory):
             assert server.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "paminn serve did not answer /healthz in 30 s"
             time.sleep(0.2)
+    event = urllib.request.Request(f"{base}/api/v1/organisations/org1/events", method="POST",
+                                   data=json.dumps({"id": "e1", "type": "work_shift", "customer": "k1"}).encode(),
+                                   headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    assert json.load(urllib.request.urlopen(event, timeout=10))["repeat"] is False  # a report for …/events/e1
     yield base, key
     server.terminate()
     server.wait(timeout=15)
@@ -163,7 +167,8 @@ OPERATIONS = [(method.upper(), path) for path, item in SPEC["paths"].items() for
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)
 def test_the_api_keeps_to_its_openapi_file(api_schema, method, path, mode):
     operation = api_schema[path][method]
-    strategy = operation.as_strategy(mode, path_parameters={"org": "org1"} if "{org}" in path else None)
+    fixed = {name: value for name, value in (("org", "org1"), ("event", "e1")) if f"{{{name}}}" in path}
+    strategy = operation.as_strategy(mode, path_parameters=fixed or None)
     if path == "/api/v1/import" and mode == GenerationMode.POSITIVE:
         strategy = strategy.map(_into_org1)  # else every document names another organisation: 404
 
