@@ -195,6 +195,105 @@ def supervise_workers(args, host: str) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- API keys (docs/api-keys.md)
+
+
+def cmd_keys_create(args, settings: Settings) -> int:
+    from core import store
+    from core.api_access import AccessError, check_key_name, hash_key, new_key, parse_scopes
+
+    try:
+        name, scopes = check_key_name(args.name), parse_scopes(args.scope)
+    except AccessError as exc:
+        print(f"paminn keys create: {exc}; nothing was created", file=sys.stderr)
+        return 2
+    key = new_key()
+
+    async def run(services):
+        async with services.sessions.begin() as session:
+            if await store.get_org(session, args.org) is None:
+                return f"no organisation {args.org!r}; import it first (paminn import FILE.json)"
+            existing = await store.api_key_named(session, args.org, name)
+            if existing is not None:
+                state = "revoked" if existing.revoked_at else "in use"
+                return f"{args.org!r} already has a key named {name!r} ({state}); choose another name"
+            await store.add_api_key(session, args.org, name, hash_key(key), scopes, services.clock())
+        return None
+    problem = asyncio.run(_with_services(settings, run))
+    if problem:
+        print(f"paminn keys create: {problem}; nothing was created", file=sys.stderr)
+        return 2
+    print(key)
+    print(f"key {name!r} for {args.org!r} with scopes {', '.join(scopes)}: shown only now, store it safely; "
+          f"send it as 'Authorization: Bearer <key>'", file=sys.stderr)
+    return 0
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def cmd_keys_list(args, settings: Settings) -> int:
+    from core import store
+
+    async def run(services):
+        async with services.sessions() as session:
+            if args.org is not None and await store.get_org(session, args.org) is None:
+                return None
+            return await store.list_api_keys(session, args.org)
+    keys = asyncio.run(_with_services(settings, run))
+    if keys is None:
+        print(f"paminn keys list: no organisation {args.org!r}", file=sys.stderr)
+        return 2
+    rows = [("name", "org", "scopes", "created", "last used", "revoked")]
+    rows += [(k.name, k.org_id, k.scopes, _when(k.created_at), _when(k.last_used_at), _when(k.revoked_at))
+             for k in keys]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if not keys:
+        print("(no keys)")
+    return 0
+
+
+def cmd_keys_revoke(args, settings: Settings) -> int:
+    from core import store
+
+    async def run(services):
+        async with services.sessions.begin() as session:
+            if await store.get_org(session, args.org) is None:
+                return f"no organisation {args.org!r}", None
+            before = await store.api_key_named(session, args.org, args.name)
+            was_revoked = before is not None and before.revoked_at is not None
+            key = await store.revoke_api_key(session, args.org, args.name, services.clock())
+            if key is None:
+                return f"{args.org!r} has no key named {args.name!r} (paminn keys list --org {args.org})", None
+            return None, ("already revoked at " if was_revoked else "revoked at ") + _when(key.revoked_at)
+    problem, done = asyncio.run(_with_services(settings, run))
+    if problem:
+        print(f"paminn keys revoke: {problem}", file=sys.stderr)
+        return 2
+    print(f"key {args.name!r} of {args.org!r} {done}; it opens nothing from now on")
+    return 0
+
+
+def _keys_parser(sub) -> None:
+    keys = sub.add_parser("keys", help="API keys per organisation (shown once, stored as a hash)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    p = keys_sub.add_parser("create", help="create a key; prints it once")
+    p.add_argument("--org", required=True)
+    p.add_argument("--name", required=True, help="what the key is for, e.g. lonesystem (unique per organisation)")
+    p.add_argument("--scope", required=True, help="comma-separated: import, events, buffer, read")
+    p.set_defaults(func=cmd_keys_create)
+    p = keys_sub.add_parser("list", help="keys (never the keys themselves)")
+    p.add_argument("--org")
+    p.set_defaults(func=cmd_keys_list)
+    p = keys_sub.add_parser("revoke", help="revoke a key at once")
+    p.add_argument("--org", required=True)
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_keys_revoke)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # These log SQL parameters or request bodies at DEBUG: personal numbers and message texts.
@@ -225,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_serve)
     sub.add_parser("send-due", help="queue due customer reminders, then dispatch due messages once") \
         .set_defaults(func=cmd_send_due)
+    _keys_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args, _settings())
 

@@ -124,6 +124,11 @@ def _records(doc: dict, kind: str, problems: list[str], ids: set[str]) -> Iterat
         yield where, rec, rid
 
 
+def _known(ref: object, ids: set[str]) -> bool:
+    """Whether a reference names a known id; a list or object where an id belongs names none (and is no crash)."""
+    return isinstance(ref, str) and ref in ids
+
+
 def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
                     known_staff: set[str] = frozenset(), known_recipients: set[str] = frozenset(),
                     known_customers: set[str] = frozenset()) -> ImportPlan:
@@ -206,7 +211,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
             problems.append(f"{where}: 'supervisors' must be a list of staff ids")
             supervisors = []
         for sup in supervisors:
-            if sup not in all_staff:
+            if not _known(sup, all_staff):
                 problems.append(f"{where}: 'supervisors' names staff {sup!r}, who is neither in the file nor stored")
             else:
                 plan.supervisions.append((rid, sup))
@@ -219,9 +224,9 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
 
     for where, rec, shid in _records(doc, "shifts", problems, set()):
         staff_ref, rec_ref = rec.get("staff"), rec.get("care_recipient")
-        if staff_ref not in all_staff:
+        if not _known(staff_ref, all_staff):
             problems.append(f"{where}: 'staff' {staff_ref!r} is neither in the file nor stored")
-        if rec_ref not in all_recipients:
+        if not _known(rec_ref, all_recipients):
             problems.append(f"{where}: 'care_recipient' {rec_ref!r} is neither in the file nor stored")
         start = _moment(rec, "start", where, tz, problems)
         end = _moment(rec, "end", where, tz, problems)
@@ -238,7 +243,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         if not isinstance(rec, dict):
             problems.append(f"{where}: must be an object")
             continue
-        if rec.get("staff") not in all_staff:
+        if not _known(rec.get("staff"), all_staff):
             problems.append(f"{where}: 'staff' {rec.get('staff')!r} is neither in the file nor stored")
         month = rec.get("month")
         try:
@@ -330,9 +335,9 @@ def _decision(value: object, where: str, problems: list[str]) -> tuple[date | No
 def _visits(doc: dict, plan: ImportPlan, all_staff: set[str], all_customers: set[str], tz: ZoneInfo,
             problems: list[str]) -> None:
     for where, rec, vid in _records(doc, "visits", problems, set()):
-        if rec.get("staff") not in all_staff:
+        if not _known(rec.get("staff"), all_staff):
             problems.append(f"{where}: 'staff' {rec.get('staff')!r} is neither in the file nor stored")
-        if rec.get("customer") not in all_customers:
+        if not _known(rec.get("customer"), all_customers):
             problems.append(f"{where}: 'customer' {rec.get('customer')!r} is neither in the file nor stored")
         start = _moment(rec, "start", where, tz, problems)
         end = _moment(rec, "end", where, tz, problems)
@@ -345,7 +350,7 @@ def _visits(doc: dict, plan: ImportPlan, all_staff: set[str], all_customers: set
 
 def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], problems: list[str]) -> None:
     for where, rec, rid in _records(doc, "customer_reminders", problems, set()):
-        if rec.get("customer") not in all_customers:
+        if not _known(rec.get("customer"), all_customers):
             problems.append(f"{where}: 'customer' {rec.get('customer')!r} is neither in the file nor stored")
         text = _text(rec, "text", where, problems, max_len=MAX_TEMPLATE)
         for problem in template_problems(text) if text else []:
@@ -398,7 +403,7 @@ def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], pr
                             '{"staff": ["c1"], "contact_roles": ["notification_recipient"]}')
             staff, roles = [], []
         for sid in staff:
-            if sid not in all_staff:
+            if not _known(sid, all_staff):
                 problems.append(f"{where}: 'recipients.staff' names {sid!r}, who is neither in the file nor stored")
         if not all(r in CONTACT_ROLES for r in roles):
             problems.append(f"{where}: 'recipients.contact_roles' must be a list of {', '.join(CONTACT_ROLES)}")

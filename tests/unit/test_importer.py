@@ -48,3 +48,21 @@ def test_structure_errors():
     doc = may_org()
     doc["staff"].append(dict(doc["staff"][2]))
     assert "staff[12] (id 'a1'): 'id' 'a1' appears twice" in problems(doc)
+
+
+def test_a_list_or_object_where_an_id_belongs_is_a_problem_not_a_crash():  # found by schemathesis
+    doc = may_org()
+    doc["shifts"][0]["staff"] = ["a1"]
+    doc["care_recipients"][0]["supervisors"] = [{"id": "l1"}]
+    doc["reminder_history"][0]["staff"] = {"id": "a6"}
+    doc["customers"] = [{"id": "k1", "name": "Kund"}]
+    doc["visits"] = [{"id": "v1", "staff": ["a1"], "customer": {"id": "k1"}, "start": "2026-06-01T08:00:00+02:00",
+                      "end": "2026-06-01T09:00:00+02:00"}]
+    doc["customer_reminders"] = [{"id": "cr1", "customer": ["k1"], "title": "T", "text": "T", "due": "2026-07-01"}]
+    doc["notification_templates"] = [{"id": "t1", "event_type": "e", "title": "T", "text": "T",
+                                      "recipients": {"staff": [{"id": "a1"}]}}]
+    found = problems(doc)
+    assert "shifts[0] (id 's1'): 'staff' ['a1'] is neither in the file nor stored" in found
+    assert any(p.startswith("care_recipients[0] (id 'r1'): 'supervisors' names staff {'id': 'l1'}") for p in found)
+    assert any(p.startswith("visits[0] (id 'v1'): 'customer' {'id': 'k1'}") for p in found)
+    assert len(found) == 7, found
