@@ -19,8 +19,8 @@ async def run_import(services, doc: object) -> dict[str, dict[str, int]]:
 
 
 def format_counts(counts: dict[str, dict[str, int]]) -> str:
-    return "\n".join(f"{kind}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged"
-                     for kind, c in counts.items())
+    """One line per kind: ``staff: 1 created, 0 updated, 11 unchanged, 2 deactivated``."""
+    return "\n".join(f"{kind}: " + ", ".join(f"{n} {what}" for what, n in c.items()) for kind, c in counts.items())
 
 
 __all__ = ["ImportError_", "format_counts", "run_import"]

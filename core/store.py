@@ -976,8 +976,18 @@ async def cancel_pending_to_staff(session: AsyncSession, org_id: str, staff_ids:
                               execution_options={"synchronize_session": False})
 
 
-async def delete_by_external_id(session: AsyncSession, model, org_id: str, external_id: str) -> int | None:
-    """Delete one of the organisation's rows of ``model`` by host id; our id, or None when there is none."""
-    return await session.scalar(delete(model).where(model.org_id == org_id, model.external_id == external_id)
-                                .returning(model.id), execution_options={"synchronize_session": False})
+DELETABLE = {"customer_reminder": (CustomerReminder, "customer"), "notification_template": (NotificationTemplate, "event"),
+             "visit": (Visit, None)}
+
+
+async def delete_record(session: AsyncSession, kind: str, org_id: str, external_id: str,
+                        now: datetime) -> int | None:
+    """Delete one of the organisation's customer reminders, notification templates or visits by host id,
+    cancelling the messages it has not sent yet; how many were cancelled, or None when there is no such row."""
+    model, source = DELETABLE[kind]
+    our_id = await session.scalar(delete(model).where(model.org_id == org_id, model.external_id == external_id)
+                                  .returning(model.id), execution_options={"synchronize_session": False})
+    if our_id is None:
+        return None
+    return await cancel_pending(session, org_id, source, [our_id], now) if source else 0
 

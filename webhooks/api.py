@@ -176,6 +176,26 @@ async def get_event(request: web.Request) -> web.Response:
     return web.json_response(report)
 
 
+DELETE_NAMES = {"customer_reminder": "customer reminder", "notification_template": "notification template",
+                "visit": "visit"}
+
+
+def _delete_route(kind: str):
+    async def delete_record(request: web.Request) -> web.Response:
+        """DELETE one record by its host id; the messages it has not sent yet are cancelled."""
+        _authorised(request)
+        services = request.app[SERVICES]
+        org_id, record = request.match_info["org"], request.match_info["id"]
+        async with services.sessions.begin() as session:
+            await _organisation(session, org_id)
+            cancelled = await store.delete_record(session, kind, org_id, record, services.clock()) \
+                if _plausible_id(record) else None
+        if cancelled is None:
+            return _error(404, f"no {DELETE_NAMES[kind]} {record[:64]!r} in {org_id[:64]!r}")
+        return web.json_response({"deleted": record, "cancelled_messages": cancelled})
+    return delete_record
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(json.loads(OPENAPI.read_text()))
 
@@ -201,6 +221,10 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/organisations/{org}/buffer/waiting", buffer_waiting)
     app.router.add_post("/api/v1/organisations/{org}/events", post_event)
     app.router.add_get("/api/v1/organisations/{org}/events/{event}", get_event)
+    app.router.add_delete("/api/v1/organisations/{org}/customer-reminders/{id}", _delete_route("customer_reminder"))
+    app.router.add_delete("/api/v1/organisations/{org}/notification-templates/{id}",
+                          _delete_route("notification_template"))
+    app.router.add_delete("/api/v1/organisations/{org}/visits/{id}", _delete_route("visit"))
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
