@@ -688,12 +688,13 @@ async def _retire(session: AsyncSession, model, org_id: str, existing: dict[str,
     Adds ``removed``/``deactivated`` to ``counts`` when retiring, and ``reactivated`` for deactivated rows
     the import brought back (they are also among the updated); returns the ids retired.
     """
+    back = None
     if "deactivated_at" in model.__table__.c:
         by_id = {old["id"]: old for old in existing.values()}
         back = sum(1 for row in changed if by_id[row["id"]]["deactivated_at"] is not None)
-        if back or (retire is not None):
-            counts["reactivated"] = back
     if retire is None:
+        if back:
+            counts["reactivated"] = back
         return []
     listed = {r["external_id"] for r in incoming}
     gone = [old["id"] for host_id, old in existing.items() if host_id not in listed
@@ -704,6 +705,8 @@ async def _retire(session: AsyncSession, model, org_id: str, existing: dict[str,
         await session.execute(statement.where(model.org_id == org_id, model.id.in_(chunk)),
                               execution_options={"synchronize_session": False})
     counts[retire.mode] = len(gone)
+    if back is not None:
+        counts["reactivated"] = back
     if retire.cancels:
         await cancel_pending(session, org_id, retire.cancels, gone, retire.now)
     if model is Staff:  # what was queued for them (a round held by quiet hours) does not go either

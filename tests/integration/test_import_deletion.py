@@ -271,3 +271,22 @@ async def test_complete_names_only_lists_that_are_there(h):
         "really has none left",
         "'complete' cannot name 'reminder_history': history is only ever added to"]
     assert await h.scalar("SELECT count(*) FROM staff") == 0
+
+
+async def test_removed_and_deactivated_are_in_the_printed_and_returned_counts(h, db_url, tmp_path):
+    await load(h, may_org())
+    doc = may_org()
+    doc["complete"] = ["staff"]
+    doc["staff"] = [s for s in doc["staff"] if s["id"] not in ("a7", "a8")]
+    path = tmp_path / "complete.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    result = run_cli(db_url, "import", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "staff: 0 created, 0 updated, 10 unchanged, 2 deactivated, 0 reactivated\n" in result.stdout
+    doc = may_org()
+    doc["shifts_window"] = {"from": "2026-05-01", "to": "2026-05-31"}
+    doc["shifts"] = doc["shifts"][1:]
+    response = await h.client.post("/api/v1/import", json=doc, headers=AUTH)
+    counts = (await response.json())["counts"]
+    assert counts["shifts"] == {"created": 0, "updated": 0, "unchanged": 10, "removed": 1}
+    assert counts["staff"] == {"created": 0, "updated": 2, "unchanged": 10, "reactivated": 2}
