@@ -290,3 +290,18 @@ async def test_removed_and_deactivated_are_in_the_printed_and_returned_counts(h,
     counts = (await response.json())["counts"]
     assert counts["shifts"] == {"created": 0, "updated": 0, "unchanged": 10, "removed": 1}
     assert counts["staff"] == {"created": 0, "updated": 2, "unchanged": 10, "reactivated": 2}
+
+
+async def test_a_deactivated_template_recipient_is_not_told_and_the_event_says_so(h):
+    doc = customer_doc()
+    doc["staff"].append({"id": "q1", "name": "Kim Kvalitet", "roles": ["admin"], "mobile": "070-555 12 34"})
+    doc["notification_templates"][0]["recipients"] = {"staff": ["q1", "c1"]}
+    await load(h, doc)
+    doc["complete"] = ["staff"]
+    doc["staff"] = [s for s in doc["staff"] if s["id"] != "q1"]
+    assert (await load(h, doc))["staff"]["deactivated"] == 1
+    event = {"id": "e1", "type": "work_shift", "customer": "k1", "values": {"tid": "08:00"}}
+    answer = await (await h.client.post(f"{ORG}/events", json=event, headers=AUTH)).json()
+    assert (answer["queued"], answer["unreached"]) == (1, ["mall t1: personal q1 är avslutad"])
+    await h.dispatch()
+    assert h.fake.to("+46705551234") == [] and h.fake.to(COORD) == ["Pass kl 08:00."]
