@@ -13,14 +13,14 @@ async def run_import(services, doc: object) -> dict[str, dict[str, int]]:
         known_staff, known_recipients, known_customers = (await store.known_ids(session, org_id)) \
             if isinstance(org_id, str) else (set(), set(), set())
         plan = validate_import(doc, services.settings.timezone, known_staff, known_recipients, known_customers)
-        counts = await store.apply_import(session, plan)
+        counts = await store.apply_import(session, plan, services.clock())
         await announce_completed_months(services.context(session), plan.organisation["id"])
         return counts
 
 
 def format_counts(counts: dict[str, dict[str, int]]) -> str:
-    return "\n".join(f"{kind}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged"
-                     for kind, c in counts.items())
+    """One line per kind: ``staff: 1 created, 0 updated, 11 unchanged, 2 deactivated``."""
+    return "\n".join(f"{kind}: " + ", ".join(f"{n} {what}" for what, n in c.items()) for kind, c in counts.items())
 
 
 __all__ = ["ImportError_", "format_counts", "run_import"]

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.fieldnames import hint, unknown_fields
 from core.months import Month
 from core.phones import InvalidPhoneNumber, to_e164
 from core.quiet import parse_quiet_hours
@@ -26,6 +27,32 @@ CONTACT_ROLES = ("notification_recipient",)
 EVENT_NAMES = {"kund": "the customer's name", "mottagare": "the recipient's name", "rubrik": "the template's title",
                "typ": "the event type", "händelse": "the event's own values, e.g. {{ händelse.tid }}"}
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+# Every field name the format has, per level; any other name is refused (see core.fieldnames).
+TOP_FIELDS = ("organisation", "staff", "care_recipients", "shifts", "reminder_history", "customers",
+              "customer_reminders", "visits", "notification_templates", "complete", "shifts_window")
+ORGANISATION_FIELDS = ("id", "name", "app_name", "app_link", "timezone", "locale", "quiet_hours")
+RECORD_FIELDS = {
+    "staff": ("id", "name", "mobile", "email", "roles", "reminders_enabled", "personal_number", "sd_number",
+              "area", "telegram_user_id"),
+    "care_recipients": ("id", "name", "reminders_enabled", "supervisors"),
+    "shifts": ("id", "staff", "care_recipient", "start", "end", "reported", "signed"),
+    "customers": ("id", "name", "area", "contacts", "decision"),
+    "customer_reminders": ("id", "customer", "type", "title", "text", "due", "days_before", "recurrence",
+                           "delivery", "recipients", "active"),
+    "visits": ("id", "staff", "customer", "start", "end", "confirmed"),
+    "notification_templates": ("id", "event_type", "title", "text", "delivery", "recipients"),
+}
+HISTORY_FIELDS = ("staff", "month", "sent_at")
+CONTACT_FIELDS = ("name", "email", "mobile", "roles")
+DECISION_FIELDS = ("from", "to")
+TEMPLATE_RECIPIENT_FIELDS = ("staff", "contact_roles")
+WINDOW_FIELDS = ("from", "to")
+# Lists that may declare themselves complete, and what becomes of a stored record the list no longer
+# has: people and customers are deactivated (kept for history, sent nothing); the rest is removed.
+COMPLETABLE = {"staff": "deactivated", "care_recipients": "deactivated", "customers": "deactivated",
+               "shifts": "removed", "visits": "removed", "customer_reminders": "removed",
+               "notification_templates": "removed"}
 
 
 class ImportError_(ValueError):
@@ -49,6 +76,10 @@ class ImportPlan:
     visits: list[dict] = field(default_factory=list)
     notification_templates: list[dict] = field(default_factory=list)
     timezone: str = "Europe/Stockholm"  # the organisation's, or the service's default
+    # The lists that are the organisation's whole set: stored records they lack are retired.
+    complete: frozenset[str] = frozenset()
+    # [from, to) in UTC: stored shifts starting in it that the file lacks are removed.
+    shifts_window: tuple[datetime, datetime] | None = None
 
 
 def _label(kind: str, index: int, rec: object) -> str:
@@ -117,6 +148,7 @@ def _records(doc: dict, kind: str, problems: list[str], ids: set[str]) -> Iterat
         if not isinstance(rec, dict):
             problems.append(f"{where}: must be an object")
             continue
+        problems += unknown_fields(rec, RECORD_FIELDS[kind], where)
         rid = _text(rec, "id", where, problems, max_len=64)
         if rid in ids:
             problems.append(f"{where}: 'id' {rid!r} appears twice")
@@ -139,10 +171,12 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
     problems: list[str] = []
     if not isinstance(doc, dict):
         raise ImportError_(["the file must be a JSON object with 'organisation' and optional lists"])
+    problems += unknown_fields(doc, TOP_FIELDS, "the file")
     org_in = doc.get("organisation")
     if not isinstance(org_in, dict):
-        raise ImportError_(["'organisation' is missing: it needs at least 'id' and 'name'"])
+        raise ImportError_(problems + ["'organisation' is missing: it needs at least 'id' and 'name'"])
     where = "organisation"
+    problems += unknown_fields(org_in, ORGANISATION_FIELDS, where)
     org = {
         "id": _text(org_in, "id", where, problems, max_len=64),
         "name": _text(org_in, "name", where, problems),
@@ -166,7 +200,8 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
             parse_quiet_hours(org["quiet_hours"])
         except ValueError as exc:
             problems.append(f"organisation: {exc}")
-    plan = ImportPlan(organisation=org, timezone=tz.key)
+    plan = ImportPlan(organisation=org, timezone=tz.key, complete=_complete(doc, problems),
+                      shifts_window=_shifts_window(doc, tz, problems))
 
     staff_ids: set[str] = set()
     for where, rec, sid in _records(doc, "staff", problems, staff_ids):
@@ -243,6 +278,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         if not isinstance(rec, dict):
             problems.append(f"{where}: must be an object")
             continue
+        problems += unknown_fields(rec, HISTORY_FIELDS, where)
         if not _known(rec.get("staff"), all_staff):
             problems.append(f"{where}: 'staff' {rec.get('staff')!r} is neither in the file nor stored")
         month = rec.get("month")
@@ -267,6 +303,7 @@ def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
     if not isinstance(rec, dict):
         problems.append(f"{where}: must be an object with 'name' and 'email' and/or 'mobile'")
         return None
+    problems += unknown_fields(rec, CONTACT_FIELDS, where)
     name = _text(rec, "name", where, problems)
     email = _text(rec, "email", where, problems, required=False)
     if email is not None and not EMAIL.fullmatch(email):
@@ -321,6 +358,8 @@ def _decision(value: object, where: str, problems: list[str]) -> tuple[date | No
     """``{"from": "2026-01-01", "to": "2026-12-31"}`` (``to`` may be null: open-ended); null: none."""
     if value is None:
         return None, None
+    if isinstance(value, dict):
+        problems += unknown_fields(value, DECISION_FIELDS, f"{where} decision")
     start = _day(value.get("from")) if isinstance(value, dict) else None
     end = _day(value.get("to")) if isinstance(value, dict) and value.get("to") is not None else None
     if start is None or (isinstance(value, dict) and value.get("to") is not None and end is None):
@@ -396,6 +435,8 @@ def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], pr
         if delivery not in DELIVERIES:
             problems.append(f"{where}: 'delivery' must be one of {', '.join(DELIVERIES)}, not {delivery!r}")
         recipients = rec.get("recipients") or {}
+        if isinstance(recipients, dict):
+            problems += unknown_fields(recipients, TEMPLATE_RECIPIENT_FIELDS, f"{where} recipients")
         staff = recipients.get("staff", []) if isinstance(recipients, dict) else None
         roles = recipients.get("contact_roles", []) if isinstance(recipients, dict) else None
         if not isinstance(staff, list) or not isinstance(roles, list) or not (staff or roles):
@@ -412,3 +453,56 @@ def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], pr
             "text": text, "delivery": delivery, "staff_recipients": sorted(set(map(str, staff))),
             "contact_roles": sorted(set(map(str, roles))),
         })
+
+
+def _complete(doc: dict, problems: list[str]) -> frozenset[str]:
+    """``"complete": ["staff", "shifts"]``: the lists that hold everything the host has for the organisation."""
+    value = doc.get("complete")
+    if value is None:
+        return frozenset()
+    example = '"complete": ["staff", "shifts"]'
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        problems.append(f"'complete' must be a list of list names like {example}")
+        return frozenset()
+    names = set()
+    for name in value:
+        if name == "reminder_history":
+            problems.append("'complete' cannot name 'reminder_history': history is only ever added to")
+        elif name not in COMPLETABLE:
+            problems.append(f"'complete' names {name[:64]!r}, which is not a list that can be complete — "
+                            f"{hint(name, COMPLETABLE)}")
+        elif not isinstance(doc.get(name), list):
+            problems.append(f"'complete' names {name!r}, but the file has no {name!r} list; send "
+                            f'"{name}": [] if the organisation really has none left')
+        else:
+            names.add(name)
+    if "shifts" in names and doc.get("shifts_window") is not None:
+        problems.append("'complete' names 'shifts' and there is a 'shifts_window': send one or the other")
+    return frozenset(names)
+
+
+def _shifts_window(doc: dict, tz: ZoneInfo, problems: list[str]) -> tuple[datetime, datetime] | None:
+    """``"shifts_window": {"from": "2026-05-01", "to": "2026-05-31"}``: the file has every shift starting on
+    those days (both included, in the organisation's time zone); as UTC bounds [from, day after to)."""
+    value = doc.get("shifts_window")
+    if value is None:
+        return None
+    example = '{"from": "2026-05-01", "to": "2026-05-31"}'
+    if not isinstance(value, dict):
+        problems.append(f"'shifts_window' must be an object like {example}")
+        return None
+    problems += unknown_fields(value, WINDOW_FIELDS, "shifts_window")
+    first, last = _day(value.get("from")), _day(value.get("to"))
+    if first is None or last is None:
+        problems.append(f"'shifts_window' needs 'from' and 'to' as dates, like {example}")
+        return None
+    if last < first:
+        problems.append("'shifts_window': 'to' is before 'from'")
+        return None
+    if not isinstance(doc.get("shifts"), list):
+        problems.append("'shifts_window' is given, but the file has no 'shifts' list; send \"shifts\": [] if the "
+                        "window really has no shifts left")
+        return None
+    lo = datetime.combine(first, time(), tz)
+    hi = datetime.combine(last + timedelta(days=1), time(), tz)
+    return lo, hi

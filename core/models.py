@@ -103,6 +103,9 @@ class Staff(Base):
     preferred_channel: Mapped[str] = mapped_column(String(16), default="sms")
     # Messages to a simulated person appear in the browser simulator, never at Twilio.
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when an import that lists all staff no longer has this person: kept for history, sent
+    # nothing, not counted; cleared when an import lists them again.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def role_list(self) -> list[str]:
         return [r for r in self.roles.split(",") if r]
@@ -117,6 +120,8 @@ class CareRecipient(Base):
     external_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # As Staff.deactivated_at: the host no longer has them; their shifts cause no reminders.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Supervision(Base):
@@ -264,6 +269,8 @@ class Customer(Base):
     # The decision (biståndsbeslut) the customer's visits rest on; a visit outside it cannot be passed on.
     decision_from: Mapped[date | None] = mapped_column(Date, nullable=True)
     decision_to: Mapped[date | None] = mapped_column(Date, nullable=True)  # None: open-ended
+    # As Staff.deactivated_at: no customer reminders, no event notifications to its contacts.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class CustomerReminder(Base):

@@ -7,6 +7,7 @@ transaction, so a decision and the messages it causes land together or not at al
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.eligibility import Candidate
-from core.importer import ImportPlan
+from core.importer import COMPLETABLE, ImportPlan
 from core.models import (
     ApiAudit,
     ApiKey,
@@ -61,13 +62,20 @@ async def lock_org_for_round(session: AsyncSession, org_id: str) -> int:
     return result.scalar_one()
 
 
-async def staff_by_mobile(session: AsyncSession, e164: str) -> list[Staff]:
-    rows = await session.scalars(select(Staff).where(Staff.mobile == e164).order_by(Staff.id))
+def _active_staff():
+    """Staff the host still has: a deactivated person is no one we talk to."""
+    return Staff.deactivated_at.is_(None)
+
+
+async def staff_by_mobile(session: AsyncSession, e164: str, include_deactivated: bool = False) -> list[Staff]:
+    query = select(Staff).where(Staff.mobile == e164).order_by(Staff.id)
+    rows = await session.scalars(query if include_deactivated else query.where(_active_staff()))
     return list(rows)
 
 
 async def staff_by_telegram(session: AsyncSession, user_id: int) -> list[Staff]:
-    rows = await session.scalars(select(Staff).where(Staff.telegram_user_id == user_id).order_by(Staff.id))
+    rows = await session.scalars(select(Staff).where(Staff.telegram_user_id == user_id, _active_staff())
+                                 .order_by(Staff.id))
     return list(rows)
 
 
@@ -82,7 +90,7 @@ async def staff_by_addresses(session: AsyncSession, mobiles: Iterable[str], tele
     if not conditions:
         return by_mobile, by_telegram
     wanted_mobiles, wanted_telegram = set(mobiles), set(telegram_ids)
-    for staff in await session.scalars(select(Staff).where(or_(*conditions)).order_by(Staff.id)):
+    for staff in await session.scalars(select(Staff).where(or_(*conditions), _active_staff()).order_by(Staff.id)):
         if staff.mobile in wanted_mobiles:
             by_mobile.setdefault(staff.mobile, []).append(staff)
         if staff.telegram_user_id in wanted_telegram:
@@ -166,7 +174,9 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
         select(
             Shift.staff_id.label("staff_id"),
             func.count().label("unfinished"),
-            func.sum(case((CareRecipient.reminders_enabled == True, 1), else_=0))  # noqa: E712
+            # A deactivated care recipient counts as one with reminders off (condition 5).
+            func.sum(case(((CareRecipient.reminders_enabled == True)  # noqa: E712
+                           & CareRecipient.deactivated_at.is_(None), 1), else_=0))
             .label("unfinished_enabled"),
         )
         .join(CareRecipient, CareRecipient.id == Shift.care_recipient_id)
@@ -192,6 +202,7 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
         )
         .join(per_staff, per_staff.c.staff_id == Staff.id)
         .outerjoin(last, last.c.staff_id == Staff.id)
+        .where(_active_staff())  # a deactivated assistant is neither reminded nor counted
         .order_by(Staff.name, Staff.id)
     )
     result = await session.execute(query)
@@ -221,7 +232,8 @@ async def count_with_shifts(session: AsyncSession, org_id: str, month: Month, tz
     any_shift = select(Shift.id).where(Shift.staff_id == Staff.id, Shift.start_at >= lo, Shift.start_at < hi)
     if recipient_ids is not None:
         any_shift = any_shift.where(Shift.care_recipient_id.in_(recipient_ids))
-    query = select(func.count()).select_from(Staff).where(Staff.org_id == org_id, any_shift.exists())
+    query = select(func.count()).select_from(Staff).where(Staff.org_id == org_id, _active_staff(),
+                                                          any_shift.exists())
     if staff_ids is not None:
         query = query.where(Staff.id.in_(staff_ids))
     return int(await session.scalar(query) or 0)
@@ -229,8 +241,9 @@ async def count_with_shifts(session: AsyncSession, org_id: str, month: Month, tz
 
 async def month_has_unfinished(session: AsyncSession, org_id: str, month: Month, tz_name: str) -> bool:
     lo, hi = month.bounds_utc(tz_name)
+    active_staff = select(Staff.id).where(Staff.id == Shift.staff_id, _active_staff()).exists()
     query = select(Shift.id).where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi,
-                                   _unfinished()).limit(1)
+                                   _unfinished(), active_staff).limit(1)
     return (await session.scalar(query)) is not None
 
 
@@ -393,6 +406,7 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: ti
 STATUS_RANK = {
     "pending": 0, "sending": 1, "unknown": 1, "unconfirmed": 2, "queued": 2, "accepted": 2, "scheduled": 2, "sent": 3,
     "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5,
+    "cancelled": 5,  # ours: its reminder or template was deleted before it went
 }
 
 
@@ -502,9 +516,12 @@ async def count_update_failure(session: AsyncSession, provider_id: str) -> int:
 async def claim_due_customer_reminders(session: AsyncSession, send_on_or_before: date,
                                        limit: int) -> list[CustomerReminder]:
     """Active reminders whose send day has come, locked so a tick in another process skips them."""
+    # A deactivated customer's reminders wait (their send day stays): reactivated, the newest due date goes.
+    active_customer = select(Customer.id).where(Customer.id == CustomerReminder.customer_id,
+                                                Customer.deactivated_at.is_(None)).exists()
     query = (
         select(CustomerReminder)
-        .where(CustomerReminder.active.is_(True), CustomerReminder.send_on <= send_on_or_before)
+        .where(CustomerReminder.active.is_(True), CustomerReminder.send_on <= send_on_or_before, active_customer)
         .order_by(CustomerReminder.send_on, CustomerReminder.id).limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -534,7 +551,7 @@ async def staff_with_roles(session: AsyncSession, org_ids: Iterable[str], roles:
     wanted_orgs, wanted_roles = sorted(set(org_ids)), set(roles)
     if not wanted_orgs:
         return []
-    rows = await session.scalars(select(Staff).where(Staff.org_id.in_(wanted_orgs),
+    rows = await session.scalars(select(Staff).where(Staff.org_id.in_(wanted_orgs), _active_staff(),
                                                      or_(*[Staff.roles.contains(r) for r in wanted_roles])))
     return [s for s in rows if wanted_roles & set(s.role_list())]
 
@@ -580,7 +597,7 @@ async def staff_by_external_ids(session: AsyncSession, org_id: str, ids: Iterabl
     if not wanted:
         return {}
     return {s.external_id: s for s in await session.scalars(
-        select(Staff).where(Staff.org_id == org_id, Staff.external_id.in_(wanted)))}
+        select(Staff).where(Staff.org_id == org_id, Staff.external_id.in_(wanted), _active_staff()))}
 
 
 async def claim_event(session: AsyncSession, row: dict) -> int | None:
@@ -668,15 +685,83 @@ async def _existing(session: AsyncSession, model, org_id: str, fields: tuple[str
 
 
 async def _upsert(session: AsyncSession, model, org_id: str, incoming: list[dict],
-                  fields: tuple[str, ...]) -> dict[str, int]:
-    """Insert the new rows and update the changed ones, matched by host id; return the counts."""
+                  fields: tuple[str, ...], retire: Retirement | None = None) -> dict[str, int]:
+    """Insert the new rows and update the changed ones, matched by host id; return the counts.
+
+    With ``retire``, the stored rows ``incoming`` lacks are removed or deactivated as well.
+    """
     existing = await _existing(session, model, org_id, fields)
     new, changed, same = _diff(existing, incoming, fields)
     if new:
         await session.execute(insert(model), [{"org_id": org_id, **r} for r in new])
     if changed:
         await session.execute(update(model), changed)
-    return {"created": len(new), "updated": len(changed), "unchanged": same}
+    counts = {"created": len(new), "updated": len(changed), "unchanged": same}
+    await _retire(session, model, org_id, existing, incoming, changed, retire, counts)
+    return counts
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """What becomes of stored rows a complete list (or a window) lacks: ``removed`` or ``deactivated``."""
+
+    mode: str
+    now: datetime
+    within: tuple[datetime, datetime] | None = None  # only rows whose start_at falls in [lo, hi)
+    cancels: str | None = None  # the outbox source whose unsent messages go with a removed row
+
+
+CANCELS = {"customer_reminders": "customer", "notification_templates": "event"}
+
+
+def _retirement(plan: ImportPlan, kind: str, now: datetime) -> Retirement | None:
+    if kind in plan.complete:
+        return Retirement(COMPLETABLE[kind], now, cancels=CANCELS.get(kind))
+    if kind == "shifts" and plan.shifts_window is not None:
+        return Retirement("removed", now, plan.shifts_window)
+    return None
+
+
+def _chunks(ids: list[int], size: int = 5000) -> Iterable[list[int]]:
+    """Slices of ``ids`` that fit every backend's limit on bound parameters."""
+    return (ids[start:start + size] for start in range(0, len(ids), size))
+
+
+async def _retire(session: AsyncSession, model, org_id: str, existing: dict[str, dict], incoming: list[dict],
+                  changed: list[dict], retire: Retirement | None, counts: dict[str, int]) -> list[int]:
+    """Remove or deactivate the organisation's rows of ``model`` that ``incoming`` lacks (bulk, by id).
+
+    Adds ``removed``/``deactivated`` to ``counts`` when retiring, and ``reactivated`` for deactivated rows
+    the import brought back (they are also among the updated); returns the ids retired.
+    """
+    back = None
+    if "deactivated_at" in model.__table__.c:
+        by_id = {old["id"]: old for old in existing.values()}
+        back = sum(1 for row in changed if by_id[row["id"]]["deactivated_at"] is not None)
+    if retire is None:
+        if back:
+            counts["reactivated"] = back
+        return []
+    listed = {r["external_id"] for r in incoming}
+    gone = [old["id"] for host_id, old in existing.items() if host_id not in listed
+            and (retire.within is None or retire.within[0] <= old["start_at"] < retire.within[1])
+            and (retire.mode == "removed" or old["deactivated_at"] is None)]
+    for chunk in _chunks(gone):
+        statement = delete(model) if retire.mode == "removed" else update(model).values(deactivated_at=retire.now)
+        await session.execute(statement.where(model.org_id == org_id, model.id.in_(chunk)),
+                              execution_options={"synchronize_session": False})
+    counts[retire.mode] = len(gone)
+    if back is not None:
+        counts["reactivated"] = back
+    if retire.cancels:
+        await cancel_pending(session, org_id, retire.cancels, gone, retire.now)
+    if model is Staff:  # what was queued for them (a round held by quiet hours) does not go either
+        await cancel_pending_to_staff(session, org_id, gone, retire.now)
+    if model is Customer and gone:
+        reminders = [rid for chunk in _chunks(gone) for rid in await session.scalars(select(CustomerReminder.id)
+                     .where(CustomerReminder.org_id == org_id, CustomerReminder.customer_id.in_(chunk)))]
+        await cancel_pending(session, org_id, "customer", reminders, retire.now)
+    return gone
 
 
 async def _id_map(session: AsyncSession, model, org_id: str) -> dict[str, int]:
@@ -693,20 +778,31 @@ async def known_ids(session: AsyncSession, org_id: str) -> tuple[set[str], set[s
     return staff, recipients, customers
 
 
+# deactivated_at is in the compared fields (always None in an import's records), so listing a
+# deactivated record again reactivates it.
 STAFF_FIELDS = ("name", "mobile", "email", "roles", "reminders_enabled", "personal_number", "sd_number",
-                "area", "telegram_user_id")
-CUSTOMER_FIELDS = ("name", "area", "contacts", "decision_from", "decision_to")
+                "area", "telegram_user_id", "deactivated_at")
+CUSTOMER_FIELDS = ("name", "area", "contacts", "decision_from", "decision_to", "deactivated_at")
 VISIT_FIELDS = ("staff_id", "customer_id", "start_at", "end_at", "confirmed")
 TEMPLATE_FIELDS = ("event_type", "title", "text", "delivery", "staff_recipients", "contact_roles")
 CUSTOMER_REMINDER_FIELDS = ("customer_id", "type", "title", "text", "first_due", "days_before", "recurrence",
                             "delivery", "recipients", "active")
 SCHEDULE_FIELDS = ("first_due", "days_before", "recurrence")
-RECIPIENT_FIELDS = ("name", "reminders_enabled")
+RECIPIENT_FIELDS = ("name", "reminders_enabled", "deactivated_at")
 SHIFT_FIELDS = ("staff_id", "care_recipient_id", "start_at", "end_at", "reported", "signed")
 
 
-async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dict[str, int]]:
-    """Upsert a validated plan; return counts per kind (created, updated, unchanged)."""
+def _active(records: list[dict]) -> list[dict]:
+    """An import's records as stored: whatever it lists is active."""
+    return [{**r, "deactivated_at": None} for r in records]
+
+
+async def apply_import(session: AsyncSession, plan: ImportPlan, now: datetime) -> dict[str, dict[str, int]]:
+    """Upsert a validated plan; return counts per kind (created, updated, unchanged).
+
+    Lists the plan declares complete (and shifts in its window) also retire what they lack:
+    counted as ``removed`` or ``deactivated`` (``now`` is when).
+    """
     counts: dict[str, dict[str, int]] = {}
     org_in = plan.organisation
     org = await session.get(Organisation, org_in["id"])
@@ -724,7 +820,8 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
     org_id = org_in["id"]
 
     existing = await _existing(session, Staff, org_id, STAFF_FIELDS)
-    new, changed, same = _diff(existing, plan.staff, STAFF_FIELDS)
+    incoming_staff = _active(plan.staff)
+    new, changed, same = _diff(existing, incoming_staff, STAFF_FIELDS)
     old_mobiles = {old["id"]: old["mobile"] for old in existing.values()}
     for row in changed:  # a new number is worth trying again
         if row["mobile"] != old_mobiles[row["id"]]:
@@ -734,9 +831,12 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
     if changed:
         await session.execute(update(Staff), changed)
     counts["staff"] = {"created": len(new), "updated": len(changed), "unchanged": same}
+    await _retire(session, Staff, org_id, existing, incoming_staff, changed, _retirement(plan, "staff", now),
+                  counts["staff"])
     staff_map = await _id_map(session, Staff, org_id)
 
-    counts["care_recipients"] = await _upsert(session, CareRecipient, org_id, plan.care_recipients, RECIPIENT_FIELDS)
+    counts["care_recipients"] = await _upsert(session, CareRecipient, org_id, _active(plan.care_recipients),
+                                              RECIPIENT_FIELDS, _retirement(plan, "care_recipients", now))
     recipient_map = await _id_map(session, CareRecipient, org_id)
 
     if plan.care_recipients:
@@ -758,7 +858,7 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
         "care_recipient_id": recipient_map[s["care_recipient"]], "start_at": s["start_at"], "end_at": s["end_at"],
         "reported": s["reported"], "signed": s["signed"],
     } for s in plan.shifts]
-    counts["shifts"] = await _upsert(session, Shift, org_id, shifts, SHIFT_FIELDS)
+    counts["shifts"] = await _upsert(session, Shift, org_id, shifts, SHIFT_FIELDS, _retirement(plan, "shifts", now))
 
     have_history = {(r.staff_id, r.month, r.sent_at) for r in await session.execute(
         select(ReminderHistory.staff_id, ReminderHistory.month, ReminderHistory.sent_at)
@@ -772,17 +872,18 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
     await add_history(session, history)
     counts["reminder_history"] = {"created": len(history), "updated": 0,
                                   "unchanged": len(plan.history) - len(history)}
-    if plan.customers or plan.customer_reminders:
-        counts.update(await _apply_customers(session, org_id, plan))
-    if plan.visits:
+    if plan.customers or plan.customer_reminders or {"customers", "customer_reminders"} & plan.complete:
+        counts.update(await _apply_customers(session, org_id, plan, now))
+    if plan.visits or "visits" in plan.complete:
         customer_map = await _id_map(session, Customer, org_id)
         visits = [{"external_id": v["external_id"], "staff_id": staff_map[v["staff"]],
                    "customer_id": customer_map[v["customer"]], "start_at": v["start_at"], "end_at": v["end_at"],
                    "confirmed": v["confirmed"]} for v in plan.visits]
-        counts["visits"] = await _upsert(session, Visit, org_id, visits, VISIT_FIELDS)
-    if plan.notification_templates:
+        counts["visits"] = await _upsert(session, Visit, org_id, visits, VISIT_FIELDS, _retirement(plan, "visits", now))
+    if plan.notification_templates or "notification_templates" in plan.complete:
         counts["notification_templates"] = await _upsert(session, NotificationTemplate, org_id,
-                                                         plan.notification_templates, TEMPLATE_FIELDS)
+                                                         plan.notification_templates, TEMPLATE_FIELDS,
+                                                         _retirement(plan, "notification_templates", now))
     await refresh_buffer(session, org_id, plan.timezone)  # new data may free waiting visits, or hold ready ones
     return counts
 
@@ -857,8 +958,10 @@ def _schedule(values: dict, after: date | None) -> dict:
     return {"next_due": due, "send_on": due - timedelta(days=values["days_before"]) if due else None}
 
 
-async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan) -> dict[str, dict[str, int]]:
-    counts = {"customers": await _upsert(session, Customer, org_id, plan.customers, CUSTOMER_FIELDS)}
+async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan,
+                           now: datetime) -> dict[str, dict[str, int]]:
+    counts = {"customers": await _upsert(session, Customer, org_id, _active(plan.customers), CUSTOMER_FIELDS,
+                                         _retirement(plan, "customers", now))}
     customer_map = await _id_map(session, Customer, org_id)
 
     incoming = [{**{k: v for k, v in r.items() if k != "customer"}, "customer_id": customer_map[r["customer"]]}
@@ -875,6 +978,8 @@ async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan)
     for fields in {tuple(sorted(row)) for row in changed}:  # executemany needs one shape per batch
         await session.execute(update(CustomerReminder), [r for r in changed if tuple(sorted(r)) == fields])
     counts["customer_reminders"] = {"created": len(new), "updated": len(changed), "unchanged": same}
+    await _retire(session, CustomerReminder, org_id, existing, incoming, changed,
+                  _retirement(plan, "customer_reminders", now), counts["customer_reminders"])
     return counts
 
 
@@ -938,3 +1043,60 @@ async def add_audit(session: AsyncSession, **values) -> None:
 async def audit_rows(session: AsyncSession, org_id: str, limit: int) -> list[ApiAudit]:
     return list(await session.scalars(select(ApiAudit).where(ApiAudit.org_id == org_id)
                                       .order_by(ApiAudit.at.desc(), ApiAudit.id.desc()).limit(limit)))
+# ---------------------------------------------------------------- deleting what a host no longer has
+
+
+# The outbox key of a customer reminder's message is "customer:<reminder id>:<due>:<way>:<address>",
+# of an event notification "event:<event id>:<template id>:<way>:<address>": which part names the source.
+SOURCE_PART = {"customer": 1, "event": 2}
+
+
+async def cancel_pending(session: AsyncSession, org_id: str, source: str, ids: Iterable[int],
+                         now: datetime) -> int:
+    """Mark the messages not yet sent for these customer reminders ("customer") or notification templates
+    ("event") ``cancelled``, which the dispatcher never claims; return how many.
+
+    Only ``pending`` rows: one a dispatcher holds (``sending``) is already on its way.
+    """
+    wanted = {str(i) for i in ids}
+    if not wanted:
+        return 0
+    o = OutboxMessage
+    rows = await session.execute(select(o.id, o.idempotency_key).where(
+        o.org_id == org_id, o.status == "pending", o.idempotency_key.startswith(f"{source}:")))
+    part = SOURCE_PART[source]
+    doomed = [r.id for r in rows if (parts := r.idempotency_key.split(":")) and len(parts) > part
+              and parts[part] in wanted]
+    cancelled = 0
+    for chunk in _chunks(doomed):
+        result = await session.execute(
+            update(o).where(o.id.in_(chunk), o.status == "pending").values(status="cancelled", updated_at=now),
+            execution_options={"synchronize_session": False})
+        cancelled += result.rowcount or 0
+    return cancelled
+
+
+async def cancel_pending_to_staff(session: AsyncSession, org_id: str, staff_ids: list[int], now: datetime) -> None:
+    """Mark the messages not yet sent to these people ``cancelled``."""
+    o = OutboxMessage
+    for chunk in _chunks(staff_ids):
+        await session.execute(update(o).where(o.org_id == org_id, o.status == "pending", o.staff_id.in_(chunk))
+                              .values(status="cancelled", updated_at=now),
+                              execution_options={"synchronize_session": False})
+
+
+DELETABLE = {"customer_reminder": (CustomerReminder, "customer"), "notification_template": (NotificationTemplate, "event"),
+             "visit": (Visit, None)}
+
+
+async def delete_record(session: AsyncSession, kind: str, org_id: str, external_id: str,
+                        now: datetime) -> int | None:
+    """Delete one of the organisation's customer reminders, notification templates or visits by host id,
+    cancelling the messages it has not sent yet; how many were cancelled, or None when there is no such row."""
+    model, source = DELETABLE[kind]
+    our_id = await session.scalar(delete(model).where(model.org_id == org_id, model.external_id == external_id)
+                                  .returning(model.id), execution_options={"synchronize_session": False})
+    if our_id is None:
+        return None
+    return await cancel_pending(session, org_id, source, [our_id], now) if source else 0
+

@@ -123,9 +123,15 @@ async def _find_person(ctx: Context, staff: Staff, who: str, recipients: set[int
                        org: Organisation) -> Staff:
     mobile = try_e164(who)
     if mobile:
-        found = [s for s in await store.staff_by_mobile(ctx.session, mobile) if s.org_id == org.id]
+        found = [s for s in await store.staff_by_mobile(ctx.session, mobile, include_deactivated=True)
+                 if s.org_id == org.id]
     else:
         found = await store.find_by_name(ctx.session, Staff, org.id, who)
+    active = [s for s in found if s.deactivated_at is None]
+    if found and not active:  # the host system no longer has them: say so rather than "no one"
+        raise Refusal(f"{found[0].name} finns inte längre i personallistan (avslutad i verksamhetssystemet). "
+                      "Ingen påminnelse skickad.")
+    found = active
     if recipients is not None and found:
         lo, hi = month.bounds_utc(ctx.tz(org))
         in_scope = await store.staff_ids_with_shifts(ctx.session, [s.id for s in found], lo, hi, recipients)

@@ -68,9 +68,15 @@ async def receive_event(ctx: Context, org: Organisation, event: object) -> dict:
     for template in templates:
         recipients = [Recipient(s.name, s.email, s.mobile, s.id) for sid in template.staff_recipients
                       if (s := staff.get(sid)) is not None]
-        if customer is not None:
+        # Staff the host no longer has (deactivated) are not told; say so rather than drop them quietly.
+        unreached += [f"mall {template.external_id}: personal {sid} är avslutad" for sid in template.staff_recipients
+                      if sid not in staff]
+        if customer is not None and customer.deactivated_at is None:
             recipients += [Recipient(c["name"], c.get("email"), c.get("mobile")) for c in customer.contacts or []
                            if set(c.get("roles", [])) & set(template.contact_roles)]
+        elif customer is not None and template.contact_roles:  # the host no longer has the customer
+            unreached.append(f"mall {template.external_id}: kunden {customer.name} är avslutad, "
+                             "dess kontakter fick inget")
 
         def body_for(recipient: Recipient) -> str:
             try:

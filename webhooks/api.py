@@ -338,6 +338,24 @@ async def get_audit(request: web.Request) -> web.Response:
 
 
 AUDIT_DEFAULT, AUDIT_MAX = 50, 500
+DELETE_NAMES = {"customer_reminder": "customer reminder", "notification_template": "notification template",
+                "visit": "visit"}
+
+
+def _delete_route(kind: str, param: str):
+    async def delete_record(request: web.Request) -> web.Response:
+        """DELETE one record by its host id; the messages it has not sent yet are cancelled."""
+        _authorised(request)
+        services = request.app[SERVICES]
+        org_id, record = request.match_info["org"], request.match_info[param]
+        async with services.sessions.begin() as session:
+            await _organisation(session, org_id)
+            cancelled = await store.delete_record(session, kind, org_id, record, services.clock()) \
+                if _plausible_id(record) else None
+        if cancelled is None:
+            return _error(404, f"no {DELETE_NAMES[kind]} {record[:64]!r} in {org_id[:64]!r}")
+        return web.json_response({"deleted": record, "cancelled_messages": cancelled})
+    return delete_record
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -367,6 +385,11 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/v1/organisations/{org}/events", post_event)
     app.router.add_get("/api/v1/organisations/{org}/events/{event}", get_event)
     app.router.add_get("/api/v1/organisations/{org}/audit", get_audit)
+    app.router.add_delete("/api/v1/organisations/{org}/customer-reminders/{reminder}",
+                          _delete_route("customer_reminder", "reminder"))
+    app.router.add_delete("/api/v1/organisations/{org}/notification-templates/{template}",
+                          _delete_route("notification_template", "template"))
+    app.router.add_delete("/api/v1/organisations/{org}/visits/{visit}", _delete_route("visit", "visit"))
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

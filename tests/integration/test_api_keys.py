@@ -43,7 +43,8 @@ def org_doc(org_id: str) -> dict:
 
 # What fills each path parameter, and the body each write sends, for the "right key" case. A new
 # route with a parameter not named here fails the proof with a message saying what to add.
-SAMPLES = {"event": "e1", "staff": "v1", "customer": "k1", "person": "v1", "visit": "b0", "reminder": "cr1"}
+SAMPLES = {"event": "e1", "staff": "v1", "customer": "k1", "person": "v1", "visit": "b0", "reminder": "cr1",
+           "template": "t1"}
 
 
 def body_for(method: str, route: str, org_id: str):
