@@ -303,6 +303,7 @@ NB: dict[str, str] = {
                         "eller PÅMINN ALLE mai ARBEIDSLEDER Lisa.",
     "malformed.status": "Ukjent filter '{tail}'. Skriv STATUS mai KLAR, AVSLÅTT, MANGLER MOBIL eller ALLE.",
     "suggest.remind_all": "PÅMINN ALLE {month}",
+    "suggest.stop": "STOPP",
     "suggest.help": "HJELP",
     "help.coordinator": "Kommandoer: PÅMINN ALLE mai | PÅMINN ALLE mai BRUKER <navn> | PÅMINN ALLE mai "
                         "ARBEIDSLEDER <navn> | PÅMINN <navn eller mobil> mai | STATUS mai "
