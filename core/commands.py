@@ -238,7 +238,8 @@ def _parse_remind(rest: list[str], written: list[str]) -> Command:
         if len(rest) > month_words:
             parsed = parse_month_words(rest[-month_words:])
             who = " ".join(rest[:-month_words])
-            if parsed is not None and parsed[1] == month_words and not _cuts_a_number(who):
+            numeric = all(w.isdigit() for w in rest[-month_words:])
+            if parsed is not None and parsed[1] == month_words and not (numeric and _cuts_a_number(who)):
                 return RemindOne(who, parsed[0], " ".join(written[:-month_words]))
     return RemindOne(" ".join(rest), None, " ".join(written))
 
