@@ -137,6 +137,15 @@ SV: dict[str, str] = {
     "channel.sms": "SMS",
     "channel.telegram": "Telegram",
     "channel.simulator": "simulatorn",
+    # --- Telegram's buttons under STATUS
+    "tg.filter.ready": "Redo",
+    "tg.filter.off": "Avstängda",
+    "tg.filter.no_mobile": "Saknar mobil",
+    "tg.filter.all": "Alla",
+    "tg.remind_all": "Skicka påminnelse till alla",
+    "tg.confirm": "Skicka påminnelse till alla som är redo för {month}?",
+    "tg.yes": "Ja, skicka",
+    "tg.cancel": "Avbryt",
 }
 
 DA: dict[str, str] = {
@@ -236,6 +245,14 @@ DA: dict[str, str] = {
                         "påmindelsen nåede frem til disse. Den sendes ikke igen af sig selv; skriv PÅMIND <navn>, "
                         "hvis der er brug for den.",
     "channel.simulator": "simulatoren",
+    "tg.filter.ready": "Klar",
+    "tg.filter.off": "Slået fra",
+    "tg.filter.no_mobile": "Mangler mobil",
+    "tg.filter.all": "Alle",
+    "tg.remind_all": "Send påmindelse til alle",
+    "tg.confirm": "Send en påmindelse til alle, der er klar, for {month}?",
+    "tg.yes": "Ja, send",
+    "tg.cancel": "Annuller",
 }
 
 NB: dict[str, str] = {
@@ -334,6 +351,14 @@ NB: dict[str, str] = {
     "team.unconfirmed": "Usikker levering: {channel} ble avbrutt midt i sendingen, så vi vet ikke om påminnelsen "
                         "kom fram til disse. Den sendes ikke på nytt av seg selv; skriv PÅMINN <navn> om den trengs.",
     "channel.simulator": "simulatoren",
+    "tg.filter.ready": "Klare",
+    "tg.filter.off": "Slått av",
+    "tg.filter.no_mobile": "Mangler mobil",
+    "tg.filter.all": "Alle",
+    "tg.remind_all": "Send påminnelse til alle",
+    "tg.confirm": "Sende påminnelse til alle som er klare for {month}?",
+    "tg.yes": "Ja, send",
+    "tg.cancel": "Avbryt",
 }
 
 EN: dict[str, str] = {
@@ -432,6 +457,14 @@ EN: dict[str, str] = {
     "team.unconfirmed": "Uncertain delivery: {channel} was cut off mid-send, so we do not know whether the "
                         "reminder reached these people. It is not resent by itself; write REMIND <name> if needed.",
     "channel.simulator": "the simulator",
+    "tg.filter.ready": "Ready",
+    "tg.filter.off": "Off",
+    "tg.filter.no_mobile": "No mobile",
+    "tg.filter.all": "All",
+    "tg.remind_all": "Send reminder to all",
+    "tg.confirm": "Send a reminder to everyone ready for {month}?",
+    "tg.yes": "Yes, send",
+    "tg.cancel": "Cancel",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"sv": SV, "da": DA, "nb": NB, "en": EN}

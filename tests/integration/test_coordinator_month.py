@@ -199,3 +199,29 @@ async def test_names_are_echoed_as_written_and_single_reasons_read_naturally(har
         "Ingen påminnelse för maj 2026 skickad: Eva Ek har bara pass kvar hos brukare med påminnelser avstängda."]
     await harness.dispatch()
     assert harness.fake.messages == []
+
+
+# ---------------------------------------------------------------- Telegram, in the organisation's language
+
+from tests.integration.test_telegram import (  # noqa: E402  (the Telegram harness and its helpers)
+    KARIN_TG, callback_update, fake_telegram, link, post, say, tg,
+)
+
+__all__ = ["fake_telegram", "tg"]  # fixtures used by the test below
+
+
+async def test_telegram_status_buttons_follow_the_organisations_language(tg):
+    await load(tg, may_org(locale="en"))
+    await link(tg, KARIN_TG, "+46701112233")
+    await say(tg, KARIN_TG, "/status")
+    status = tg.tg.sent(KARIN_TG)[-1]
+    assert status.params["text"].startswith("No month given, so I took last month (may 2026).\n"
+                                            "Status may 2026: 4 ready")
+    labels = [b["text"] for row in status.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["Ready", "Off", "No mobile", "All", "Send reminder to all"]
+    message_id = 100 + len([c for c in tg.tg.calls if c.method == "sendMessage"]) - 1
+    await post(tg, callback_update(next(tg.ids), KARIN_TG, "rm:2026-05", message_id))
+    await tg.dispatch()
+    assert tg.tg.calls[-1].params["text"] == "Send a reminder to everyone ready for may 2026?"
+    await say(tg, KARIN_TG, "/remind all may")
+    assert tg.tg.sent(KARIN_TG)[-1].params["text"].startswith("4 reminders for may 2026 sent")
