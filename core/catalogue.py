@@ -55,7 +55,8 @@ SV: dict[str, str] = {
     "round.none.no_shifts": "0 påminnelser för {month}{scope} skickade: ingen har pass den månaden.",
     "round.none.all_done": "0 påminnelser för {month}{scope} skickade: alla med pass den månaden har redan "
                            "rapporterat allt.",
-    "round.none.one_reason": "0 påminnelser för {month}{scope} skickade: alla med pass kvar {reason}.",
+    "round.none.one_reason.one": "0 påminnelser för {month}{scope} skickade: den enda med pass kvar {reason}.",
+    "round.none.one_reason.other": "0 påminnelser för {month}{scope} skickade: alla {n} med pass kvar {reason}.",
     "round.none.mixed": "0 påminnelser för {month}{scope} skickade: ingen med pass kvar kunde påminnas.",
     "team.round": "{coordinator} skickade påminnelser för {month}{scope}: {sent} skickade.",
     "team.round.held": " Inte skickade: {held}.",
@@ -178,7 +179,8 @@ DA: dict[str, str] = {
     "round.none.no_shifts": "0 påmindelser for {month}{scope} sendt: ingen har vagter i den måned.",
     "round.none.all_done": "0 påmindelser for {month}{scope} sendt: alle med vagter i den måned har allerede "
                            "registreret alt.",
-    "round.none.one_reason": "0 påmindelser for {month}{scope} sendt: alle med vagter tilbage {reason}.",
+    "round.none.one_reason.one": "0 påmindelser for {month}{scope} sendt: den eneste med vagter tilbage {reason}.",
+    "round.none.one_reason.other": "0 påmindelser for {month}{scope} sendt: alle {n} med vagter tilbage {reason}.",
     "round.none.mixed": "0 påmindelser for {month}{scope} sendt: ingen med vagter tilbage kunne få en påmindelse.",
     "team.round": "{coordinator} sendte påmindelser for {month}{scope}: {sent} sendt.",
     "team.round.held": " Ikke sendt: {held}.",
@@ -285,7 +287,8 @@ NB: dict[str, str] = {
     "round.none.no_shifts": "0 påminnelser for {month}{scope} sendt: ingen har vakter den måneden.",
     "round.none.all_done": "0 påminnelser for {month}{scope} sendt: alle med vakter den måneden har allerede "
                            "registrert alt.",
-    "round.none.one_reason": "0 påminnelser for {month}{scope} sendt: alle med vakter igjen {reason}.",
+    "round.none.one_reason.one": "0 påminnelser for {month}{scope} sendt: den eneste med vakter igjen {reason}.",
+    "round.none.one_reason.other": "0 påminnelser for {month}{scope} sendt: alle {n} med vakter igjen {reason}.",
     "round.none.mixed": "0 påminnelser for {month}{scope} sendt: ingen med vakter igjen kunne få påminnelse.",
     "team.round": "{coordinator} sendte påminnelser for {month}{scope}: {sent} sendt.",
     "team.round.held": " Ikke sendt: {held}.",
@@ -392,7 +395,8 @@ EN: dict[str, str] = {
     "round.none.no_shifts": "0 reminders for {month}{scope} sent: nobody has shifts that month.",
     "round.none.all_done": "0 reminders for {month}{scope} sent: everyone with shifts that month has already "
                            "reported everything.",
-    "round.none.one_reason": "0 reminders for {month}{scope} sent: everyone with shifts left is {reason}.",
+    "round.none.one_reason.one": "0 reminders for {month}{scope} sent: nobody could be reminded ({n} {reason}).",
+    "round.none.one_reason.other": "0 reminders for {month}{scope} sent: nobody could be reminded ({n} {reason}).",
     "round.none.mixed": "0 reminders for {month}{scope} sent: nobody with shifts left could be reminded.",
     "team.round": "{coordinator} sent reminders for {month}{scope}: {sent} sent.",
     "team.round.held": " Not sent: {held}.",

@@ -68,8 +68,8 @@ def _nobody_reached(s: RoundSummary, label: str) -> str:
         key = "round.none.all_done" if s.counts.get(Reason.NOTHING_TO_REPORT) else "round.none.no_shifts"
         return render(s.locale, key, **values)
     if len(held) == 1:
-        (reason,) = held
-        return render(s.locale, "round.none.one_reason", reason=reason_text(reason, s.locale), **values)
+        ((reason, n),) = held.items()
+        return render_plural(s.locale, "round.none.one_reason", n, reason=reason_text(reason, s.locale), **values)
     return render(s.locale, "round.none.mixed", **values)
 
 

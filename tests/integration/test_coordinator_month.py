@@ -46,8 +46,8 @@ async def test_a_danish_organisation_does_a_round_by_sms(harness):
     assert await harness.sms(COORD, "PÅMIND 20 12 34 56 maj") == [
         "Påmindelse for maj 2026 sendt til Dorte Dansk (20 12 34 56)."]
     assert await harness.sms(COORD, "påmind alle maj borger tore") == [
-        "0 påmindelser for maj 2026 (borger Tore Tredje) sendt: alle med vagter tilbage fik en påmindelse inden "
-        "for de sidste 2 timer."]
+        "0 påmindelser for maj 2026 (borger Tore Tredje) sendt: alle 3 med vagter tilbage fik en påmindelse "
+        "inden for de sidste 2 timer."]
     assert await harness.sms(COORD, "PÅMIND Cecilia maj") == [
         "Ingen påmindelse for maj 2026 sendt: Cecilia Carlsson har intet mobilnummer."]
     assert (await harness.sms(COORD, "HJÆLP"))[0].startswith("Kommandoer: PÅMIND ALLE maj | PÅMIND ALLE maj BORGER")
@@ -146,15 +146,15 @@ async def test_a_round_that_reaches_nobody_says_why_and_stays_out_of_the_team_ch
     assert await harness.sms(COORD, "PÅMINN ALLA mars") == [
         "0 påminnelser för mars 2026 skickade: ingen har pass den månaden."]
     assert await harness.sms(COORD, "PÅMINN ALLA maj BRUKARE Stina") == [
-        "0 påminnelser för maj 2026 (brukare Stina Stängd) skickade: alla med pass kvar arbetar hos brukare med "
-        "påminnelser avstängda."]
+        "0 påminnelser för maj 2026 (brukare Stina Stängd) skickade: alla 2 med pass kvar arbetar hos brukare "
+        "med påminnelser avstängda."]
     assert await team_messages(harness) == []
     first = await harness.sms(COORD, "PÅMINN ALLA maj")
     assert first[0].startswith("4 påminnelser för maj 2026 skickade")
     harness.clock.advance(minutes=10)
     assert await harness.sms(COORD, "PÅMINN ALLA maj BRUKARE Tore") == [
-        "0 påminnelser för maj 2026 (brukare Tore Tredje) skickade: alla med pass kvar fick påminnelse de senaste "
-        "2 timmarna."]
+        "0 påminnelser för maj 2026 (brukare Tore Tredje) skickade: alla 2 med pass kvar fick påminnelse de "
+        "senaste 2 timmarna."]
     assert await harness.sms(COORD, "PÅMINN ALLA maj ARBETSLEDARE Lisa") == [
         "0 påminnelser för maj 2026 (arbetsledare Lisa Ledare) skickade: ingen med pass kvar kunde påminnas.\n"
         "Inte skickade: 1 har påminnelser avstängda, 1 saknar mobilnummer, 3 fick påminnelse de senaste 2 timmarna.\n"
