@@ -106,7 +106,7 @@ SV: dict[str, str] = {
     "help.coordinator": "Kommandon: PÅMINN ALLA maj | PÅMINN ALLA maj BRUKARE <namn> | PÅMINN ALLA maj "
                         "ARBETSLEDARE <namn> | PÅMINN <namn eller mobil> maj | STATUS maj "
                         "[REDO|AVSTÄNGDA|SAKNAR MOBIL|ALLA] | STOPP | START",
-    "help.coordinator.narrow": " STATUS tar också BRUKARE <namn> och/eller ARBETSLEDARE <namn>.",
+    "help.coordinator.narrow": ". STATUS tar också BRUKARE <namn> och/eller ARBETSLEDARE <namn>.",
     "unknown_sender": "Det här numret finns inte hos Påminn. Kontakta din arbetsgivare om du ska få påminnelser hit.",
     "not_yours": "Det kommandot kan bara samordnare och arbetsledare använda. Du kan svara OK, STOPP, START "
                  "eller HJÄLP.",
@@ -220,7 +220,7 @@ DA: dict[str, str] = {
     "help.coordinator": "Kommandoer: PÅMIND ALLE maj | PÅMIND ALLE maj BORGER <navn> | PÅMIND ALLE maj "
                         "ARBEJDSLEDER <navn> | PÅMIND <navn eller mobil> maj | STATUS maj "
                         "[KLAR|SLÅET FRA|MANGLER MOBIL|ALLE] | STOP | START",
-    "help.coordinator.narrow": " STATUS kan også afgrænses med BORGER <navn> og/eller ARBEJDSLEDER <navn>.",
+    "help.coordinator.narrow": ". STATUS kan også afgrænses med BORGER <navn> og/eller ARBEJDSLEDER <navn>.",
     "not_yours": "Den kommando kan kun koordinatorer og arbejdsledere bruge. Du kan svare OK, STOP, START "
                  "eller HJÆLP.",
     "unknown.coordinator": "Det forstod jeg ikke.{did_you_mean} Skriv HJÆLP for at se alle kommandoer.",
@@ -328,7 +328,7 @@ NB: dict[str, str] = {
     "help.coordinator": "Kommandoer: PÅMINN ALLE mai | PÅMINN ALLE mai BRUKER <navn> | PÅMINN ALLE mai "
                         "ARBEIDSLEDER <navn> | PÅMINN <navn eller mobil> mai | STATUS mai "
                         "[KLAR|AVSLÅTT|MANGLER MOBIL|ALLE] | STOPP | START",
-    "help.coordinator.narrow": " STATUS kan også avgrenses med BRUKER <navn> og/eller ARBEIDSLEDER <navn>.",
+    "help.coordinator.narrow": ". STATUS kan også avgrenses med BRUKER <navn> og/eller ARBEIDSLEDER <navn>.",
     "not_yours": "Den kommandoen kan bare koordinatorer og arbeidsledere bruke. Du kan svare OK, STOPP, START "
                  "eller HJELP.",
     "unknown.coordinator": "Det forsto jeg ikke.{did_you_mean} Skriv HJELP for alle kommandoer.",
@@ -436,7 +436,7 @@ EN: dict[str, str] = {
     "help.coordinator": "Commands: REMIND ALL may | REMIND ALL may CLIENT <name> | REMIND ALL may "
                         "SUPERVISOR <name> | REMIND <name or mobile> may | STATUS may "
                         "[READY|OFF|NO MOBILE|ALL] | STOP | START",
-    "help.coordinator.narrow": " STATUS also takes CLIENT <name> and/or SUPERVISOR <name>.",
+    "help.coordinator.narrow": ". STATUS also takes CLIENT <name> and/or SUPERVISOR <name>.",
     "not_yours": "Only coordinators and supervisors can use that command. You can reply OK, STOP, START or HELP.",
     "unknown.coordinator": "I did not understand that.{did_you_mean} Write HELP for all commands.",
     "assistant.ack": "Thanks! We have noted that you have seen the reminder for {month}.",
