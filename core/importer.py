@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.fieldnames import hint, unknown_fields
 from core.months import Month
-from core.phones import InvalidPhoneNumber, to_e164
+from core.phones import InvalidPhoneNumber, region_for, to_e164
 from core.quiet import parse_quiet_hours
 from core.recurrence import parse_recurrence
 from core.templates import MAX_TEMPLATE, template_problems
@@ -202,6 +202,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
             problems.append(f"organisation: {exc}")
     plan = ImportPlan(organisation=org, timezone=tz.key, complete=_complete(doc, problems),
                       shifts_window=_shifts_window(doc, tz, problems))
+    region = _region(plan)
 
     staff_ids: set[str] = set()
     for where, rec, sid in _records(doc, "staff", problems, staff_ids):
@@ -211,7 +212,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
                 problems.append(f"{where}: 'mobile' must be a string like '070-123 45 67'")
             else:
                 try:
-                    mobile = to_e164(rec["mobile"])
+                    mobile = to_e164(rec["mobile"], region)
                 except InvalidPhoneNumber as exc:
                     problems.append(f"{where}: 'mobile' {exc}; write it like '070-123 45 67' or '+46701234567'")
         roles = rec.get("roles", ["assistant"])
@@ -299,7 +300,12 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
     return plan
 
 
-def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
+def _region(plan: ImportPlan) -> str:
+    """Where national numbers in this file are read: the organisation's country (``20 12 34 56`` is Danish there)."""
+    return region_for(plan.timezone, plan.organisation["locale"])
+
+
+def _contact(rec: object, where: str, problems: list[str], region: str) -> dict | None:
     if not isinstance(rec, dict):
         problems.append(f"{where}: must be an object with 'name' and 'email' and/or 'mobile'")
         return None
@@ -312,7 +318,7 @@ def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
     mobile = None
     if rec.get("mobile") not in (None, ""):
         try:
-            mobile = to_e164(rec["mobile"]) if isinstance(rec["mobile"], str) else None
+            mobile = to_e164(rec["mobile"], region) if isinstance(rec["mobile"], str) else None
         except InvalidPhoneNumber:
             pass
         if mobile is None:
@@ -331,12 +337,13 @@ def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
 
 def _customers(doc: dict, plan: ImportPlan, problems: list[str]) -> set[str]:
     ids: set[str] = set()
+    region = _region(plan)
     for where, rec, cid in _records(doc, "customers", problems, ids):
         contacts_in = rec.get("contacts") or []
         if not isinstance(contacts_in, list):
             problems.append(f"{where}: 'contacts' must be a list")
             contacts_in = []
-        contacts = [_contact(c, f"{where} contacts[{n}]", problems) for n, c in enumerate(contacts_in)]
+        contacts = [_contact(c, f"{where} contacts[{n}]", problems, region) for n, c in enumerate(contacts_in)]
         decision_from, decision_to = _decision(rec.get("decision"), where, problems)
         plan.customers.append({
             "external_id": cid, "name": _text(rec, "name", where, problems),

@@ -239,6 +239,25 @@ async def count_with_shifts(session: AsyncSession, org_id: str, month: Month, tz
     return int(await session.scalar(query) or 0)
 
 
+async def left_by_staff(session: AsyncSession, org_id: str, month: Month, tz_name: str,
+                        recipient_ids: set[int] | None = None) -> list[tuple[int, str, int, int]]:
+    """Everyone with a shift in ``month`` (within the scope), finished or not, in one grouped query:
+    ``(staff id, name, shifts not reported, shifts not signed)``, by name."""
+    lo, hi = month.bounds_utc(tz_name)
+    query = (
+        select(Staff.id, Staff.name,
+               func.sum(case((Shift.reported == False, 1), else_=0)),  # noqa: E712
+               func.sum(case((Shift.signed == False, 1), else_=0)))  # noqa: E712
+        .join(Shift, Shift.staff_id == Staff.id)
+        .where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi)
+        .group_by(Staff.id, Staff.name)
+        .order_by(Staff.name, Staff.id)
+    )
+    if recipient_ids is not None:
+        query = query.where(Shift.care_recipient_id.in_(recipient_ids))
+    return [(row[0], row[1], int(row[2] or 0), int(row[3] or 0)) for row in await session.execute(query)]
+
+
 async def month_has_unfinished(session: AsyncSession, org_id: str, month: Month, tz_name: str) -> bool:
     lo, hi = month.bounds_utc(tz_name)
     active_staff = select(Staff.id).where(Staff.id == Shift.staff_id, _active_staff()).exists()

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 from core import store
+from core.catalogue import language, render
 from core.models import OutboxMessage
 from core.months import Month, month_label
 from handlers.context import Context
 from handlers.outbound import gather_to_team, person_row, to_team
 
 
-CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "simulator": "simulatorn"}
-UNCONFIRMED_HEADER = ("Osäker leverans: {channel} avbröts mitt i sändningen, så vi vet inte om påminnelsen kom fram "
-                      "till dessa. Den skickas inte om av sig själv; skriv PÅMINN <namn> om den behövs.")
+CHANNELS = ("sms", "telegram", "simulator")
+
+
+def _locale(org) -> str:
+    return language(org.locale if org is not None else None)
 
 
 async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None:
@@ -21,6 +24,8 @@ async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None
     if not people:
         return
     person = people[0]
+    org = await store.get_org(ctx.session, msg.org_id)
+    loc = _locale(org)
     if reason == "blocked":
         # The person blocked the bot: reminders go back to SMS, and this one is sent that way now.
         person.preferred_channel = "sms"
@@ -29,17 +34,16 @@ async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None
             if row is not None:
                 await store.enqueue(ctx.session, [row])
                 return
-        what = "har blockerat boten i Telegram; påminnelserna går som SMS"
+        what = render(loc, "team.failed.blocked")
     elif reason == "unsubscribed":
         await store.set_opt_out(ctx.session, [person.id], ctx.now)
-        what = "har avregistrerat sig från SMS (STOP hos operatören); påminnelserna är avstängda"
+        what = render(loc, "team.failed.unsubscribed")
     elif reason == "invalid_number":
         await store.mark_mobile_invalid(ctx.session, person.id)
-        what = "har ett ogiltigt mobilnummer; rätta det i verksamhetssystemet"
+        what = render(loc, "team.failed.invalid_number")
     else:
-        what = f"kunde inte nås ({reason})"
-    org = await store.get_org(ctx.session, msg.org_id)
-    await to_team(ctx, org, f"Leverans misslyckades: {person.name} {what}.", f"team-fail:{msg.id}")
+        what = render(loc, "team.failed.other", reason=reason)
+    await to_team(ctx, org, render(loc, "team.failed", name=person.name, what=what), f"team-fail:{msg.id}")
 
 
 async def delivery_unconfirmed(ctx: Context, msg: OutboxMessage) -> None:
@@ -50,9 +54,10 @@ async def delivery_unconfirmed(ctx: Context, msg: OutboxMessage) -> None:
     people = await store.staff_by_ids(ctx.session, [msg.staff_id])
     if not people:
         return
-    channel = CHANNEL_NAMES.get(msg.channel, msg.channel)
     org = await store.get_org(ctx.session, msg.org_id)
-    await gather_to_team(ctx, org, "unconfirmed", UNCONFIRMED_HEADER.format(channel=channel),
+    loc = _locale(org)
+    channel = render(loc, f"channel.{msg.channel}") if msg.channel in CHANNELS else msg.channel
+    await gather_to_team(ctx, org, "unconfirmed", render(loc, "team.unconfirmed", channel=channel),
                          [f"• {people[0].name}"], f"{msg.id}")
 
 
@@ -65,6 +70,8 @@ async def announce_completed_months(ctx: Context, org_id: str) -> list[str]:
         month = Month.parse_key(key)
         if not await store.month_has_unfinished(ctx.session, org_id, month, ctx.tz(org)):
             await store.mark_rounds_complete(ctx.session, org_id, key, ctx.now)
-            await to_team(ctx, org, f"Alla har rapporterat för {month_label(month)}. 🎉", f"team-done:{org_id}:{key}")
+            loc = _locale(org)
+            await to_team(ctx, org, render(loc, "team.all_done", month=month_label(month, loc)),
+                          f"team-done:{org_id}:{key}")
             done.append(key)
     return done

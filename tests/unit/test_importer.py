@@ -161,3 +161,15 @@ def test_a_window_needs_the_shifts_list():
     doc["shifts_window"] = {"from": "2026-05-01", "to": "2026-05-31"}
     assert "'shifts_window' is given, but the file has no 'shifts' list; send \"shifts\": [] if the window " \
            "really has no shifts left" in problems(doc)
+
+
+def test_national_numbers_are_read_in_the_organisations_country():
+    doc = {"organisation": {"id": "dk", "name": "Hjemmepleje ApS", "timezone": "Europe/Copenhagen", "locale": "da"},
+           "staff": [{"id": "a1", "name": "Mette", "mobile": "20 12 34 56"}],
+           "customers": [{"id": "k1", "name": "Borger", "contacts": [{"name": "Søn", "mobile": "20 12 34 57"}]}]}
+    plan = validate_import(doc)
+    assert plan.staff[0]["mobile"] == "+4520123456"
+    assert plan.customers[0]["contacts"][0]["mobile"] == "+4520123457"
+    swedish = may_org()
+    swedish["staff"][2]["mobile"] = "070-123 45 67"
+    assert validate_import(swedish).staff[2]["mobile"] == "+46701234567"
