@@ -34,6 +34,7 @@ REASON_TEXT = {
     Reason.RECIPIENT_REMINDERS_OFF: "arbetar hos brukare med påminnelser avstängda",
     Reason.NO_MOBILE: "saknar mobilnummer",
     Reason.REMINDED_RECENTLY: "fick påminnelse de senaste 2 timmarna",
+    Reason.WAITING: "har en påminnelse som väntar på att skickas",
 }
 
 

@@ -68,6 +68,8 @@ class Organisation(Base):
     team_chat: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # Bumped by every reminder round; the row lock serialises rounds per organisation.
     round_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Seconds a message may keep being retried after its first try (None: PAMINN_MESSAGE_VALIDITY).
+    message_validity: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Staff(Base):
@@ -220,6 +222,23 @@ class OutboxMessage(Base):
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error_message: Mapped[str | None] = mapped_column(String(300), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set at the first claim (first try + the organisation's validity): transient failures are
+    # retried until then, and only then does the message become ``expired``.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ChannelState(Base):
+    """One outbound channel's health, shared by every worker: consecutive transient failures,
+    and while it is down, since when and when the next probe may go."""
+
+    __tablename__ = "channel_state"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    down_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 

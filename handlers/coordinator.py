@@ -170,7 +170,7 @@ STATUS_REASONS = {
     "off": {Reason.REMINDERS_OFF, Reason.RECIPIENT_REMINDERS_OFF},
     "no_mobile": {Reason.NO_MOBILE},
     "all": {Reason.DUE, Reason.REMINDERS_OFF, Reason.RECIPIENT_REMINDERS_OFF, Reason.NO_MOBILE,
-            Reason.REMINDED_RECENTLY},
+            Reason.REMINDED_RECENTLY, Reason.WAITING},
 }
 
 
@@ -189,8 +189,10 @@ async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[str]:
     counts = {r: sum(1 for x in reasons.values() if x is r) for r in Reason}
     counts[Reason.NOTHING_TO_REPORT] = with_shifts - len(candidates)
     prefix = implicit_month_note(month) + "\n" if command.month is None else ""
+    # "Nyss påminda" counts reminders the provider took; one still queued (an outage, quiet hours) waits.
+    waiting = f"{counts[Reason.WAITING]} väntar på att skickas, " if counts[Reason.WAITING] else ""
     summary = (f"{prefix}Status {month_label(month)}: {counts[Reason.DUE]} redo, "
-               f"{counts[Reason.REMINDED_RECENTLY]} nyss påminda, "
+               f"{counts[Reason.REMINDED_RECENTLY]} nyss påminda, {waiting}"
                f"{counts[Reason.REMINDERS_OFF] + counts[Reason.RECIPIENT_REMINDERS_OFF]} avstängda, "
                f"{counts[Reason.NO_MOBILE]} saknar mobil, {counts[Reason.NOTHING_TO_REPORT]} klara.")
     if not names:
