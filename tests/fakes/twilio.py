@@ -44,6 +44,7 @@ class Fault:
 class FakeTwilio:
     messages: list[SentSMS] = field(default_factory=list)
     faults: list[Fault | None] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # the To of every create request, in arrival order
     requests: int = 0
     down: bool = False
     auth_seen: set = field(default_factory=set)
@@ -84,6 +85,7 @@ class FakeTwilio:
         if self.down:
             return web.json_response({"code": 20503, "message": "Service unavailable", "more_info": "",
                                       "status": 503}, status=503)
+        self.asked.append(form.get("To", ""))
         fault = self.faults.pop(0) if self.faults else None
         if fault and fault.delay and not fault.status and not fault.drop:
             # Like Twilio, finish creating the message even if the client has given up waiting.
