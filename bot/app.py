@@ -120,6 +120,9 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
         app[SCHEDULER] = tick
         services.kick = lambda: _kick(tick)
         yield
+        # First the dispatcher (stop claiming, finish or hand back what is in flight), then the
+        # scheduler: its shutdown cancels a running tick, which would leave claimed rows to their lease.
+        await services.dispatcher.shutdown(settings.shutdown_grace)
         tick.shutdown(wait=False)
 
     app.cleanup_ctx.append(services_ctx)

@@ -82,3 +82,55 @@ async def test_a_stopped_dispatcher_claims_nothing(harness):
     stats = await dispatcher.run_once()
     assert stats.sent == 0 and harness.fake.messages == []
     assert {s for s, *_ in (await statuses(harness)).values()} == {"pending"}
+
+
+async def test_sigterm_on_paminn_serve_hands_back_what_it_had_not_sent(harness, db_url, tmp_path):
+    """The real process: SIGTERM mid-round (SMS paced at 2 a second) ends it within the grace; what it
+    had not sent is pending with no claim, so another worker sends it at once; said in one log line."""
+    import os
+    import signal
+    import sys
+
+    from tests.conftest import free_port
+    from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
+    from tests.reliability.test_provider_outage import ASSISTANTS, mobile, outage_org
+
+    await load(harness, outage_org())
+    await harness.sms(COORD, "PÅMINN ALLA maj")
+    port = free_port()
+    env = {**os.environ, "PAMINN_DATABASE_URL": db_url, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+           "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM_NUMBER": "+46766860000",
+           "TWILIO_API_BASE": harness.fake.base_url, "PAMINN_SEND_RATE": "2", "PAMINN_DISPATCH_INTERVAL": "0.2",
+           "PAMINN_SHUTDOWN_GRACE": "1", "PAMINN_QUIET_HOURS": "off"}
+    env.pop("PAMINN_SIMULATOR", None)
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port), env=env,
+            stdout=log, stderr=asyncio.subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while len(harness.fake.messages) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert len(harness.fake.messages) >= 3, log_path.read_text()
+            server.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            assert await asyncio.wait_for(server.wait(), timeout=30) == 0
+            took = time.monotonic() - started
+        finally:
+            if server.returncode is None:
+                server.kill()
+                await server.wait()
+    sent_by_server = len(harness.fake.messages)
+    assert sent_by_server < ASSISTANTS and took < 5, (sent_by_server, took)
+    left = await harness.rows("SELECT status, lease_until, claimed_by, count(*) FROM outbox "
+                              "WHERE kind = 'reminder' AND status NOT IN ('sent', 'delivered') "
+                              "GROUP BY status, lease_until, claimed_by")
+    assert [tuple(r) for r in left] == [("pending", None, None, ASSISTANTS - sent_by_server)]
+    stopped = [line for line in log_path.read_text().splitlines() if "dispatcher" in line and "stopped" in line]
+    assert len(stopped) == 1 and f"{ASSISTANTS - sent_by_server} unsent messages handed back" in stopped[0], stopped
+
+    stats = await worker(harness, "other", concurrency=20).run_once()  # the clock has not moved: no lease ran out
+    assert stats.sent == ASSISTANTS - sent_by_server
+    for i in range(ASSISTANTS):
+        assert harness.fake.to(mobile(i)) == [reminder()]
