@@ -28,6 +28,7 @@ from sqlalchemy import bindparam, case, update
 from bot.channels import CannotTell, Channel, Outgoing, SendResult
 from core import store
 from core.models import OutboxMessage
+from core.quiet import next_allowed
 from core.retry import DEFAULT_MAX_BACKOFF, DEFAULT_VALIDITY, next_try, waits_for_quiet_hours
 from handlers.context import Context
 from handlers.team import channel_down, channel_up, delivery_failed, delivery_unconfirmed, reminders_expired
@@ -155,14 +156,43 @@ class Dispatcher:
             async with self._sessions.begin() as session:
                 stats.unknown += await store.expire_leases(session, self._clock(), self._unaskable)
             await self._reconcile(stats)
-            await self._expire_on_down_channels(stats)
             while not self._stopping.is_set():
                 async with self._sessions.begin() as session:
-                    rows = await self._claim(session)
-                if not rows:
-                    return stats
-                await self._send_and_store(rows, stats)
+                    claimed = await self._claim(session)
+                if not claimed:
+                    break
+                rows = await self._hold_for_quiet_hours(claimed)
+                if rows:
+                    await self._send_and_store(rows, stats)
+            # After the sends: a probe that found the channel back has saved its backlog from expiring.
+            if not self._stopping.is_set():
+                await self._expire_on_down_channels(stats)
             return stats
+
+    async def _hold_for_quiet_hours(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+        """Hand back, until quiet hours end, claimed rows that may not go in them: a backlog that comes
+        due late (after an outage, a long retry) must not reach people at night. The rest go now."""
+        bound = [r for r in rows if r.org_id and waits_for_quiet_hours(r.kind, r.channel)]
+        if not bound:
+            return rows
+        now, held, params = self._clock(), set(), []
+        async with self._sessions.begin() as session:
+            ctx = self._make_context(session, now)
+            orgs = await store.orgs_by_ids(session, {r.org_id for r in bound})
+            for row in bound:
+                org = orgs.get(row.org_id)
+                until = next_allowed(now, ctx.quiet(org), ctx.tz(org)) if org is not None else now
+                if until > now:
+                    held.add(row.id)
+                    params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": "pending",
+                                   "b_provider_id": None, "b_error_code": None, "b_error_message": None,
+                                   "b_not_before": until, "b_sent_at": None, "b_now": now})
+            if params:
+                await session.execute(_FINISH, params)
+        if held:
+            logger.info("held %d messages until quiet hours end", len(held))
+            self._probes.difference_update(held)
+        return [r for r in rows if r.id not in held]
 
     async def _claim(self, session) -> list[OutboxMessage]:
         """The next batch: due rows on channels that are up, and one probe row per down channel whose

@@ -120,7 +120,7 @@ async def _gather_names(ctx: Context, prefix: str, names: list[str], month: str,
     open_msg = await store.pending_team_message(ctx.session, prefix, ctx.now)
     if open_msg is not None:
         known = list((open_msg.payload or {}).get("names", []))
-        all_names = known + [n for n in names if n not in known]
+        all_names = sorted(known + [n for n in names if n not in known])
         open_msg.body = expired_text(all_names, month)
         open_msg.payload = {**(open_msg.payload or {}), "names": all_names}
         return

@@ -172,3 +172,22 @@ async def test_a_short_outage_is_retried_without_marking_the_channel_down(outage
     assert harness.fake.to("+46701234567") == [reminder()]
     assert await team_texts(harness, contains="SMS-leverantören") == []
     assert await harness.scalar("SELECT down_since FROM channel_state WHERE channel = 'sms'") is None
+
+
+async def test_a_backlog_that_comes_due_at_night_waits_for_the_morning(outage):
+    """Queued at 20:58, Twilio down until 21:30: the reminder is not sent at night, it goes at 08:00."""
+    from datetime import datetime, timezone
+
+    harness = outage
+    harness.clock.now = datetime(2026, 6, 2, 18, 58, tzinfo=timezone.utc)  # 20:58 in Stockholm
+    await load(harness, may_org())
+    harness.fake.down = True
+    assert (await harness.sms(COORD, "PÅMINN Anna maj"))[0].startswith("Påminnelse för maj 2026 skickad")
+    await run_for(harness, [harness.services.dispatcher], minutes=30, step=30)
+    harness.fake.down = False
+    await run_for(harness, [harness.services.dispatcher], minutes=10 * 60, step=300)  # until 07:28
+    assert harness.fake.messages == []
+    await run_for(harness, [harness.services.dispatcher], minutes=35, step=60)  # past 08:00
+    assert harness.fake.to("+46701234567") == [reminder()]
+    sent_at = await harness.scalar("SELECT sent_at FROM outbox WHERE kind = 'reminder'")
+    assert str(sent_at).startswith("2026-06-03 06:0")  # 08:0x in Stockholm
