@@ -191,3 +191,48 @@ async def test_a_backlog_that_comes_due_at_night_waits_for_the_morning(outage):
     assert harness.fake.to("+46701234567") == [reminder()]
     sent_at = await harness.scalar("SELECT sent_at FROM outbox WHERE kind = 'reminder'")
     assert str(sent_at).startswith("2026-06-03 06:0")  # 08:0x in Stockholm
+
+
+async def test_an_organisation_sets_its_own_validity(outage):
+    """`message_validity` in the import overrides PAMINN_MESSAGE_VALIDITY; a bad value is refused whole."""
+    from bot.imports import ImportError_
+
+    harness = outage
+    with pytest.raises(ImportError_, match="'message_validity' 'tio timmar' must be a duration like '10h'"):
+        await load(harness, may_org(message_validity="tio timmar"))
+    assert await harness.scalar("SELECT count(*) FROM organisations") == 0
+    await load(harness, may_org(message_validity="5m"))
+    harness.fake.down = True
+    await harness.sms(COORD, "PÅMINN ALLA maj")
+    await run_for(harness, [harness.services.dispatcher], minutes=4.5, step=30)
+    assert await harness.scalar("SELECT count(*) FROM outbox WHERE status = 'expired'") == 0
+    await run_for(harness, [harness.services.dispatcher], minutes=1, step=30)
+    assert await harness.scalar("SELECT count(*) FROM outbox WHERE status = 'expired'") == 4
+
+
+async def test_a_telegram_team_chat_hears_of_an_sms_outage_while_it_lasts(db_url, fake_twilio, clock):
+    """The outage notice travels on a channel that is up: the Telegram group hears it during the outage."""
+    from tests.fakes.telegram import TOKEN, FakeTelegram
+
+    telegram = await FakeTelegram().start()
+    harness = await start_harness(db_url, fake_twilio, clock, TELEGRAM_BOT_TOKEN=TOKEN,
+                                  TELEGRAM_WEBHOOK_SECRET="s3cret", TELEGRAM_API_BASE=telegram.api_base,
+                                  PAMINN_CHANNEL_DOWN_AFTER="3")
+    try:
+        await load(harness, outage_org())
+        await set_team_chat(harness, address="telegram:-100777")
+        harness.fake.down = True
+        await harness.sms(COORD, "PÅMINN ALLA maj")
+        await run_for(harness, [harness.services.dispatcher], minutes=5, step=30)
+        assert harness.fake.messages == []
+        down = f"SMS-leverantören svarar inte sedan 10:00; {ASSISTANTS} meddelanden väntar och skickas när den svarar igen."
+        assert down in telegram.texts(-100777)
+        harness.fake.down = False
+        await run_for(harness, [harness.services.dispatcher], minutes=1, step=30)
+        assert len(harness.fake.messages) == ASSISTANTS
+        outage_texts = [t for t in telegram.texts(-100777) if "SMS-leverantören" in t]
+        assert outage_texts == [down, f"SMS-leverantören svarar igen (nere sedan 10:00); {ASSISTANTS - 1} "
+                                      "väntande meddelanden skickas nu."]
+    finally:
+        await harness.client.close()
+        await telegram.close()
