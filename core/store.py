@@ -552,7 +552,7 @@ async def expired_reminder_rounds(session: AsyncSession, keys: list[str]) -> lis
 
 STATUS_RANK = {
     "pending": 0, "sending": 1, "unknown": 1, "unconfirmed": 2, "queued": 2, "accepted": 2, "scheduled": 2, "sent": 3,
-    "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5,
+    "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5, "expired": 5,
 }
 
 
