@@ -388,6 +388,10 @@ class Dispatcher:
             if not successes and not failures:
                 continue
             try:
+                if not failures:  # the common case: a plain read, no write, no lock
+                    async with self._sessions.begin() as session:
+                        if await store.channel_is_clean(session, name):
+                            continue
                 async with self._sessions.begin() as session:
                     change, since = await store.record_channel_health(
                         session, name, now, successes=successes, failures=failures, first_failure_at=now,

@@ -508,6 +508,12 @@ async def record_channel_health(session: AsyncSession, channel: str, now: dateti
     return None, None
 
 
+async def channel_is_clean(session: AsyncSession, channel: str) -> bool:
+    """True when ``channel`` is up with no failures counted: a success then has nothing to clear."""
+    state = await session.get(ChannelState, channel, populate_existing=True)
+    return state is None or (state.failures == 0 and state.down_since is None)
+
+
 async def down_channels(session: AsyncSession) -> dict[str, ChannelState]:
     rows = await session.scalars(select(ChannelState).where(ChannelState.down_since.is_not(None)))
     return {r.channel: r for r in rows}
