@@ -134,7 +134,11 @@ async def test_sigterm_on_paminn_serve_hands_back_what_it_had_not_sent(harness, 
     stopped_at = datetime.strptime(stopped[0][:23], "%Y-%m-%d %H:%M:%S,%f")
     assert (stopped_at - signalled_at).total_seconds() < 5, (stopped_at, signalled_at)
 
-    stats = await worker(harness, "other", concurrency=20).run_once()  # the clock has not moved: no lease ran out
-    assert stats.sent == ASSISTANTS - sent_by_server
+    other = worker(harness, "other", concurrency=20)
+    stats = await other.run_once()  # the clock has not moved: no lease ran out, yet every row was claimed
+    # (On a loaded machine a send may outrun the test's 2 s timeout: it is in doubt and checked below.)
+    assert stats.sent + stats.unknown == ASSISTANTS - sent_by_server, stats
+    harness.clock.advance(seconds=31)
+    await other.run_once()
     for i in range(ASSISTANTS):
         assert harness.fake.to(mobile(i)) == [reminder()]
