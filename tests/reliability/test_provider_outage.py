@@ -111,7 +111,8 @@ async def test_outage_of_hours_loses_nothing_and_the_team_hears_once_down_once_u
         assert harness.fake.to(mobile(i)) == [reminder()], f"assistant {i}"
     assert len(harness.fake.messages) == ASSISTANTS
     assert await team_texts(harness, contains="SMS-leverantören") == [
-        f"SMS-leverantören svarar inte sedan 10:00; {n(ASSISTANTS)} meddelanden väntar och skickas när den svarar igen.",
+        f"SMS-leverantören svarar inte sedan 10:00; {n(ASSISTANTS)} meddelanden väntar och skickas när den "
+        "svarar igen.",
         f"SMS-leverantören svarar igen (nere sedan 10:00); {n(ASSISTANTS - 1)} väntande meddelanden skickas nu.",
     ]  # the probe that found it back was the first of the backlog to go
     down = [r for r in caplog.records if "is down" in r.getMessage()]
