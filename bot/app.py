@@ -62,13 +62,18 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     services.dispatcher = Dispatcher(
         services.sessions, services.channels, make_context=services.context, rate=settings.send_rate,
         concurrency=settings.dispatch_concurrency, batch=settings.dispatch_batch,
-        lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts, clock=clock,
+        lease_seconds=settings.lease_seconds, clock=clock,
         check_after_seconds=max(30.0, 2 * settings.send_timeout), send_timeout=settings.send_timeout,
+        validity_seconds=settings.message_validity, max_backoff=settings.retry_max_backoff,
+        down_after=settings.channel_down_after, probe_interval=settings.probe_interval,
     )
     return services
 
 
 async def close_services(services: Services) -> None:
+    if services.dispatcher is not None:
+        # Before the channels close: sends in flight get their grace, unsent rows go back at once.
+        await services.dispatcher.shutdown(services.settings.shutdown_grace)
     await services.inbound.close()
     if services.telegram is not None:
         await services.telegram.shutdown()
@@ -116,6 +121,9 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
         app[SCHEDULER] = tick
         services.kick = lambda: _kick(tick)
         yield
+        # First the dispatcher (stop claiming, finish or hand back what is in flight), then the
+        # scheduler: its shutdown cancels a running tick, which would leave claimed rows to their lease.
+        await services.dispatcher.shutdown(settings.shutdown_grace)
         tick.shutdown(wait=False)
 
     app.cleanup_ctx.append(services_ctx)

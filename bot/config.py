@@ -7,6 +7,7 @@ from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from core.quiet import parse_quiet_hours
+from core.retry import DEFAULT_VALIDITY, parse_duration
 
 
 class ConfigError(ValueError):
@@ -48,8 +49,15 @@ class Settings:
     dispatch_concurrency: int = 20
     send_timeout: float = 15.0
     lease_seconds: float = 60.0
-    max_attempts: int = 8
     team_ack_window: float = 60.0
+    # Outages (docs/outages.md): how long a message is retried (organisations may set their own),
+    # the longest pause between tries, how many transient failures in a row mark a channel down,
+    # how often a down channel is probed, and how long shutdown waits for sends in flight.
+    message_validity: int = DEFAULT_VALIDITY
+    retry_max_backoff: float = 300.0
+    channel_down_after: int = 5
+    probe_interval: float = 30.0
+    shutdown_grace: float = 5.0
 
     @property
     def twilio_enabled(self) -> bool:
@@ -84,6 +92,14 @@ class Settings:
             parse_quiet_hours(quiet)
         except ValueError as exc:
             raise ConfigError(f"PAMINN_QUIET_HOURS: {exc}") from None
+        try:
+            validity = parse_duration(get("PAMINN_MESSAGE_VALIDITY") or DEFAULT_VALIDITY, "PAMINN_MESSAGE_VALIDITY")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        down_after = number("PAMINN_CHANNEL_DOWN_AFTER", 5)
+        if down_after < 1 or down_after != int(down_after):
+            raise ConfigError(f"PAMINN_CHANNEL_DOWN_AFTER={get('PAMINN_CHANNEL_DOWN_AFTER')!r} must be a whole "
+                              f"number of failures, at least 1")
         settings = cls(
             database_url=get("PAMINN_DATABASE_URL") or cls.database_url,
             public_url=(get("PAMINN_PUBLIC_URL") or "").rstrip("/") or None,
@@ -107,6 +123,11 @@ class Settings:
             team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
+            message_validity=validity,
+            retry_max_backoff=number("PAMINN_RETRY_MAX_BACKOFF", 300.0),
+            channel_down_after=int(down_after),
+            probe_interval=number("PAMINN_PROBE_INTERVAL", 30.0),
+            shutdown_grace=number("PAMINN_SHUTDOWN_GRACE", 5.0),
         )
         if settings.lease_seconds <= settings.send_timeout:
             raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "

@@ -15,6 +15,7 @@ from core.fieldnames import hint, unknown_fields
 from core.months import Month
 from core.phones import InvalidPhoneNumber, region_for, to_e164
 from core.quiet import parse_quiet_hours
+from core.retry import parse_duration
 from core.recurrence import parse_recurrence
 from core.templates import MAX_TEMPLATE, template_problems
 
@@ -186,7 +187,13 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         "timezone": _text(org_in, "timezone", where, problems, required=False, max_len=64),
         "locale": _text(org_in, "locale", where, problems, required=False, max_len=8) or "sv",
         "quiet_hours": _text(org_in, "quiet_hours", where, problems, required=False, max_len=16),
+        "message_validity": None,
     }
+    if org_in.get("message_validity") is not None:
+        try:
+            org["message_validity"] = parse_duration(org_in["message_validity"], "'message_validity'")
+        except ValueError as exc:
+            problems.append(f"organisation: {exc}")
     tz_name = org["timezone"] or default_timezone
     try:
         tz = ZoneInfo(tz_name)

@@ -71,6 +71,8 @@ class Organisation(Base):
     # The demo: the phone simulator acts only for such an organisation. Set by `paminn demo-data`,
     # never by an import, so a real organisation cannot become one by what it sends.
     simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Seconds a message may keep being retried after its first try (None: PAMINN_MESSAGE_VALIDITY).
+    message_validity: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Staff(Base):
@@ -228,6 +230,23 @@ class OutboxMessage(Base):
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error_message: Mapped[str | None] = mapped_column(String(300), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set at the first claim (first try + the organisation's validity): transient failures are
+    # retried until then, and only then does the message become ``expired``.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ChannelState(Base):
+    """One outbound channel's health, shared by every worker: consecutive transient failures,
+    and while it is down, since when and when the next probe may go."""
+
+    __tablename__ = "channel_state"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    down_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 

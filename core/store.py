@@ -23,6 +23,7 @@ from core.models import (
     ApiAudit,
     ApiKey,
     CareRecipient,
+    ChannelState,
     Customer,
     CustomerReminder,
     Event,
@@ -155,6 +156,12 @@ async def mark_mobile_invalid(session: AsyncSession, staff_id: int) -> None:
 
 # ---------------------------------------------------------------- the month's candidates
 
+# Outbox statuses meaning the provider took the message ("unconfirmed": cut off mid-send on a
+# provider that cannot be asked; it may have arrived, and is never resent on its own).
+ACCEPTED_STATUSES = ("sent", "delivered", "read", "unconfirmed")
+# Statuses of a message that may still go out.
+WAITING_STATUSES = ("pending", "sending", "unknown")
+
 
 def _unfinished():
     # Spelled exactly as ix_shifts_unfinished's WHERE, so both backends use that partial index.
@@ -188,17 +195,27 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
     if staff_ids is not None:
         per_staff = per_staff.where(Shift.staff_id.in_(staff_ids))
     per_staff = per_staff.subquery()
+    # Reminded means sent: a history row counts once the provider accepted its outbox row (imported
+    # history has no row and counts as sent); a row still waiting holds the person as "waiting"
+    # (not reminded, not queued twice); an expired or failed one counts for nothing.
+    h, o = ReminderHistory, OutboxMessage
+    accepted = or_(h.idempotency_key.is_(None), o.id.is_(None), o.provider_id.is_not(None),
+                   o.status.in_(ACCEPTED_STATUSES))
     last = (
-        select(ReminderHistory.staff_id.label("staff_id"), func.max(ReminderHistory.sent_at).label("last_sent"))
-        .where(ReminderHistory.org_id == org_id, ReminderHistory.month == month.key)
-        .group_by(ReminderHistory.staff_id)
+        select(h.staff_id.label("staff_id"),
+               func.max(case((accepted, func.coalesce(o.sent_at, h.sent_at)))).label("last_sent"),
+               func.max(case((o.status.in_(WAITING_STATUSES), 1), else_=0)).label("waiting"))
+        .select_from(h)
+        .outerjoin(o, o.idempotency_key == h.idempotency_key)
+        .where(h.org_id == org_id, h.month == month.key)
+        .group_by(h.staff_id)
         .subquery()
     )
     query = (
         select(
             Staff.id, Staff.org_id, Staff.name, Staff.mobile, Staff.mobile_invalid, Staff.reminders_enabled,
             Staff.opted_out_at, Staff.preferred_channel, Staff.simulated, Staff.telegram_user_id,
-            per_staff.c.unfinished, per_staff.c.unfinished_enabled, last.c.last_sent,
+            per_staff.c.unfinished, per_staff.c.unfinished_enabled, last.c.last_sent, last.c.waiting,
         )
         .join(per_staff, per_staff.c.staff_id == Staff.id)
         .outerjoin(last, last.c.staff_id == Staff.id)
@@ -220,7 +237,7 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
             unfinished_at_enabled_recipient=int(row.unfinished_enabled or 0),
             last_reminded_at=last_sent,
             channel=row.preferred_channel, simulated=bool(row.simulated),
-            org_id=row.org_id, telegram_user_id=row.telegram_user_id,
+            org_id=row.org_id, telegram_user_id=row.telegram_user_id, waiting=bool(row.waiting),
         ))
     return out
 
@@ -308,6 +325,15 @@ async def add_history(session: AsyncSession, rows: list[dict]) -> None:
     await bulk_insert(session, ReminderHistory.__table__, rows)
 
 
+async def copy_history(session: AsyncSession, from_key: str, to_key: str, at: datetime) -> None:
+    """A history row for a resend under ``to_key`` (the same person, month and round as ``from_key``)."""
+    h = ReminderHistory
+    old = await session.scalar(select(h).where(h.idempotency_key == from_key))
+    if old is not None:
+        await add_history(session, [{"org_id": old.org_id, "staff_id": old.staff_id, "month": old.month,
+                                     "sent_at": at, "round_id": old.round_id, "idempotency_key": to_key}])
+
+
 async def latest_unacknowledged_by_staff(session: AsyncSession, staff_ids: Iterable[int]) -> dict[int, tuple]:
     """Each person's newest unacknowledged reminder as (sent_at, id, staff_id, month), in one query."""
     ids = sorted(set(staff_ids))
@@ -353,6 +379,11 @@ async def enqueue(session: AsyncSession, rows: list[dict]) -> None:
         session.info[OUTBOX_QUEUED] = True
 
 
+async def set_payload(session: AsyncSession, key: str, payload: dict) -> None:
+    await session.execute(update(OutboxMessage).where(OutboxMessage.idempotency_key == key).values(payload=payload),
+                          execution_options={"synchronize_session": False})
+
+
 async def pending_team_message(session: AsyncSession, key_prefix: str, now: datetime) -> OutboxMessage | None:
     """An unsent gathered team message (e.g. acknowledgements) still open for more lines."""
     query = (
@@ -395,8 +426,16 @@ async def mark_provider_call(session: AsyncSession, row_id: int, worker: str, no
 
 
 async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: timedelta, limit: int,
-                    channels: Iterable[str], statuses: tuple[str, ...] = ("pending",)) -> list[OutboxMessage]:
-    """Claim up to ``limit`` due rows for ``worker``: mark them ``sending`` with a lease."""
+                    channels: Iterable[str], statuses: tuple[str, ...] = ("pending",),
+                    validity: timedelta | None = None) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due rows for ``worker``: mark them ``sending`` with a lease.
+
+    With ``validity`` (the default; an organisation may set its own), a row claimed for the first
+    time gets its deadline: retried until then, expired after.
+    """
+    channels = list(channels)
+    if not channels:
+        return []
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.status.in_(statuses), OutboxMessage.not_before <= now,
@@ -419,12 +458,145 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: ti
         )
         for r in rows:
             r.status, r.attempts, r.lease_until, r.claimed_by = "sending", r.attempts + 1, now + lease, worker
+        if validity is not None:
+            fresh = [r for r in rows if r.expires_at is None]
+            deadlines = await start_validity(session, now, validity, [r.id for r in fresh], {r.org_id for r in fresh})
+            for r in fresh:
+                r.expires_at = deadlines[r.org_id]
     return rows
+
+
+async def start_validity(session: AsyncSession, now: datetime, default: timedelta, row_ids: list[int],
+                         org_ids: set[str | None]) -> dict[str | None, datetime]:
+    """Give the rows without a deadline one: ``now`` plus their organisation's validity (one UPDATE per
+    distinct validity, few). Returns the deadline per organisation."""
+    if not row_ids:
+        return {}
+    known = {org_id: seconds for org_id, seconds in await session.execute(
+        select(Organisation.id, Organisation.message_validity)
+        .where(Organisation.id.in_(sorted(o for o in org_ids if o is not None))))}
+    deadlines = {org: now + (timedelta(seconds=known[org]) if known.get(org) else default) for org in org_ids}
+    o = OutboxMessage
+    for deadline in sorted(set(deadlines.values())):
+        orgs = [org for org, d in deadlines.items() if d == deadline]
+        org_match = or_(o.org_id.in_([x for x in orgs if x is not None]),
+                        *([o.org_id.is_(None)] if None in orgs else []))
+        for start in range(0, len(row_ids), 5000):
+            await session.execute(
+                update(o).where(o.id.in_(row_ids[start:start + 5000]), o.expires_at.is_(None), org_match)
+                .values(expires_at=deadline), execution_options={"synchronize_session": False})
+    return deadlines
+
+
+async def expire_overdue(session: AsyncSession, now: datetime, channels: Iterable[str],
+                         validity: timedelta) -> list[OutboxMessage]:
+    """On channels that are down (nothing is tried there), due rows whose validity has run out become
+    ``expired``; rows queued during the outage start their validity now. Returns the expired rows."""
+    channels = list(channels)
+    if not channels:
+        return []
+    o = OutboxMessage
+    due = (o.status == "pending", o.channel.in_(channels), o.not_before <= now)
+    unstarted = list(await session.execute(select(o.id, o.org_id).where(*due, o.expires_at.is_(None))))
+    await start_validity(session, now, validity, [r.id for r in unstarted], {r.org_id for r in unstarted})
+    ids = list(await session.scalars(select(o.id).where(*due, o.expires_at <= now).with_for_update(skip_locked=True)))
+    if not ids:
+        return []
+    await session.execute(update(o).where(o.id.in_(ids)).values(status="expired", error_code="expired",
+                                                                  error_message="validity ran out", updated_at=now),
+                          execution_options={"synchronize_session": False})
+    return list(await session.scalars(select(o).where(o.id.in_(ids)).order_by(o.id)))
+
+
+# ---------------------------------------------------------------- channel health, shared by all workers
+
+
+async def _channel_row(session: AsyncSession, channel: str) -> ChannelState:
+    """The channel's state row, locked (created if missing). The INSERT comes first so that on SQLite
+    the transaction holds the write lock before it reads."""
+    conn = await session.connection()
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(dialect_insert(ChannelState.__table__).values(channel=channel, failures=0)
+                          .on_conflict_do_nothing(index_elements=["channel"]))
+    return await session.scalar(select(ChannelState).where(ChannelState.channel == channel)
+                                .with_for_update().execution_options(populate_existing=True))
+
+
+async def record_channel_health(session: AsyncSession, channel: str, now: datetime, *, successes: int,
+                                failures: int, first_failure_at: datetime | None, down_after: int,
+                                probe_interval: timedelta) -> tuple[str | None, datetime | None]:
+    """Count a batch's outcomes on ``channel``: any success clears the streak (and brings a down channel
+    back), consecutive outage failures add up until ``down_after`` marks it down.
+
+    Returns ("down", since) or ("up", since) when this call changed the state (so exactly one worker
+    announces it), else (None, None).
+    """
+    state = await _channel_row(session, channel)
+    state.updated_at = now
+    if successes:
+        was_down = state.down_since
+        state.failures, state.failing_since, state.down_since, state.probe_at = 0, None, None, None
+        return ("up", was_down) if was_down is not None else (None, None)
+    if failures:
+        state.failures += failures
+        state.failing_since = state.failing_since or first_failure_at or now
+        if state.down_since is None and state.failures >= down_after:
+            state.down_since, state.probe_at = state.failing_since, now + probe_interval
+            return "down", state.down_since
+    return None, None
+
+
+async def channel_is_clean(session: AsyncSession, channel: str) -> bool:
+    """True when ``channel`` is up with no failures counted: a success then has nothing to clear."""
+    state = await session.get(ChannelState, channel, populate_existing=True)
+    return state is None or (state.failures == 0 and state.down_since is None)
+
+
+async def down_channels(session: AsyncSession) -> dict[str, ChannelState]:
+    rows = await session.scalars(select(ChannelState).where(ChannelState.down_since.is_not(None)))
+    return {r.channel: r for r in rows}
+
+
+async def take_probe(session: AsyncSession, channel: str, now: datetime, interval: timedelta) -> bool:
+    """True for the one worker whose turn it is to probe the down ``channel`` with one send."""
+    c = ChannelState
+    result = await session.execute(
+        update(c).where(c.channel == channel, c.down_since.is_not(None), c.probe_at <= now)
+        .values(probe_at=now + interval), execution_options={"synchronize_session": False})
+    return result.rowcount == 1
+
+
+async def waiting_by_org(session: AsyncSession, channel: str) -> dict[str, int]:
+    """How many messages wait to go on ``channel``, per organisation."""
+    o = OutboxMessage
+    rows = await session.execute(select(o.org_id, func.count()).where(
+        o.channel == channel, o.status.in_(WAITING_STATUSES), o.org_id.is_not(None)).group_by(o.org_id))
+    return {org_id: n for org_id, n in rows}
+
+
+async def orgs_with_key_prefix(session: AsyncSession, prefix: str) -> list[str]:
+    """The organisations that have an outbox row whose key starts with ``prefix``."""
+    o = OutboxMessage
+    rows = await session.scalars(select(o.org_id).distinct().where(o.idempotency_key.startswith(prefix),
+                                                                   o.org_id.is_not(None)))
+    return sorted(rows)
+
+
+async def expired_reminder_rounds(session: AsyncSession, keys: list[str]) -> list[tuple]:
+    """For expired reminders' keys: (org id, round id, who started the round, the person's name, month)."""
+    if not keys:
+        return []
+    h, r = ReminderHistory, ReminderRound
+    rows = await session.execute(
+        select(h.org_id, h.round_id, r.requested_by, Staff.name, h.month)
+        .join(Staff, Staff.id == h.staff_id).outerjoin(r, r.id == h.round_id)
+        .where(h.idempotency_key.in_(sorted(keys))).order_by(h.round_id, Staff.name))
+    return [tuple(row) for row in rows]
 
 
 STATUS_RANK = {
     "pending": 0, "sending": 1, "unknown": 1, "unconfirmed": 2, "queued": 2, "accepted": 2, "scheduled": 2, "sent": 3,
-    "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5,
+    "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5, "expired": 5,
     "cancelled": 5,  # ours: its reminder or template was deleted before it went
 }
 

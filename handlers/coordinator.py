@@ -204,9 +204,13 @@ async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list
 STATUS_STATES: tuple[tuple[str, frozenset[Reason]], ...] = (
     ("ready", frozenset({Reason.DUE})),
     ("recent", frozenset({Reason.REMINDED_RECENTLY})),
+    # "Nyss påminda" counts reminders the provider took; one still queued (an outage, quiet hours) waits.
+    ("waiting", frozenset({Reason.WAITING})),
     ("off", frozenset({Reason.REMINDERS_OFF, Reason.RECIPIENT_REMINDERS_OFF})),
     ("no_mobile", frozenset({Reason.NO_MOBILE})),
 )
+# Shown only when someone is in them.
+STATUS_STATES_IF_ANY = frozenset({"waiting"})
 # Which people each filter lists; "all" lists everyone with a shift, finished included.
 STATUS_REASONS = {"ready": {Reason.DUE}, "off": {Reason.REMINDERS_OFF, Reason.RECIPIENT_REMINDERS_OFF},
                   "no_mobile": {Reason.NO_MOBILE}}
@@ -231,8 +235,8 @@ async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[str]:
     candidates = await store.select_candidates(ctx.session, org.id, month, tz, recipient_ids=recipients)
     with_shifts = await store.count_with_shifts(ctx.session, org.id, month, tz, recipient_ids=recipients)
     reasons = {c.staff_id: evaluate(c, ctx.now) for c in candidates}
-    parts = [render(loc, f"status.part.{key}", n=sum(1 for r in reasons.values() if r in wanted))
-             for key, wanted in STATUS_STATES]
+    counted = [(key, sum(1 for r in reasons.values() if r in wanted)) for key, wanted in STATUS_STATES]
+    parts = [render(loc, f"status.part.{key}", n=n) for key, n in counted if n or key not in STATUS_STATES_IF_ANY]
     parts.append(render(loc, "status.part.done", n=with_shifts - len(candidates)))
     prefix = implicit_month_note(month, loc) + "\n" if command.month is None else ""
     head = prefix + render(loc, "status.head", month=month_label(month, loc),
