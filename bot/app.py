@@ -13,6 +13,7 @@ from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
+from bot.logs import quiet_libraries
 from bot.inbound import InboundBatcher, handle_in_transaction
 from bot.routing import Routes
 from bot.services import Services, utcnow
@@ -45,6 +46,7 @@ def build_channels(settings: Settings, public_url: str | None) -> dict:
 
 async def build_services(settings: Settings, clock=utcnow, migrate: bool = True) -> Services:
     """Engine, migrations, channels and dispatcher; call inside a running event loop."""
+    quiet_libraries()  # however the service is embedded, libraries must not log personal data
     engine = make_engine(settings.database_url)
     if migrate:
         await upgrade(engine)

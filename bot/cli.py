@@ -175,10 +175,10 @@ def supervise_workers(args, host: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # These log SQL parameters or request bodies at DEBUG: personal numbers and message texts.
-    for noisy in ("aiosqlite", "sqlalchemy.engine", "twilio.http_client", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.logs import configure_logging, settings_secrets
+
+    # Before anything else logs: libraries held quiet, personal data and secrets redacted.
+    log_handler = configure_logging(logging.INFO)
     parser = argparse.ArgumentParser(prog="paminn", description="Påminn reminder service")
     sub = parser.add_subparsers(dest="command", required=True)
     db = sub.add_parser("db", help="database maintenance")
@@ -203,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("send-due", help="queue due customer reminders, then dispatch due messages once") \
         .set_defaults(func=cmd_send_due)
     args = parser.parse_args(argv)
-    return args.func(args, _settings())
+    settings = _settings()
+    log_handler.formatter.add_secrets(settings_secrets(settings))
+    return args.func(args, settings)
 
 
 if __name__ == "__main__":
