@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -110,6 +110,9 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
                      id="dispatch", next_run_time=datetime.now(timezone.utc))
         tick.add_job(_customer_reminder_tick, "interval", args=[services], seconds=60, id="customer-reminders",
                      next_run_time=datetime.now(timezone.utc))
+        # Daily, and soon after a start (a service restarted more often than daily still runs it).
+        tick.add_job(_retention_tick, "interval", args=[services], hours=24, id="retention",
+                     next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
         if services.telegram is not None:
             tick.add_job(telegram_app.reprocess_stored_updates, "interval", args=[services.telegram, services],
                          seconds=30, id="telegram-recover")
@@ -155,6 +158,17 @@ async def _customer_reminder_tick(services: Services) -> None:
             services.kick()
     except Exception:
         logger.exception("customer reminder tick failed; the next tick tries again")
+
+
+async def _retention_tick(services: Services) -> None:
+    from handlers.privacy import apply_retention
+
+    try:
+        async with services.sessions.begin() as session:
+            counts = await apply_retention(session, services.clock(), services.settings.retention_days)
+        logger.info("retention: bodies older than %d days blanked: %s", services.settings.retention_days, counts)
+    except Exception:
+        logger.exception("retention run failed; it runs again tomorrow")
 
 
 async def _dispatch_tick(services: Services) -> None:

@@ -46,6 +46,8 @@ class Settings:
     lease_seconds: float = 60.0
     max_attempts: int = 8
     team_ack_window: float = 60.0
+    # Days message bodies (outbox, inbound texts and replies, event values) are kept before being blanked.
+    retention_days: int = 90
 
     @property
     def twilio_enabled(self) -> bool:
@@ -80,6 +82,10 @@ class Settings:
             parse_quiet_hours(quiet)
         except ValueError as exc:
             raise ConfigError(f"PAMINN_QUIET_HOURS: {exc}") from None
+        raw_retention = get("PAMINN_RETENTION_DAYS") or "90"
+        if not raw_retention.isdigit() or int(raw_retention) < 1:
+            raise ConfigError(f"PAMINN_RETENTION_DAYS={raw_retention!r} must be a whole number of days, 1 or more "
+                              "(message bodies older than that are blanked)")
         settings = cls(
             database_url=get("PAMINN_DATABASE_URL") or cls.database_url,
             public_url=(get("PAMINN_PUBLIC_URL") or "").rstrip("/") or None,
@@ -102,6 +108,7 @@ class Settings:
             team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
+            retention_days=int(raw_retention),
         )
         if settings.lease_seconds <= settings.send_timeout:
             raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "

@@ -29,7 +29,7 @@ LIBRARY_LEVELS: dict[str, int] = {
     "sqlalchemy": logging.WARNING,  # statements with their parameters at INFO/DEBUG when echo is on
     "aiosqlite": logging.WARNING,  # every statement and its parameters at DEBUG
     "asyncpg": logging.WARNING,
-    "alembic.runtime.migration": logging.WARNING,
+    "alembic": logging.WARNING,  # plugin set-up and every migration step at INFO
     "apscheduler.executors": logging.WARNING,  # "Running job …" twice per dispatch tick; failures still show
     "aiosmtplib": logging.WARNING,
     "aiohttp_retry": logging.WARNING,
