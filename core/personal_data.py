@@ -293,7 +293,8 @@ async def _erase_messages(session: AsyncSession, person: Person, now: datetime) 
         execution_options={"synchronize_session": False})
     outbox = await session.execute(
         update(o).where(_outbox_to(person))
-        .values(body="", address="", payload=null(), error_message=None, staff_id=None,
+        # A Telegram message's provider id holds the chat id.
+        .values(body="", address="", payload=null(), error_message=None, staff_id=None, provider_id=None,
                 # The key held the address; it stays unique as the row's own id.
                 idempotency_key=literal("erased:").concat(cast(o.id, String))),
         execution_options={"synchronize_session": False})
