@@ -135,7 +135,6 @@ async def test_export_lists_everything_held_on_a_staff_member(h):
     assert len(data["acknowledgements"]) == 1 and data["acknowledgements"][0]["acknowledged_at"]
     bodies_to = [m["body"] for m in data["outbox"]]
     assert sum("påminnelse om att du har pass kvar" in b for b in bodies_to) == 2
-    assert any(b.startswith("Tack!") for b in bodies_to) is False  # SMS replies go in TwiML, not the outbox
     texts_from = {m["body"]: m["reply"] for m in data["inbound"]}
     assert set(texts_from) >= {"OK", ANNA_TEXT, ANNA_TG_TEXT}
     assert texts_from["OK"].startswith("Tack!")
@@ -189,7 +188,7 @@ async def test_erase_leaves_nothing_of_the_person_but_keeps_the_counts(h):
     # Everyone else's data is as it was.
     assert await h.scalar("SELECT count(*) FROM outbox WHERE address = :a AND body LIKE 'Hej!%'",
                           a=GUSTAV) == gustav_reminders
-    assert "Karin Koordinator" in await every_text(h) or "karin koordinator" in await every_text(h)
+    assert "karin koordinator" in await every_text(h)
     again = paminn(h, "person", "export", "--org", "org1", "--id", "a1")
     assert again.returncode == 2
 
