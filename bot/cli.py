@@ -140,12 +140,13 @@ def cmd_person_erase(args, settings: Settings) -> int:
     from handlers.privacy import PersonError, erase_person
 
     async def run(services):
-        async with services.sessions.begin() as session:
+        async with services.sessions() as session:  # find (or refuse) before asking; ask outside a transaction
             person = await _person(session, args)
-            if not args.yes and not _confirm(f"Erase everything held on {person.kind} {args.id or args.contact} "
-                                             f"of {args.org}? This cannot be undone. [y/N] "):
-                return None
-            return await erase_person(session, person, services.clock())
+        if not args.yes and not _confirm(f"Erase everything held on {person.kind} {args.id or args.contact} "
+                                         f"of {args.org}? This cannot be undone. [y/N] "):
+            return None
+        async with services.sessions.begin() as session:
+            return await erase_person(session, await _person(session, args), services.clock())
     try:
         erased = asyncio.run(_with_services(settings, run))
     except PersonError as exc:
