@@ -247,7 +247,10 @@ def scrub_json(value: Any, patterns: list[re.Pattern]) -> Any:
 
 
 def _patterns(words: list[str]) -> list[re.Pattern]:
-    return [re.compile(re.escape(w), re.IGNORECASE) for w in words]
+    """Whole-word, case-insensitive matches (``Anna`` must not eat ``Johanna``), as typed and as JSON text
+    escapes them (a stored raw Telegram update holds ``Gr\\u00f6n`` for ``Grön``)."""
+    forms = sorted({f for w in words for f in (w, json.dumps(w)[1:-1])}, key=len, reverse=True)
+    return [re.compile(rf"(?<!\w){re.escape(f)}(?!\w)", re.IGNORECASE) for f in forms]
 
 
 def _mentions(column, words: list[str]):
