@@ -282,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     log_handler = configure_logging(logging.INFO)
     parser = argparse.ArgumentParser(prog="paminn", description="Påminn reminder service")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_privacy_commands(sub)  # person export/erase, retention run
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="run migrations to head").set_defaults(func=cmd_db_upgrade)
@@ -303,7 +304,6 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_serve)
     sub.add_parser("send-due", help="queue due customer reminders, then dispatch due messages once") \
         .set_defaults(func=cmd_send_due)
-    add_privacy_commands(sub)
     args = parser.parse_args(argv)
     settings = _settings()
     log_handler.formatter.add_secrets(settings_secrets(settings))
