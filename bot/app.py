@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -13,6 +13,7 @@ from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
+from bot.logs import quiet_libraries
 from bot.inbound import InboundBatcher, handle_in_transaction
 from bot.routing import Routes
 from bot.services import Services, utcnow
@@ -45,6 +46,7 @@ def build_channels(settings: Settings, public_url: str | None) -> dict:
 
 async def build_services(settings: Settings, clock=utcnow, migrate: bool = True) -> Services:
     """Engine, migrations, channels and dispatcher; call inside a running event loop."""
+    quiet_libraries()  # however the service is embedded, libraries must not log personal data
     engine = make_engine(settings.database_url)
     if migrate:
         await upgrade(engine)
@@ -114,6 +116,9 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
                      id="dispatch", next_run_time=datetime.now(timezone.utc))
         tick.add_job(_customer_reminder_tick, "interval", args=[services], seconds=60, id="customer-reminders",
                      next_run_time=datetime.now(timezone.utc))
+        # Daily, and soon after a start (a service restarted more often than daily still runs it).
+        tick.add_job(_retention_tick, "interval", args=[services], hours=24, id="retention",
+                     next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
         if services.telegram is not None:
             tick.add_job(telegram_app.reprocess_stored_updates, "interval", args=[services.telegram, services],
                          seconds=30, id="telegram-recover")
@@ -162,6 +167,17 @@ async def _customer_reminder_tick(services: Services) -> None:
             services.kick()
     except Exception:
         logger.exception("customer reminder tick failed; the next tick tries again")
+
+
+async def _retention_tick(services: Services) -> None:
+    from handlers.privacy import apply_retention
+
+    try:
+        async with services.sessions.begin() as session:
+            counts = await apply_retention(session, services.clock(), services.settings.retention_days)
+        logger.info("retention: bodies older than %d days blanked: %s", services.settings.retention_days, counts)
+    except Exception:
+        logger.exception("retention run failed; it runs again tomorrow")
 
 
 async def _dispatch_tick(services: Services) -> None:

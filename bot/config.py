@@ -58,6 +58,8 @@ class Settings:
     channel_down_after: int = 5
     probe_interval: float = 30.0
     shutdown_grace: float = 5.0
+    # Days message bodies (outbox, inbound texts and replies, event values) are kept before being blanked.
+    retention_days: int = 90
 
     @property
     def twilio_enabled(self) -> bool:
@@ -100,6 +102,10 @@ class Settings:
         if down_after < 1 or down_after != int(down_after):
             raise ConfigError(f"PAMINN_CHANNEL_DOWN_AFTER={get('PAMINN_CHANNEL_DOWN_AFTER')!r} must be a whole "
                               f"number of failures, at least 1")
+        raw_retention = get("PAMINN_RETENTION_DAYS") or "90"
+        if not raw_retention.isdigit() or int(raw_retention) < 1:
+            raise ConfigError(f"PAMINN_RETENTION_DAYS={raw_retention!r} must be a whole number of days, 1 or more "
+                              "(message bodies older than that are blanked)")
         settings = cls(
             database_url=get("PAMINN_DATABASE_URL") or cls.database_url,
             public_url=(get("PAMINN_PUBLIC_URL") or "").rstrip("/") or None,
@@ -128,6 +134,7 @@ class Settings:
             channel_down_after=int(down_after),
             probe_interval=number("PAMINN_PROBE_INTERVAL", 30.0),
             shutdown_grace=number("PAMINN_SHUTDOWN_GRACE", 5.0),
+            retention_days=int(raw_retention),
         )
         if settings.lease_seconds <= settings.send_timeout:
             raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "

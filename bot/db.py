@@ -13,6 +13,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     """An async engine; SQLite connections get WAL, foreign keys and a busy timeout."""
+    # A failed statement's parameters are names, mobiles, personal numbers and message texts:
+    # keep them out of exception texts, which end up in logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 

@@ -15,8 +15,9 @@ from twilio.rest import Client
 from bot.channels import Outgoing, SendResult
 
 logger = logging.getLogger(__name__)
-# The library logs request bodies at INFO; message bodies must never reach the logs.
-logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+# The library logs request URLs, numbers and bodies at INFO, under twilio.http_client and (the async
+# client we use) twilio.async_http_client: hold their parent quiet (bot/logs.py does so too).
+logging.getLogger("twilio").setLevel(logging.WARNING)
 
 _last_retry_after: contextvars.ContextVar[float | None] = contextvars.ContextVar("retry_after", default=None)
 
