@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from aiohttp import web
@@ -16,8 +17,10 @@ from bot.dispatcher import Dispatcher
 from bot.inbound import InboundBatcher, handle_in_transaction
 from bot.routing import Routes
 from bot.services import Services, utcnow
+from bot.template_workers import TemplateWorkers
 from bot import telegram_app
-from handlers.customer_reminders import CustomerReminderRun, queue_due_customer_reminders
+from core.templates import LIMITS
+from handlers.customer_reminders import CustomerReminderRun, queue_due_customer_reminders, tick_time
 from webhooks import api, telegram, twilio
 from webhooks.keys import SERVICES
 
@@ -51,6 +54,8 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     services = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                         routes=Routes.from_settings(settings), clock=clock)
     services.channels = build_channels(settings, settings.public_url)
+    services.templates = TemplateWorkers(size=settings.template_workers,
+                                         limits=replace(LIMITS, seconds=settings.template_seconds))
     services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts))
     if settings.telegram_bot_token:
         from bot.channels.telegram import TelegramChannel
@@ -70,6 +75,7 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
 
 async def close_services(services: Services) -> None:
     await services.inbound.close()
+    await services.templates.close()
     if services.telegram is not None:
         await services.telegram.shutdown()
     for channel in services.channels.values():
@@ -132,15 +138,15 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
 
 async def queue_customer_reminders(services: Services) -> CustomerReminderRun:
     """Queue every customer reminder whose day has come, a bounded batch per transaction."""
-    total = CustomerReminderRun()
+    total, tick = CustomerReminderRun(), tick_time()
     while True:
+        exhausted = tick.exhausted()
         async with services.sessions.begin() as session:
-            run = await queue_due_customer_reminders(services.context(session))
-        total.reminders += run.reminders
-        total.messages += run.messages
-        total.skipped_due_dates += run.skipped_due_dates
-        total.unreachable += run.unreachable
-        if run.reminders == 0:  # due ones sort first: a batch that sent nothing means none are left
+            run = await queue_due_customer_reminders(services.context(session), tick=tick)
+        total.add(run)
+        # Due ones sort first: a batch that settled none means none are left, unless an organisation
+        # ran out of rendering time in it (the next batch passes over that organisation).
+        if run.reminders == 0 and not run.failed and tick.exhausted() <= exhausted:
             return total
 
 
@@ -149,6 +155,7 @@ async def _customer_reminder_tick(services: Services) -> None:
         run = await queue_customer_reminders(services)
         services.metrics.customer_reminders.labels("queued").inc(run.messages)
         services.metrics.customer_reminders.labels("unreached").inc(len(run.unreachable))
+        services.metrics.customer_reminders.labels("failed").inc(len(run.failed))
         if run.messages:
             services.kick()
     except Exception:

@@ -46,6 +46,8 @@ class Settings:
     lease_seconds: float = 60.0
     max_attempts: int = 8
     team_ack_window: float = 60.0
+    template_workers: int = 2  # processes rendering organisations' texts (bot/template_workers.py)
+    template_seconds: float = 0.5  # time one rendering may take before it is refused as too costly
 
     @property
     def twilio_enabled(self) -> bool:
@@ -102,6 +104,8 @@ class Settings:
             team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
+            template_workers=max(1, int(number("PAMINN_TEMPLATE_WORKERS", 2))),
+            template_seconds=number("PAMINN_TEMPLATE_SECONDS", 0.5) or 0.5,
         )
         if settings.lease_seconds <= settings.send_timeout:
             raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "

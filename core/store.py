@@ -482,15 +482,22 @@ async def unprocessed_updates(session: AsyncSession, before: datetime, limit: in
 # ---------------------------------------------------------------- customer reminders
 
 
-async def claim_due_customer_reminders(session: AsyncSession, send_on_or_before: date,
-                                       limit: int) -> list[CustomerReminder]:
-    """Active reminders whose send day has come, locked so a tick in another process skips them."""
+async def claim_due_customer_reminders(session: AsyncSession, send_on_or_before: date, limit: int,
+                                       skip_orgs: Iterable[str] = ()) -> list[CustomerReminder]:
+    """Active reminders whose send day has come, locked so a tick in another process skips them.
+
+    Reminders marked failed wait for an import to change them; ``skip_orgs`` have used their
+    rendering time for this tick.
+    """
     query = (
         select(CustomerReminder)
-        .where(CustomerReminder.active.is_(True), CustomerReminder.send_on <= send_on_or_before)
+        .where(CustomerReminder.active.is_(True), CustomerReminder.send_on <= send_on_or_before,
+               CustomerReminder.failed_reason.is_(None))
         .order_by(CustomerReminder.send_on, CustomerReminder.id).limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if skip_orgs:
+        query = query.where(CustomerReminder.org_id.not_in(sorted(set(skip_orgs))))
     return list(await session.scalars(query))
 
 
@@ -826,6 +833,7 @@ async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan)
         old = by_id[row["id"]]
         if any(old[f] != row[f] for f in SCHEDULE_FIELDS):
             row.update(_schedule(row, old["last_sent_due"]))
+        row["failed_reason"] = None  # a changed reminder is tried again
     for fields in {tuple(sorted(row)) for row in changed}:  # executemany needs one shape per batch
         await session.execute(update(CustomerReminder), [r for r in changed if tuple(sorted(r)) == fields])
     counts["customer_reminders"] = {"created": len(new), "updated": len(changed), "unchanged": same}

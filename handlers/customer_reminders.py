@@ -17,7 +17,7 @@ from core import store
 from core.models import CustomerReminder, Organisation
 from core.recipients import Recipient, StaffMember, resolve_recipients
 from core.recurrence import next_due, parse_recurrence
-from core.templates import render
+from core.templates import RenderJob, TenantTime
 from handlers.context import Context
 from handlers.outbound import KINDS, rows_to_addresses, to_team
 
@@ -31,6 +31,26 @@ class CustomerReminderRun:
     messages: int = 0
     skipped_due_dates: int = 0  # older due dates passed over while the service was not running
     unreachable: list[str] = field(default_factory=list)  # "reminder: name" with no address for its delivery
+    failed: list[str] = field(default_factory=list)  # "reminder: why": marked, passed over until changed
+    deferred: int = 0  # left for the next tick: their organisation used its rendering time on this one
+
+    def add(self, other: "CustomerReminderRun") -> None:
+        self.reminders += other.reminders
+        self.messages += other.messages
+        self.skipped_due_dates += other.skipped_due_dates
+        self.unreachable += other.unreachable
+        self.failed += other.failed
+        self.deferred += other.deferred
+
+
+# Rendering time one organisation may use in one tick; the rest of its due reminders wait for the
+# next tick, so a costly organisation cannot hold up another's reminders.
+TICK_SECONDS_PER_ORG = 2.0
+
+
+def tick_time() -> TenantTime:
+    """Rendering time per organisation, kept across the batches of one tick."""
+    return TenantTime(TICK_SECONDS_PER_ORG)
 
 
 def _latest_due_to_send(reminder: CustomerReminder, today: date) -> tuple[date, int]:
@@ -55,11 +75,41 @@ def _values(reminder: CustomerReminder, customer_name: str, recipient: Recipient
             "datum": long_date(due, org.locale or "sv"), "dagar_kvar": (due - today).days}
 
 
-async def queue_due_customer_reminders(ctx: Context, limit: int = 500) -> CustomerReminderRun:
-    """Queue every customer reminder whose send day has come (in its organisation's time zone)."""
-    run = CustomerReminderRun()
+@dataclass
+class _Due:
+    """One reminder's due date on its way: who gets it, and where its texts are among the tick's jobs."""
+
+    reminder: CustomerReminder
+    org: Organisation
+    customer_name: str
+    due: date
+    skipped: int
+    today: date
+    recipients: list[Recipient]
+    first_job: int
+
+
+@dataclass
+class _Failure:
+    reminder: CustomerReminder
+    org: Organisation
+    customer_name: str
+    problem: str  # English: the follow-up report
+    swedish: str  # the team chat
+
+
+async def queue_due_customer_reminders(ctx: Context, limit: int = 500,
+                                       tick: TenantTime | None = None) -> CustomerReminderRun:
+    """Queue every customer reminder whose send day has come (in its organisation's time zone).
+
+    Each reminder stands alone: one that cannot be worked out or rendered is marked failed with why
+    (the team hears it once; the tick passes it over until an import changes it) and the rest go
+    on. Everything is rendered, in one call to the template workers, before anything is written.
+    """
+    run, tick = CustomerReminderRun(), tick or tick_time()
     # Tomorrow in UTC covers every organisation's today; each is checked against its own below.
-    reminders = await store.claim_due_customer_reminders(ctx.session, ctx.now.date() + timedelta(days=1), limit)
+    reminders = await store.claim_due_customer_reminders(ctx.session, ctx.now.date() + timedelta(days=1), limit,
+                                                         skip_orgs=tick.exhausted())
     if not reminders:
         return run
     orgs = await store.orgs_by_ids(ctx.session, [r.org_id for r in reminders])
@@ -68,38 +118,108 @@ async def queue_due_customer_reminders(ctx: Context, limit: int = 500) -> Custom
     for s in await store.staff_with_roles(ctx.session, orgs, ("admin", "inspector")):
         staff_of.setdefault(s.org_id, []).append(StaffMember(s.id, s.name, tuple(s.role_list()), s.area, s.email,
                                                              s.mobile))
-    rows: list[dict] = []
+    dues: list[_Due] = []
+    failures: list[_Failure] = []
+    jobs: list[RenderJob] = []
     for reminder in reminders:
         org, customer = orgs[reminder.org_id], customers[reminder.customer_id]
-        today = ctx.today(org)
-        if reminder.send_on > today:
+        try:
+            item = _plan(ctx, reminder, org, customer, staff_of.get(reminder.org_id, []), jobs)
+        except Exception as exc:  # a stored row this version cannot read: it fails alone
+            logger.error("customer reminder %s could not be worked out: %s", reminder.id, type(exc).__name__)
+            failures.append(_Failure(reminder, org, customer.name, f"could not be worked out ({type(exc).__name__})",
+                                     "påminnelsen kunde inte räknas ut"))
             continue
-        due, skipped = _latest_due_to_send(reminder, today)
-        recipients = resolve_recipients(reminder.recipients, customer.contacts or [], customer.area,
-                                        staff_of.get(reminder.org_id, []))
-        queued, unreached = _rows_for(ctx, org, reminder, customer.name, recipients, due, today)
+        if item is not None:
+            dues.append(item)
+    results = await ctx.templates.render_many(jobs, tick)
+    rows: list[dict] = []
+    for item in dues:
+        mine = results[item.first_job:item.first_job + len(item.recipients)]
+        if any(r.code == "deferred" for r in mine):
+            run.deferred += 1  # still due and unmarked: the next tick takes it
+            continue
+        bad = next((r for r in mine if not r.ok), None)
+        if bad is not None:
+            failures.append(_Failure(item.reminder, item.org, item.customer_name, bad.problem or bad.code,
+                                     bad.swedish))
+            continue
+        try:
+            queued, unreached, following = _outcome(ctx, item, [r.text for r in mine])
+        except Exception as exc:
+            logger.error("customer reminder %s could not be queued: %s", item.reminder.id, type(exc).__name__)
+            failures.append(_Failure(item.reminder, item.org, item.customer_name,
+                                     f"could not be worked out ({type(exc).__name__})",
+                                     "påminnelsen kunde inte räknas ut"))
+            continue
+        await _queue(ctx, item, queued, unreached, following, run)
         rows += queued
-        if not recipients:
-            unreached = ["inga mottagare: " + ", ".join(ROLE_NAMES[r] for r in reminder.recipients)]
-        reminder.last_unreached = unreached
-        if unreached:
-            # Nothing is lost quietly: the team hears who the reminder did not reach, and why.
-            run.unreachable += [f"{reminder.external_id}: {u}" for u in unreached]
-            await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {customer.name} "
-                                    f"({long_date(due, org.locale or 'sv')}) nådde inte "
-                                    f"{'någon' if not queued else 'alla'}: {'; '.join(unreached)}.",
-                          f"team-customer-unreached:{reminder.id}:{due.isoformat()}")
-        run.reminders += 1
-        run.skipped_due_dates += skipped
-        following = next_due(reminder.first_due, parse_recurrence(reminder.recurrence, "stored reminder", []),
-                             after=due)
-        reminder.last_sent_due, reminder.next_due = due, following
-        reminder.send_on = following - timedelta(days=reminder.days_before) if following else None
+    for failure in failures:
+        await _mark_failed(ctx, failure, run)
     await store.enqueue(ctx.session, rows)
     run.messages = len(rows)
-    logger.info("customer reminders: %d due, %d messages queued, %d older due dates passed over, %d unreachable",
-                run.reminders, run.messages, run.skipped_due_dates, len(run.unreachable))
+    logger.info("customer reminders: %d due, %d messages queued, %d older due dates passed over, %d unreachable, "
+                "%d failed, %d deferred", run.reminders, run.messages, run.skipped_due_dates, len(run.unreachable),
+                len(run.failed), run.deferred)
     return run
+
+
+def _plan(ctx: Context, reminder: CustomerReminder, org: Organisation, customer, staff: list[StaffMember],
+          jobs: list[RenderJob]) -> _Due | None:
+    """The due date to send and its recipients, with a render job per recipient; None if not yet due."""
+    today = ctx.today(org)
+    if reminder.send_on > today:
+        return None
+    due, skipped = _latest_due_to_send(reminder, today)
+    recipients = resolve_recipients(reminder.recipients, customer.contacts or [], customer.area, staff)
+    item = _Due(reminder, org, customer.name, due, skipped, today, recipients, len(jobs))
+    jobs += [RenderJob(reminder.text, _values(reminder, customer.name, r, due, today, org), group=str(reminder.id),
+                       tenant=reminder.org_id) for r in recipients]
+    return item
+
+
+def _outcome(ctx: Context, item: _Due, bodies: list[str]) -> tuple[list[dict], list[str], date | None]:
+    """The due date's outbox rows, whom it does not reach and why, and the next due date (pure)."""
+    reminder = item.reminder
+    text_of = {id(r): body for r, body in zip(item.recipients, bodies)}
+    queued, unreached = rows_to_addresses(
+        ctx, item.org, item.recipients, KINDS[reminder.delivery], lambda r: text_of[id(r)],
+        key_prefix=delivery_key_prefix(reminder.id, item.due), kind="customer-reminder",
+        subject=f"{reminder.title}: {item.customer_name}")
+    if not item.recipients:
+        unreached = ["inga mottagare: " + ", ".join(ROLE_NAMES[r] for r in reminder.recipients)]
+    following = next_due(reminder.first_due, parse_recurrence(reminder.recurrence, "stored reminder", []),
+                         after=item.due)
+    return queued, unreached, following
+
+
+async def _queue(ctx: Context, item: _Due, queued: list[dict], unreached: list[str], following: date | None,
+                 run: CustomerReminderRun) -> None:
+    """Record the due date as sent; the team hears whom it did not reach; the schedule moves on."""
+    reminder, org = item.reminder, item.org
+    reminder.last_unreached = unreached
+    if unreached:
+        # Nothing is lost quietly: the team hears who the reminder did not reach, and why.
+        run.unreachable += [f"{reminder.external_id}: {u}" for u in unreached]
+        await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {item.customer_name} "
+                                f"({long_date(item.due, org.locale or 'sv')}) nådde inte "
+                                f"{'någon' if not queued else 'alla'}: {'; '.join(unreached)}.",
+                      f"team-customer-unreached:{reminder.id}:{item.due.isoformat()}")
+    run.reminders += 1
+    run.skipped_due_dates += item.skipped
+    reminder.last_sent_due, reminder.next_due = item.due, following
+    reminder.send_on = following - timedelta(days=reminder.days_before) if following else None
+
+
+async def _mark_failed(ctx: Context, failure: _Failure, run: CustomerReminderRun) -> None:
+    """Mark the reminder failed with why; the team hears it once. Its due date stays, for after the fix."""
+    reminder, org = failure.reminder, failure.org
+    reminder.failed_reason = failure.problem[:300]
+    run.failed.append(f"{reminder.external_id}: {failure.problem}")
+    due = long_date(reminder.next_due, org.locale or "sv") if reminder.next_due else "okänt datum"
+    await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {failure.customer_name} ({due}) skickades "
+                            f"inte: {failure.swedish}. Den väntar tills den ändras i en ny import.",
+                  f"team-customer-failed:{reminder.id}:{int(ctx.now.timestamp())}")
 
 
 def delivery_key_prefix(reminder_id: int, due: date) -> str:
@@ -121,20 +241,12 @@ async def follow_up(ctx: Context, org_id: str, customer: str | None = None, limi
         "recipients": r.recipients, "active": r.active, "recurrence": r.recurrence,
         "next_due": _iso(r.next_due), "send_on": _iso(r.send_on), "last_sent_due": _iso(r.last_sent_due),
         "last_deliveries": deliveries.get(r.id, []), "last_unreached": r.last_unreached or [],
+        "failed": {"due": _iso(r.next_due), "reason": r.failed_reason} if r.failed_reason else None,
     } for r, customer_id in rows]
 
 
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
-
-
-def _rows_for(ctx: Context, org: Organisation, reminder: CustomerReminder, customer_name: str,
-              recipients: list[Recipient], due: date, today: date) -> tuple[list[dict], list[str]]:
-    return rows_to_addresses(
-        ctx, org, recipients, KINDS[reminder.delivery],
-        lambda r: render(reminder.text, _values(reminder, customer_name, r, due, today, org)),
-        key_prefix=delivery_key_prefix(reminder.id, due), kind="customer-reminder",
-        subject=f"{reminder.title}: {customer_name}")
 
 
 async def contact_wrote(ctx: Context, mobile: str, command, body: str, provider_key: str) -> list[str]:

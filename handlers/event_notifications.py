@@ -6,12 +6,10 @@ became of every message.
 """
 from __future__ import annotations
 
-from jinja2 import UndefinedError
-
 from core import store
 from core.models import Organisation
 from core.recipients import Recipient
-from core.templates import render
+from core.templates import RenderJob
 from handlers.context import Context
 from handlers.outbound import KINDS, rows_to_addresses, to_team
 
@@ -57,32 +55,43 @@ async def receive_event(ctx: Context, org: Organisation, event: object) -> dict:
         problems.append(f"'customer' {customer_id!r} is not stored; import the customer first")
     if problems:
         raise EventRefused(problems)
-    new_id = await store.claim_event(ctx.session, {
-        "org_id": org.id, "external_id": event_id, "event_type": event_type,
-        "customer_id": customer.id if customer else None, "values": values, "received_at": ctx.now})
-    if new_id is None:  # the host sent it again: it was acted on the first time
-        return {"event": event_id, "repeat": True, "queued": 0, "unreached": []}
-
     staff = await store.staff_by_external_ids(ctx.session, org.id, [s for t in templates for s in t.staff_recipients])
-    rows, unreached = [], []
+    # Rendered before anything is written (a text that needs a value the event lacks refuses it whole),
+    # in one call to the template workers.
+    planned, jobs = [], []
     for template in templates:
         recipients = [Recipient(s.name, s.email, s.mobile, s.id) for sid in template.staff_recipients
                       if (s := staff.get(sid)) is not None]
         if customer is not None:
             recipients += [Recipient(c["name"], c.get("email"), c.get("mobile")) for c in customer.contacts or []
                            if set(c.get("roles", [])) & set(template.contact_roles)]
+        planned.append((template, recipients, len(jobs)))
+        jobs += [RenderJob(template.text, {"kund": customer.name if customer else "", "mottagare": r.name,
+                                           "rubrik": template.title, "typ": event_type, "händelse": values},
+                           group=str(template.id), tenant=org.id) for r in recipients]
+    results = await ctx.templates.render_many(jobs)
+    for template, recipients, first in planned:
+        lacking = next((r for r in results[first:first + len(recipients)] if r.code == "undefined"), None)
+        if lacking is not None:
+            raise EventRefused([f"template {template.external_id!r} uses a value the event lacks "
+                                f"({lacking.problem}); send it under 'values'"])
+    new_id = await store.claim_event(ctx.session, {
+        "org_id": org.id, "external_id": event_id, "event_type": event_type,
+        "customer_id": customer.id if customer else None, "values": values, "received_at": ctx.now})
+    if new_id is None:  # the host sent it again: it was acted on the first time
+        return {"event": event_id, "repeat": True, "queued": 0, "unreached": []}
 
-        def body_for(recipient: Recipient) -> str:
-            try:
-                return render(template.text, {"kund": customer.name if customer else "", "mottagare": recipient.name,
-                                              "rubrik": template.title, "typ": event_type, "händelse": values})
-            except UndefinedError as exc:
-                raise EventRefused([f"template {template.external_id!r} uses a value the event lacks ({exc.message});"
-                                    " send it under 'values'"]) from None
-
+    rows, unreached = [], []
+    for template, recipients, first in planned:
+        mine = results[first:first + len(recipients)]
+        bad = next((r for r in mine if not r.ok), None)
+        if bad is not None:  # this template's messages fail alone, with why; the others go
+            unreached.append(f"mall {template.external_id}: {bad.swedish}")
+            continue
+        text_of = {id(r): result.text for r, result in zip(recipients, mine)}
         queued, missed = rows_to_addresses(
-            ctx, org, recipients, KINDS[template.delivery], body_for, key_prefix=f"event:{new_id}:{template.id}:",
-            kind="event-notification", subject=template.title)
+            ctx, org, recipients, KINDS[template.delivery], lambda r: text_of[id(r)],
+            key_prefix=f"event:{new_id}:{template.id}:", kind="event-notification", subject=template.title)
         rows += queued
         unreached += missed if recipients else [f"mall {template.external_id}: inga mottagare"]
     await store.enqueue(ctx.session, rows)
