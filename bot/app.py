@@ -20,7 +20,7 @@ from bot.services import Services, utcnow
 from bot.template_workers import TemplateWorkers
 from bot import telegram_app
 from core.templates import LIMITS
-from handlers.customer_reminders import CustomerReminderRun, queue_due_customer_reminders, tick_time
+from handlers.customer_reminders import CustomerReminderRun, plan_due_customer_reminders, queue_planned, tick_time
 from webhooks import api, telegram, twilio
 from webhooks.keys import SERVICES
 
@@ -108,6 +108,9 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
 
     async def scheduler_ctx(app: web.Application):
         services = app[SERVICES]
+        # Babel reads a locale's data on first use (tens of ms each): read them off the loop now,
+        # not in the first tick.
+        await asyncio.to_thread(_load_locales)
         tick = AsyncIOScheduler(timezone=settings.timezone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
         tick.add_job(_dispatch_tick, "interval", args=[services], seconds=max(settings.dispatch_interval, 0.2),
@@ -142,7 +145,13 @@ async def queue_customer_reminders(services: Services) -> CustomerReminderRun:
     while True:
         exhausted = tick.exhausted()
         async with services.sessions.begin() as session:
-            run = await queue_due_customer_reminders(services.context(session), tick=tick)
+            batch = await plan_due_customer_reminders(services.context(session), tick=tick)
+        if not batch.claimed:
+            return total
+        # Rendered between the two transactions, off the event loop: a costly text holds no lock.
+        results = await services.templates.render_many(batch.jobs, tick)
+        async with services.sessions.begin() as session:
+            run = await queue_planned(services.context(session), batch, results)
         total.add(run)
         # Due ones sort first: a batch that settled none means none are left, unless an organisation
         # ran out of rendering time in it (the next batch passes over that organisation).
@@ -189,6 +198,17 @@ async def _poll_telegram(services: Services) -> None:
             offset = update.update_id + 1
             data = update.to_dict()
             await accept_update(services, data, json.dumps(data))
+
+
+def _load_locales() -> None:
+    from datetime import date
+
+    from babel.dates import format_date
+
+    from core.importer import LOCALES
+
+    for locale in LOCALES:
+        format_date(date(2026, 1, 1), "d MMMM y", locale=locale)
 
 
 def _kick(tick: AsyncIOScheduler) -> None:

@@ -116,7 +116,8 @@ class TemplateWorkers:
         results = await self._run(len(jobs), request, answer, stuck)
         # A group whose job hung fails whole, as inside a worker.
         failed = {jobs[i].group: r for i, r in enumerate(results) if jobs[i].group and not r.ok and r.code != "deferred"}
-        return [failed.get(j.group, r) if j.group and r.ok else r for j, r in zip(jobs, results)]
+        return [failed.get(j.group, r) if j.group and r.code in ("ok", "deferred") else r
+                for j, r in zip(jobs, results)]
 
     async def check_many(self, checks: Sequence[tuple[str, str]]) -> list[list[str]]:
         if not checks:

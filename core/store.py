@@ -501,6 +501,16 @@ async def claim_due_customer_reminders(session: AsyncSession, send_on_or_before:
     return list(await session.scalars(query))
 
 
+async def lock_customer_reminders(session: AsyncSession, ids: Iterable[int]) -> dict[int, CustomerReminder]:
+    """The reminders by id, locked for writing; ones another process holds are left out (it is on them)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    query = (select(CustomerReminder).where(CustomerReminder.id.in_(wanted)).order_by(CustomerReminder.id)
+             .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+    return {r.id: r for r in await session.scalars(query)}
+
+
 async def customers_with_contact(session: AsyncSession, mobile: str) -> list[tuple[Customer, dict]]:
     """Customers listing ``mobile`` among their contacts, with that contact (ordered by customer id).
 

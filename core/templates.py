@@ -114,6 +114,13 @@ class Rendered:
         return self.code in COST_CODES
 
     @property
+    def reason(self) -> str:
+        """Why there is no text, as a sentence's end: "<the text> takes too long to render"."""
+        if self.code == "undefined":
+            return f"cannot be rendered ({self.problem})"
+        return self.problem or "cannot be rendered"
+
+    @property
     def swedish(self) -> str:
         return SWEDISH.get(self.code, SWEDISH["error"])
 
@@ -553,11 +560,11 @@ def render_batch(jobs: Sequence[RenderJob], limits: Limits = LIMITS, tenants: Te
     over its time limit gets ``deferred`` for the rest of its jobs (rendered another time)."""
     failed: dict[str, Rendered] = {}
     for job in jobs:
-        if tenants is not None and tenants.limit is not None and tenants.spent.get(job.tenant, 0) >= tenants.limit:
-            yield Rendered(code="deferred", problem="waits for the next round"), 0.0
-            continue
         if job.group and job.group in failed:
             yield failed[job.group], 0.0
+            continue
+        if tenants is not None and tenants.limit is not None and tenants.spent.get(job.tenant, 0) >= tenants.limit:
+            yield Rendered(code="deferred", problem="waits for the next round"), 0.0
             continue
         started = clock()
         result = render_one(job.text, job.values, limits)
@@ -595,10 +602,8 @@ def check_template(text: str, kind: str, limits: Limits = LIMITS) -> list[str]:
     if problems:
         return problems
     result = render_one(text, sample_values(kind), limits)
-    if result.costly or (kind == "reminder" and result.code == "error"):
-        return [result.problem or "cannot be rendered"]
-    if kind == "reminder" and result.code == "undefined":
-        return [f"cannot be rendered ({result.problem})"]
+    if result.costly or (kind == "reminder" and not result.ok):
+        return [result.reason]
     return []
 
 

@@ -6,7 +6,7 @@ carries a key made of the reminder, the due date and the address, so nothing goe
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -17,7 +17,7 @@ from core import store
 from core.models import CustomerReminder, Organisation
 from core.recipients import Recipient, StaffMember, resolve_recipients
 from core.recurrence import next_due, parse_recurrence
-from core.templates import RenderJob, TenantTime
+from core.templates import Rendered, RenderJob, TenantTime
 from handlers.context import Context
 from handlers.outbound import KINDS, rows_to_addresses, to_team
 
@@ -77,9 +77,9 @@ def _values(reminder: CustomerReminder, customer_name: str, recipient: Recipient
 
 @dataclass
 class _Due:
-    """One reminder's due date on its way: who gets it, and where its texts are among the tick's jobs."""
+    """One reminder's due date on its way: who gets it, and where its texts are among the batch's jobs."""
 
-    reminder: CustomerReminder
+    reminder: CustomerReminder  # as read when planned; the row written is read again (``queue_planned``)
     org: Organisation
     customer_name: str
     due: date
@@ -98,59 +98,91 @@ class _Failure:
     swedish: str  # the team chat
 
 
-async def queue_due_customer_reminders(ctx: Context, limit: int = 500,
-                                       tick: TenantTime | None = None) -> CustomerReminderRun:
-    """Queue every customer reminder whose send day has come (in its organisation's time zone).
+@dataclass
+class DueBatch:
+    """A batch of due reminders worked out, with the texts to render for them (``jobs``)."""
 
-    Each reminder stands alone: one that cannot be worked out or rendered is marked failed with why
-    (the team hears it once; the tick passes it over until an import changes it) and the rest go
-    on. Everything is rendered, in one call to the template workers, before anything is written.
+    claimed: int = 0  # 0: nothing is due any more
+    dues: list[_Due] = field(default_factory=list)
+    failures: list[_Failure] = field(default_factory=list)
+    jobs: list[RenderJob] = field(default_factory=list)
+
+
+def _unreadable(reminder: CustomerReminder, org: Organisation, customer_name: str, exc: Exception) -> _Failure:
+    """A stored row this version cannot work out: it fails alone (no values in the log)."""
+    logger.error("customer reminder %s could not be worked out: %s", reminder.id, type(exc).__name__)
+    return _Failure(reminder, org, customer_name, f"could not be worked out ({type(exc).__name__})",
+                    "påminnelsen kunde inte räknas ut")
+
+
+async def plan_due_customer_reminders(ctx: Context, limit: int = 500,
+                                      tick: TenantTime | None = None) -> DueBatch:
+    """Read the next batch of reminders whose send day has come (in each organisation's time zone)
+    and work out each one's due date, recipients and texts to render. Reads only.
+
+    The texts are rendered after this transaction (``Renderer.render_many(batch.jobs)``), so a
+    costly one holds no lock, and written by ``queue_planned`` in the next.
     """
-    run, tick = CustomerReminderRun(), tick or tick_time()
+    tick = tick or tick_time()
     # Tomorrow in UTC covers every organisation's today; each is checked against its own below.
     reminders = await store.claim_due_customer_reminders(ctx.session, ctx.now.date() + timedelta(days=1), limit,
                                                          skip_orgs=tick.exhausted())
+    batch = DueBatch(claimed=len(reminders))
     if not reminders:
-        return run
+        return batch
     orgs = await store.orgs_by_ids(ctx.session, [r.org_id for r in reminders])
     customers = await store.customers_by_ids(ctx.session, [r.customer_id for r in reminders])
     staff_of: dict[str, list[StaffMember]] = {}
     for s in await store.staff_with_roles(ctx.session, orgs, ("admin", "inspector")):
         staff_of.setdefault(s.org_id, []).append(StaffMember(s.id, s.name, tuple(s.role_list()), s.area, s.email,
                                                              s.mobile))
-    dues: list[_Due] = []
-    failures: list[_Failure] = []
-    jobs: list[RenderJob] = []
     for reminder in reminders:
         org, customer = orgs[reminder.org_id], customers[reminder.customer_id]
         try:
-            item = _plan(ctx, reminder, org, customer, staff_of.get(reminder.org_id, []), jobs)
-        except Exception as exc:  # a stored row this version cannot read: it fails alone
-            logger.error("customer reminder %s could not be worked out: %s", reminder.id, type(exc).__name__)
-            failures.append(_Failure(reminder, org, customer.name, f"could not be worked out ({type(exc).__name__})",
-                                     "påminnelsen kunde inte räknas ut"))
+            item = _plan(ctx, reminder, org, customer, staff_of.get(reminder.org_id, []), batch.jobs)
+        except Exception as exc:
+            batch.failures.append(_unreadable(reminder, org, customer.name, exc))
             continue
         if item is not None:
-            dues.append(item)
-    results = await ctx.templates.render_many(jobs, tick)
+            batch.dues.append(item)
+    return batch
+
+
+def _snapshot(r: CustomerReminder) -> tuple:
+    return (r.next_due, r.send_on, r.text, r.title, r.type, r.delivery, r.recipients, r.recurrence, r.first_due,
+            r.days_before, r.customer_id, r.active, r.failed_reason)
+
+
+async def queue_planned(ctx: Context, batch: DueBatch, results: list[Rendered]) -> CustomerReminderRun:
+    """Queue the batch's messages with their rendered texts, in one transaction.
+
+    Each reminder stands alone: one that cannot be worked out or rendered is marked failed with why
+    (the team hears it once; the tick passes it over until an import changes it) and the rest go on.
+    A reminder that changed since it was planned (another process queued it, an import changed
+    it) or that another process holds now is left for the next tick.
+    """
+    run = CustomerReminderRun()
+    planned = [d.reminder for d in batch.dues] + [f.reminder for f in batch.failures]
+    fresh = await store.lock_customer_reminders(ctx.session, [r.id for r in planned])
+    current = {r.id: fresh[r.id] for r in planned if r.id in fresh and _snapshot(fresh[r.id]) == _snapshot(r)}
+    failures = [replace(f, reminder=current[f.reminder.id]) for f in batch.failures if f.reminder.id in current]
     rows: list[dict] = []
-    for item in dues:
+    for item in batch.dues:
+        if item.reminder.id not in current:
+            continue
+        item = replace(item, reminder=current[item.reminder.id])
         mine = results[item.first_job:item.first_job + len(item.recipients)]
-        if any(r.code == "deferred" for r in mine):
+        bad = next((r for r in mine if not r.ok and r.code != "deferred"), None)
+        if bad is None and any(r.code == "deferred" for r in mine):
             run.deferred += 1  # still due and unmarked: the next tick takes it
             continue
-        bad = next((r for r in mine if not r.ok), None)
         if bad is not None:
-            failures.append(_Failure(item.reminder, item.org, item.customer_name, bad.problem or bad.code,
-                                     bad.swedish))
+            failures.append(_Failure(item.reminder, item.org, item.customer_name, bad.reason, bad.swedish))
             continue
         try:
             queued, unreached, following = _outcome(ctx, item, [r.text for r in mine])
         except Exception as exc:
-            logger.error("customer reminder %s could not be queued: %s", item.reminder.id, type(exc).__name__)
-            failures.append(_Failure(item.reminder, item.org, item.customer_name,
-                                     f"could not be worked out ({type(exc).__name__})",
-                                     "påminnelsen kunde inte räknas ut"))
+            failures.append(_unreadable(item.reminder, item.org, item.customer_name, exc))
             continue
         await _queue(ctx, item, queued, unreached, following, run)
         rows += queued

@@ -6,10 +6,12 @@ became of every message.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from core import store
-from core.models import Organisation
+from core.models import NotificationTemplate, Organisation
 from core.recipients import Recipient
-from core.templates import RenderJob
+from core.templates import Rendered, RenderJob
 from handlers.context import Context
 from handlers.outbound import KINDS, rows_to_addresses, to_team
 
@@ -26,8 +28,30 @@ def _plain(value: object) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
+@dataclass
+class EventPlan:
+    """A checked event: each template with its recipients, and the texts to render (``jobs``)."""
+
+    event_id: str
+    event_type: str
+    customer_id: int | None
+    values: dict
+    templates: list[tuple[NotificationTemplate, list[Recipient], int]]  # (template, recipients, first job)
+    jobs: list[RenderJob] = field(default_factory=list)
+
+
 async def receive_event(ctx: Context, org: Organisation, event: object) -> dict:
-    """Queue the event's notifications, or raise EventRefused listing what to change (nothing written)."""
+    """Queue the event's notifications, or raise EventRefused listing what to change (nothing written).
+
+    All in ``ctx``'s transaction; the API renders between two transactions instead (``plan_event``,
+    the renderer, ``queue_event``), so a costly text holds no lock.
+    """
+    plan = await plan_event(ctx, org, event)
+    return await queue_event(ctx, org, plan, await ctx.templates.render_many(plan.jobs))
+
+
+async def plan_event(ctx: Context, org: Organisation, event: object) -> EventPlan:
+    """Check the event and find each template's recipients (reads only); raise EventRefused."""
     problems: list[str] = []
     if not isinstance(event, dict):
         raise EventRefused(['send JSON like {"id": "e1", "type": "work_shift", "customer": "k1", '
@@ -56,33 +80,38 @@ async def receive_event(ctx: Context, org: Organisation, event: object) -> dict:
     if problems:
         raise EventRefused(problems)
     staff = await store.staff_by_external_ids(ctx.session, org.id, [s for t in templates for s in t.staff_recipients])
-    # Rendered before anything is written (a text that needs a value the event lacks refuses it whole),
-    # in one call to the template workers.
-    planned, jobs = [], []
+    plan = EventPlan(event_id, event_type, customer.id if customer else None, values, [])
     for template in templates:
         recipients = [Recipient(s.name, s.email, s.mobile, s.id) for sid in template.staff_recipients
                       if (s := staff.get(sid)) is not None]
         if customer is not None:
             recipients += [Recipient(c["name"], c.get("email"), c.get("mobile")) for c in customer.contacts or []
                            if set(c.get("roles", [])) & set(template.contact_roles)]
-        planned.append((template, recipients, len(jobs)))
-        jobs += [RenderJob(template.text, {"kund": customer.name if customer else "", "mottagare": r.name,
-                                           "rubrik": template.title, "typ": event_type, "händelse": values},
-                           group=str(template.id), tenant=org.id) for r in recipients]
-    results = await ctx.templates.render_many(jobs)
-    for template, recipients, first in planned:
+        plan.templates.append((template, recipients, len(plan.jobs)))
+        plan.jobs += [RenderJob(template.text, {"kund": customer.name if customer else "", "mottagare": r.name,
+                                                "rubrik": template.title, "typ": event_type, "händelse": values},
+                                group=str(template.id), tenant=org.id) for r in recipients]
+    return plan
+
+
+async def queue_event(ctx: Context, org: Organisation, plan: EventPlan, results: list[Rendered]) -> dict:
+    """Store the event once and queue its rendered notifications; raise EventRefused (nothing written)
+    when a text needs a value the event lacks. A template whose text cannot be rendered otherwise
+    (too costly, an error) fails alone: named with why among the unreached, the others go."""
+    event_id, event_type = plan.event_id, plan.event_type
+    for template, recipients, first in plan.templates:
         lacking = next((r for r in results[first:first + len(recipients)] if r.code == "undefined"), None)
         if lacking is not None:
             raise EventRefused([f"template {template.external_id!r} uses a value the event lacks "
                                 f"({lacking.problem}); send it under 'values'"])
     new_id = await store.claim_event(ctx.session, {
-        "org_id": org.id, "external_id": event_id, "event_type": event_type,
-        "customer_id": customer.id if customer else None, "values": values, "received_at": ctx.now})
+        "org_id": org.id, "external_id": event_id, "event_type": event_type, "customer_id": plan.customer_id,
+        "values": plan.values, "received_at": ctx.now})
     if new_id is None:  # the host sent it again: it was acted on the first time
         return {"event": event_id, "repeat": True, "queued": 0, "unreached": []}
 
     rows, unreached = [], []
-    for template, recipients, first in planned:
+    for template, recipients, first in plan.templates:
         mine = results[first:first + len(recipients)]
         bad = next((r for r in mine if not r.ok), None)
         if bad is not None:  # this template's messages fail alone, with why; the others go
