@@ -501,14 +501,32 @@ async def claim_due_customer_reminders(session: AsyncSession, send_on_or_before:
     return list(await session.scalars(query))
 
 
-async def lock_customer_reminders(session: AsyncSession, ids: Iterable[int]) -> dict[int, CustomerReminder]:
-    """The reminders by id, locked for writing; ones another process holds are left out (it is on them)."""
+# What shows that a planned reminder was dealt with meanwhile (another process queued it, an import
+# changed its schedule or turned it off): its plan is then dropped. A text changed by an import a
+# moment after it was rendered is not looked for: that due date goes with the text it was planned with.
+CUSTOMER_REMINDER_STATE = ("next_due", "send_on", "active", "failed_reason")
+
+
+def customer_reminder_state(reminder: CustomerReminder) -> tuple:
+    return tuple(getattr(reminder, c) for c in CUSTOMER_REMINDER_STATE)
+
+
+async def lock_customer_reminders(session: AsyncSession, ids: Iterable[int]) -> dict[int, tuple]:
+    """The reminders' state by id (``CUSTOMER_REMINDER_STATE``), locked for writing; ones another
+    process holds are left out (it is on them)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    query = (select(CustomerReminder).where(CustomerReminder.id.in_(wanted)).order_by(CustomerReminder.id)
-             .with_for_update(skip_locked=True).execution_options(populate_existing=True))
-    return {r.id: r for r in await session.scalars(query)}
+    columns = [getattr(CustomerReminder, c) for c in CUSTOMER_REMINDER_STATE]
+    rows = await session.execute(select(CustomerReminder.id, *columns).where(CustomerReminder.id.in_(wanted))
+                                 .order_by(CustomerReminder.id).with_for_update(skip_locked=True))
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+async def update_customer_reminders(session: AsyncSession, changes: list[dict]) -> None:
+    """Write changes to reminders by id, in bulk (each dict: ``id`` and the columns it sets)."""
+    for shape in {tuple(sorted(c)) for c in changes}:  # executemany needs one shape per batch
+        await session.execute(update(CustomerReminder), [c for c in changes if tuple(sorted(c)) == shape])
 
 
 async def customers_with_contact(session: AsyncSession, mobile: str) -> list[tuple[Customer, dict]]:

@@ -6,7 +6,7 @@ carries a key made of the reminder, the due date and the address, so nothing goe
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -148,11 +148,6 @@ async def plan_due_customer_reminders(ctx: Context, limit: int = 500,
     return batch
 
 
-def _snapshot(r: CustomerReminder) -> tuple:
-    return (r.next_due, r.send_on, r.text, r.title, r.type, r.delivery, r.recipients, r.recurrence, r.first_due,
-            r.days_before, r.customer_id, r.active, r.failed_reason)
-
-
 async def queue_planned(ctx: Context, batch: DueBatch, results: list[Rendered]) -> CustomerReminderRun:
     """Queue the batch's messages with their rendered texts, in one transaction.
 
@@ -161,16 +156,14 @@ async def queue_planned(ctx: Context, batch: DueBatch, results: list[Rendered]) 
     A reminder that changed since it was planned (another process queued it, an import changed
     it) or that another process holds now is left for the next tick.
     """
-    run = CustomerReminderRun()
+    run, rows, changes = CustomerReminderRun(), [], []
     planned = [d.reminder for d in batch.dues] + [f.reminder for f in batch.failures]
-    fresh = await store.lock_customer_reminders(ctx.session, [r.id for r in planned])
-    current = {r.id: fresh[r.id] for r in planned if r.id in fresh and _snapshot(fresh[r.id]) == _snapshot(r)}
-    failures = [replace(f, reminder=current[f.reminder.id]) for f in batch.failures if f.reminder.id in current]
-    rows: list[dict] = []
+    state = await store.lock_customer_reminders(ctx.session, [r.id for r in planned])
+    current = {r.id for r in planned if state.get(r.id) == store.customer_reminder_state(r)}
+    failures = [f for f in batch.failures if f.reminder.id in current]
     for item in batch.dues:
         if item.reminder.id not in current:
             continue
-        item = replace(item, reminder=current[item.reminder.id])
         mine = results[item.first_job:item.first_job + len(item.recipients)]
         bad = next((r for r in mine if not r.ok and r.code != "deferred"), None)
         if bad is None and any(r.code == "deferred" for r in mine):
@@ -184,10 +177,11 @@ async def queue_planned(ctx: Context, batch: DueBatch, results: list[Rendered]) 
         except Exception as exc:
             failures.append(_unreadable(item.reminder, item.org, item.customer_name, exc))
             continue
-        await _queue(ctx, item, queued, unreached, following, run)
+        changes.append(await _queue(ctx, item, queued, unreached, following, run))
         rows += queued
     for failure in failures:
-        await _mark_failed(ctx, failure, run)
+        changes.append(await _mark_failed(ctx, failure, run))
+    await store.update_customer_reminders(ctx.session, changes)
     await store.enqueue(ctx.session, rows)
     run.messages = len(rows)
     logger.info("customer reminders: %d due, %d messages queued, %d older due dates passed over, %d unreachable, "
@@ -226,10 +220,10 @@ def _outcome(ctx: Context, item: _Due, bodies: list[str]) -> tuple[list[dict], l
 
 
 async def _queue(ctx: Context, item: _Due, queued: list[dict], unreached: list[str], following: date | None,
-                 run: CustomerReminderRun) -> None:
-    """Record the due date as sent; the team hears whom it did not reach; the schedule moves on."""
+                 run: CustomerReminderRun) -> dict:
+    """The due date as sent and the schedule moved on (the reminder's change); the team hears whom
+    it did not reach."""
     reminder, org = item.reminder, item.org
-    reminder.last_unreached = unreached
     if unreached:
         # Nothing is lost quietly: the team hears who the reminder did not reach, and why.
         run.unreachable += [f"{reminder.external_id}: {u}" for u in unreached]
@@ -239,19 +233,20 @@ async def _queue(ctx: Context, item: _Due, queued: list[dict], unreached: list[s
                       f"team-customer-unreached:{reminder.id}:{item.due.isoformat()}")
     run.reminders += 1
     run.skipped_due_dates += item.skipped
-    reminder.last_sent_due, reminder.next_due = item.due, following
-    reminder.send_on = following - timedelta(days=reminder.days_before) if following else None
+    return {"id": reminder.id, "last_unreached": unreached, "last_sent_due": item.due, "next_due": following,
+            "send_on": following - timedelta(days=reminder.days_before) if following else None}
 
 
-async def _mark_failed(ctx: Context, failure: _Failure, run: CustomerReminderRun) -> None:
-    """Mark the reminder failed with why; the team hears it once. Its due date stays, for after the fix."""
+async def _mark_failed(ctx: Context, failure: _Failure, run: CustomerReminderRun) -> dict:
+    """The reminder marked failed with why (its change); the team hears it once. Its due date stays,
+    for after the fix."""
     reminder, org = failure.reminder, failure.org
-    reminder.failed_reason = failure.problem[:300]
     run.failed.append(f"{reminder.external_id}: {failure.problem}")
     due = long_date(reminder.next_due, org.locale or "sv") if reminder.next_due else "okänt datum"
     await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {failure.customer_name} ({due}) skickades "
                             f"inte: {failure.swedish}. Den väntar tills den ändras i en ny import.",
                   f"team-customer-failed:{reminder.id}:{int(ctx.now.timestamp())}")
+    return {"id": reminder.id, "failed_reason": failure.problem[:300]}
 
 
 def delivery_key_prefix(reminder_id: int, due: date) -> str:
