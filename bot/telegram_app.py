@@ -216,6 +216,10 @@ async def reprocess_stored_updates(tg: Application, services, older_than_seconds
     for row in rows:
         try:
             await process_raw_update(tg, services, json.loads(row.body))
-        except Exception:
-            logger.exception("stored Telegram update %s failed again", row.provider_id)
+        except Exception as exc:
+            # Failed when it came and again now: given up on (marked), not tried every 30 s for ever.
+            logger.error("stored Telegram update %s failed again (%s); given up", row.provider_id,
+                         type(exc).__name__)
+            async with services.sessions.begin() as session:
+                await store.mark_update_processed(session, row.provider_id, services.clock())
     return len(rows)
