@@ -31,6 +31,7 @@ READY = b'"ready"\n'
 FLUSH_SECONDS = 0.02
 MEMORY_LIMIT = 1 << 30  # bytes of address space per worker
 STREAM_LIMIT = 1 << 22  # longest answer line: a 20,000-character text, escaped
+PARALLEL_FROM = 200  # jobs per worker from which a batch is split between the workers
 
 
 class RendererUnavailable(RuntimeError):
@@ -82,7 +83,8 @@ class TemplateWorkers:
         # A job stops itself at limits.seconds; one that has not answered well after that is stuck.
         self.hard_seconds = hard_seconds if hard_seconds is not None else 3 * limits.seconds + 1.0
         self._start_seconds = start_seconds
-        self._slots = asyncio.Semaphore(max(1, size))
+        self._size = max(1, size)
+        self._slots = asyncio.Semaphore(self._size)
         self._idle: list[_Worker] = []
         self._closed = False
         self.killed = 0  # workers killed for overrunning (for tests and metrics)
@@ -113,7 +115,7 @@ class TemplateWorkers:
                 tenants.spent[tenant] = tenants.spent.get(tenant, 0.0) + self.hard_seconds
             return Rendered(code="slow", problem=f"takes too long to render (over {self.hard_seconds:g} s)")
 
-        results = await self._run(len(jobs), request, answer, stuck)
+        results = await self._run(len(jobs), request, answer, stuck, [j.group for j in jobs])
         # A group whose job hung fails whole, as inside a worker.
         failed = {jobs[i].group: r for i, r in enumerate(results) if jobs[i].group and not r.ok and r.code != "deferred"}
         return [failed.get(j.group, r) if j.group and r.code in ("ok", "deferred") else r
@@ -132,11 +134,17 @@ class TemplateWorkers:
 
         return await self._run(len(checks), request, lambda index, line: line, stuck)
 
-    async def _run(self, count: int, request, answer, stuck) -> list:
+    async def _run(self, count: int, request, answer, stuck, groups: list[str] | None = None) -> list:
+        """One answer per job; a large batch is split between the workers (never inside a group)."""
+        results: list = [None] * count
+        chunks = _chunks(count, self._size, groups)
+        await asyncio.gather(*(self._run_chunk(chunk, results, request, answer, stuck) for chunk in chunks))
+        return results
+
+    async def _run_chunk(self, pending: list[int], results: list, request, answer, stuck) -> None:
         """Send the jobs; collect one answer each. A worker that hangs is killed, the job it was on
         gets ``stuck``, and the rest go again (to a fresh worker, answer by answer)."""
-        results: list = [None] * count
-        pending, careful = list(range(count)), False
+        careful = False
         while pending:
             async with self._slots:
                 worker = await self._take()
@@ -170,7 +178,6 @@ class TemplateWorkers:
                     raise
                 self._idle.append(worker)
                 pending = []
-        return results
 
     async def _take(self) -> _Worker:
         if self._closed:
@@ -192,6 +199,21 @@ class TemplateWorkers:
                 await asyncio.wait_for(worker.proc.wait(), 2)
             except asyncio.TimeoutError:
                 worker.kill()
+
+
+def _chunks(count: int, workers: int, groups: list[str] | None) -> list[list[int]]:
+    """Job indexes split into about equal runs, one per worker, for batches worth splitting;
+    a group ("" is none) stays in one run, so it still fails whole inside one worker."""
+    if workers < 2 or count < 2 * PARALLEL_FROM:
+        return [list(range(count))]
+    bounds, step = [0], -(-count // workers)
+    for _ in range(workers - 1):
+        cut = min(bounds[-1] + step, count)
+        while groups and 0 < cut < count and groups[cut] and groups[cut] == groups[cut - 1]:
+            cut += 1
+        bounds.append(cut)
+    bounds.append(count)
+    return [list(range(a, b)) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 # ---------------------------------------------------------------- the worker process

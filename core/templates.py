@@ -97,7 +97,7 @@ class TooCostly(Exception):
         super().__init__(problem)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # made thousands of times a tick: plain slots, treated as read-only
 class Rendered:
     """One rendering's outcome: the text, or why there is none (``problem``, English; ``swedish``)."""
 
@@ -125,7 +125,7 @@ class Rendered:
         return SWEDISH.get(self.code, SWEDISH["error"])
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RenderJob:
     """A text to render with its values. ``group`` jobs share a fate: once one fails, the rest of the
     group fail with it unrendered (a reminder's recipients); ``tenant`` is whose time it spends."""

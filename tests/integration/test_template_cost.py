@@ -338,3 +338,14 @@ async def test_closed_workers_are_gone():
     procs = [w.proc for w in workers._idle]
     await workers.close()
     assert procs and all(p.returncode is not None for p in procs)
+
+
+def test_a_large_batch_is_split_between_workers_but_never_inside_a_group():
+    from bot.template_workers import PARALLEL_FROM, _chunks
+
+    groups = [f"r{i // 3}" for i in range(1000)]  # a reminder's three recipients
+    runs = _chunks(1000, 2, groups)
+    assert [len(r) for r in runs] == [501, 499] and sum(runs, []) == list(range(1000))
+    assert groups[runs[0][-1]] != groups[runs[1][0]]
+    assert _chunks(2 * PARALLEL_FROM - 1, 2, None) == [list(range(2 * PARALLEL_FROM - 1))]  # small: one worker
+    assert _chunks(1000, 2, ["same"] * 1000) == [list(range(1000))]
