@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
@@ -17,8 +18,10 @@ from bot.logs import quiet_libraries
 from bot.inbound import InboundBatcher, handle_in_transaction
 from bot.routing import Routes
 from bot.services import Services, utcnow
+from bot.template_workers import TemplateWorkers
 from bot import telegram_app
-from handlers.customer_reminders import CustomerReminderRun, queue_due_customer_reminders
+from core.templates import LIMITS
+from handlers.customer_reminders import CustomerReminderRun, plan_due_customer_reminders, queue_planned, tick_time
 from webhooks import api, intake, telegram, twilio
 from webhooks.keys import SERVICES
 
@@ -53,6 +56,8 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     services = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                         routes=Routes.from_settings(settings), clock=clock)
     services.channels = build_channels(settings, settings.public_url)
+    services.templates = TemplateWorkers(size=settings.template_workers,
+                                         limits=replace(LIMITS, seconds=settings.template_seconds))
     services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts))
     if settings.telegram_bot_token:
         from bot.channels.telegram import TelegramChannel
@@ -77,6 +82,7 @@ async def close_services(services: Services) -> None:
         # Before the channels close: sends in flight get their grace, unsent rows go back at once.
         await services.dispatcher.shutdown(services.settings.shutdown_grace)
     await services.inbound.close()
+    await services.templates.close()
     if services.telegram is not None:
         await services.telegram.shutdown()
     for channel in services.channels.values():
@@ -110,6 +116,9 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
 
     async def scheduler_ctx(app: web.Application):
         services = app[SERVICES]
+        # Babel reads a locale's data on first use (tens of ms each): read them off the loop now,
+        # not in the first tick.
+        await asyncio.to_thread(_load_locales)
         tick = AsyncIOScheduler(timezone=settings.timezone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
         tick.add_job(_dispatch_tick, "interval", args=[services], seconds=max(settings.dispatch_interval, 0.2),
@@ -146,15 +155,21 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
 
 async def queue_customer_reminders(services: Services) -> CustomerReminderRun:
     """Queue every customer reminder whose day has come, a bounded batch per transaction."""
-    total = CustomerReminderRun()
+    total, tick = CustomerReminderRun(), tick_time()
     while True:
+        exhausted = tick.exhausted()
         async with services.sessions.begin() as session:
-            run = await queue_due_customer_reminders(services.context(session))
-        total.reminders += run.reminders
-        total.messages += run.messages
-        total.skipped_due_dates += run.skipped_due_dates
-        total.unreachable += run.unreachable
-        if run.reminders == 0:  # due ones sort first: a batch that sent nothing means none are left
+            batch = await plan_due_customer_reminders(services.context(session), tick=tick)
+        if not batch.claimed:
+            return total
+        # Rendered between the two transactions, off the event loop: a costly text holds no lock.
+        results = await services.templates.render_many(batch.jobs, tick)
+        async with services.sessions.begin() as session:
+            run = await queue_planned(services.context(session), batch, results)
+        total.add(run)
+        # Due ones sort first: a batch that settled none means none are left, unless an organisation
+        # ran out of rendering time in it (the next batch passes over that organisation).
+        if run.reminders == 0 and not run.failed and tick.exhausted() <= exhausted:
             return total
 
 
@@ -163,6 +178,7 @@ async def _customer_reminder_tick(services: Services) -> None:
         run = await queue_customer_reminders(services)
         services.metrics.customer_reminders.labels("queued").inc(run.messages)
         services.metrics.customer_reminders.labels("unreached").inc(len(run.unreachable))
+        services.metrics.customer_reminders.labels("failed").inc(len(run.failed))
         if run.messages:
             services.kick()
     except Exception:
@@ -207,6 +223,17 @@ async def _poll_telegram(services: Services) -> None:
             offset = update.update_id + 1
             data = update.to_dict()
             await accept_update(services, data, json.dumps(data))
+
+
+def _load_locales() -> None:
+    from datetime import date
+
+    from babel.dates import format_date
+
+    from core.importer import LOCALES
+
+    for locale in LOCALES:
+        format_date(date(2026, 1, 1), "d MMMM y", locale=locale)
 
 
 def _kick(tick: AsyncIOScheduler) -> None:

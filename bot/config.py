@@ -60,6 +60,8 @@ class Settings:
     shutdown_grace: float = 5.0
     # Days message bodies (outbox, inbound texts and replies, event values) are kept before being blanked.
     retention_days: int = 90
+    template_workers: int = 2  # processes rendering organisations' texts (bot/template_workers.py)
+    template_seconds: float = 0.5  # time one rendering may take before it is refused as too costly
 
     @property
     def twilio_enabled(self) -> bool:
@@ -135,6 +137,8 @@ class Settings:
             probe_interval=number("PAMINN_PROBE_INTERVAL", 30.0),
             shutdown_grace=number("PAMINN_SHUTDOWN_GRACE", 5.0),
             retention_days=int(raw_retention),
+            template_workers=max(1, int(number("PAMINN_TEMPLATE_WORKERS", 2))),
+            template_seconds=number("PAMINN_TEMPLATE_SECONDS", 0.5) or 0.5,
         )
         if settings.lease_seconds <= settings.send_timeout:
             raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "

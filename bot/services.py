@@ -58,6 +58,7 @@ class Services:
     channels: dict = field(default_factory=dict)
     telegram: object | None = None  # python-telegram-bot Application, when TELEGRAM_BOT_TOKEN is set
     inbound: object | None = None  # bot.inbound.InboundBatcher: webhook texts handled a batch per transaction
+    templates: object | None = None  # bot.template_workers.TemplateWorkers: organisations' texts, off the loop
     # Set by the scheduler: ask for a dispatch now. A no-op without one (tests, CLI).
     kick: Callable[[], None] = lambda: None
 
@@ -67,4 +68,5 @@ class Services:
             session=session, now=now or self.clock(), default_timezone=s.timezone,
             default_quiet_hours=s.quiet_hours, team_ack_window=timedelta(seconds=s.team_ack_window),
             route_person=self.routes.person, route_team=self.routes.team, route_address=self.routes.address,
+            **({"templates": self.templates} if self.templates is not None else {}),
         )

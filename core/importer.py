@@ -5,7 +5,7 @@ file is refused, so one round of fixes is enough.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 import re
 from datetime import date, datetime, time, timedelta
@@ -17,7 +17,7 @@ from core.phones import InvalidPhoneNumber, region_for, to_e164
 from core.quiet import parse_quiet_hours
 from core.retry import parse_duration
 from core.recurrence import parse_recurrence
-from core.templates import MAX_TEMPLATE, template_problems
+from core.templates import MAX_TEMPLATE, NAMES, template_problems
 
 KNOWN_ROLES = {"assistant", "coordinator", "supervisor", "admin", "inspector"}
 LOCALES = {"sv", "da", "nb", "en"}
@@ -25,8 +25,6 @@ DELIVERIES = ("email", "sms", "both")
 LATER_DELIVERIES = ("system", "post", "external")  # in the design; not built yet, so refused clearly
 RECIPIENT_ROLES = ("contacts", "inspector", "admin")
 CONTACT_ROLES = ("notification_recipient",)
-EVENT_NAMES = {"kund": "the customer's name", "mottagare": "the recipient's name", "rubrik": "the template's title",
-               "typ": "the event type", "händelse": "the event's own values, e.g. {{ händelse.tid }}"}
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 # Every field name the format has, per level; any other name is refused (see core.fieldnames).
@@ -164,10 +162,14 @@ def _known(ref: object, ids: set[str]) -> bool:
 
 def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
                     known_staff: set[str] = frozenset(), known_recipients: set[str] = frozenset(),
-                    known_customers: set[str] = frozenset()) -> ImportPlan:
+                    known_customers: set[str] = frozenset(),
+                    template_checks: Mapping[tuple[str, str], list[str]] | None = None) -> ImportPlan:
     """Check the whole document; return the plan or raise ImportError_ listing every problem.
 
     ``known_*`` are the host ids already stored for this organisation, which records may refer to.
+    ``template_checks`` are the problems of each of ``template_texts(doc)`` as the template workers
+    found them (syntax, names and a trial render's cost); without them only syntax and names are
+    checked, here.
     """
     problems: list[str] = []
     if not isinstance(doc, dict):
@@ -298,9 +300,9 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         plan.history.append({"staff": rec.get("staff"), "month": month, "sent_at": sent})
 
     customer_ids = _customers(doc, plan, problems)
-    _customer_reminders(doc, plan, customer_ids | set(known_customers), problems)
+    _customer_reminders(doc, plan, customer_ids | set(known_customers), problems, template_checks)
     _visits(doc, plan, all_staff, customer_ids | set(known_customers), tz, problems)
-    _notification_templates(doc, plan, all_staff, problems)
+    _notification_templates(doc, plan, all_staff, problems, template_checks)
 
     if problems:
         raise ImportError_(problems)
@@ -401,12 +403,37 @@ def _visits(doc: dict, plan: ImportPlan, all_staff: set[str], all_customers: set
                             "confirmed": _flag(rec, "confirmed", where, problems)})
 
 
-def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], problems: list[str]) -> None:
+TEMPLATE_LISTS = {"customer_reminders": "reminder", "notification_templates": "event"}
+
+
+def template_texts(doc: object) -> list[tuple[str, str]]:
+    """Every distinct (text, kind) the document's templates hold, as validation will read them:
+    what the template workers check before ``validate_import``."""
+    found: dict[tuple[str, str], None] = {}
+    for key, kind in TEMPLATE_LISTS.items():
+        records = doc.get(key) if isinstance(doc, dict) else None
+        for rec in records if isinstance(records, list) else []:
+            text = rec.get("text") if isinstance(rec, dict) else None
+            if isinstance(text, str) and text.strip() and len(text) <= MAX_TEMPLATE and "\x00" not in text:
+                found[(text.strip(), kind)] = None
+    return list(found)
+
+
+def _template_problems(text: str | None, kind: str, checks: Mapping[tuple[str, str], list[str]] | None) -> list[str]:
+    if not text:
+        return []
+    if checks is not None and (text, kind) in checks:
+        return checks[(text, kind)]
+    return template_problems(text, NAMES[kind])
+
+
+def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], problems: list[str],
+                        template_checks: Mapping[tuple[str, str], list[str]] | None = None) -> None:
     for where, rec, rid in _records(doc, "customer_reminders", problems, set()):
         if not _known(rec.get("customer"), all_customers):
             problems.append(f"{where}: 'customer' {rec.get('customer')!r} is neither in the file nor stored")
         text = _text(rec, "text", where, problems, max_len=MAX_TEMPLATE)
-        for problem in template_problems(text) if text else []:
+        for problem in _template_problems(text, "reminder", template_checks):
             problems.append(f"{where}: 'text' {problem}")
         first_due = None
         try:
@@ -439,11 +466,12 @@ def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], pr
         })
 
 
-def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], problems: list[str]) -> None:
+def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], problems: list[str],
+                            template_checks: Mapping[tuple[str, str], list[str]] | None = None) -> None:
     for where, rec, tid in _records(doc, "notification_templates", problems, set()):
         event_type = _text(rec, "event_type", where, problems, max_len=64)
         text = _text(rec, "text", where, problems, max_len=MAX_TEMPLATE)
-        for problem in template_problems(text, EVENT_NAMES) if text else []:
+        for problem in _template_problems(text, "event", template_checks):
             problems.append(f"{where}: 'text' {problem}")
         delivery = rec.get("delivery", "email")
         if delivery not in DELIVERIES:

@@ -321,6 +321,9 @@ class CustomerReminder(Base):
     last_sent_due: Mapped[date | None] = mapped_column(Date, nullable=True)
     # Who the last due date did not reach, and why ("Per Persson (ingen e-postadress)").
     last_unreached: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # Why the text could not be rendered for next_due (too costly, or an error): the tick passes the
+    # reminder over until an import changes it, instead of failing on it every minute.
+    failed_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class Visit(Base):

@@ -298,7 +298,11 @@ async def post_event(request: web.Request) -> web.Response:
     try:
         async with services.sessions.begin() as session:
             org = await _organisation(session, org_id)
-            answer = await event_notifications.receive_event(services.context(session), org, event)
+            plan = await event_notifications.plan_event(services.context(session), org, event)
+        # Rendered between the two transactions, off the event loop: a costly text holds no lock.
+        results = await services.templates.render_many(plan.jobs)
+        async with services.sessions.begin() as session:
+            answer = await event_notifications.queue_event(services.context(session), org, plan, results)
     except event_notifications.EventRefused as exc:
         services.metrics.events.labels("refused").inc()
         return _error(422, "the event was refused; nothing was sent", problems=exc.problems)
