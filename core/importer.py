@@ -30,7 +30,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Every field name the format has, per level; any other name is refused (see core.fieldnames).
 TOP_FIELDS = ("organisation", "staff", "care_recipients", "shifts", "reminder_history", "customers",
               "customer_reminders", "visits", "notification_templates", "complete", "shifts_window")
-ORGANISATION_FIELDS = ("id", "name", "app_name", "app_link", "timezone", "locale", "quiet_hours")
+ORGANISATION_FIELDS = ("id", "name", "app_name", "app_link", "timezone", "locale", "quiet_hours", "message_validity")
 RECORD_FIELDS = {
     "staff": ("id", "name", "mobile", "email", "roles", "reminders_enabled", "personal_number", "sd_number",
               "area", "telegram_user_id"),

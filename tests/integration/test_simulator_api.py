@@ -13,6 +13,7 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from core.importer import ImportError_
 from tests.builders import ANNA, COORD, load, may_org, reminder
 from tests.conftest import Harness, free_port, make_settings, start_harness
 
@@ -150,10 +151,12 @@ async def test_only_demo_data_marks_an_organisation_simulated(sim):
 
     await load_demo(sim.services, assistants=5)
     doc = may_org(id="org3", name="Ska inte simuleras", simulated=True)
-    await load(sim, doc)
+    with pytest.raises(ImportError_) as refused:  # an import cannot mark itself simulated: refused, not ignored
+        await load(sim, doc)
+    assert any("unknown field 'simulated'" in problem for problem in refused.value.problems)
     await load(sim, demo_document(sim.clock(), 5))  # re-importing the demo keeps it simulated
     flags = dict(await sim.rows("SELECT id, simulated FROM organisations ORDER BY id"))
-    assert {k: bool(v) for k, v in flags.items()} == {"demo": True, "org1": False, "org3": False}
+    assert {k: bool(v) for k, v in flags.items()} == {"demo": True, "org1": False}
     state = await (await sim.client.get("/simulator/api/state")).json()
     assert state["organisation"]["id"] == "demo"
 

@@ -93,7 +93,7 @@ async def test_outage_of_hours_loses_nothing_and_the_team_hears_once_down_once_u
     harness.clock.advance(hours=2)
     again = await harness.sms(COORD, "PÅMINN ALLA maj")
     assert again[0].startswith("0 påminnelser för maj 2026 skickade")
-    assert f"{ASSISTANTS} har en påminnelse som väntar på att skickas" in again[0]
+    assert f"alla {ASSISTANTS} med pass kvar har en påminnelse som väntar på att skickas" in again[0]
     status = await harness.sms(COORD, "STATUS maj")
     assert status[0].startswith(f"Status maj 2026: 0 redo, 0 nyss påminda, {ASSISTANTS} väntar på att skickas, ")
     assert await harness.scalar("SELECT count(*) FROM outbox WHERE kind = 'reminder'") == ASSISTANTS
