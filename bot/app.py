@@ -51,7 +51,8 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     services = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                         routes=Routes.from_settings(settings), clock=clock)
     services.channels = build_channels(settings, settings.public_url)
-    services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts))
+    services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts),
+                                      wait=settings.inbound_wait)
     if settings.telegram_bot_token:
         from bot.channels.telegram import TelegramChannel
         from bot.telegram_app import build_application

@@ -46,6 +46,7 @@ class Settings:
     lease_seconds: float = 60.0
     max_attempts: int = 8
     team_ack_window: float = 60.0
+    inbound_wait: float = 10.0  # s an inbound webhook waits for the database before answering 503
 
     @property
     def twilio_enabled(self) -> bool:
@@ -102,7 +103,11 @@ class Settings:
             team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
+            inbound_wait=number("PAMINN_INBOUND_WAIT", 10.0),
         )
+        if not 0 < settings.inbound_wait < 15:
+            raise ConfigError(f"PAMINN_INBOUND_WAIT={settings.inbound_wait:g} must be above 0 and below 15 "
+                              "(seconds): Twilio gives up on a webhook after 15 s; e.g. 10")
         if settings.lease_seconds <= settings.send_timeout:
             raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "
                               f"PAMINN_SEND_TIMEOUT ({settings.send_timeout:g}): a claim must outlive a send")
