@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
 from bot.inbound import InboundBatcher, handle_in_transaction
+from bot.readiness import Readiness
 from bot.routing import Routes
 from bot.services import Services, utcnow
 from bot import telegram_app
@@ -51,6 +52,7 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     services = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                         routes=Routes.from_settings(settings), clock=clock)
     services.channels = build_channels(settings, settings.public_url)
+    services.readiness = Readiness(engine, lambda: list(services.channels), clock)
     services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts),
                                       wait=settings.inbound_wait)
     if settings.telegram_bot_token:

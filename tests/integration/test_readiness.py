@@ -1,0 +1,155 @@
+"""/healthz (liveness), /readyz (readiness) and /metrics' database gauges, as an operator sees them."""
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+
+import pytest
+from sqlalchemy import make_url
+
+from tests.builders import ANNA, COORD, GUSTAV, IVAR, JONNA, load, may_org
+from tests.conftest import start_harness
+from tests.fakes.tcp_proxy import StallingProxy
+from tests.fakes.twilio import Fault
+
+
+def gauge(text: str, name: str, **labels) -> float | None:
+    """One sample's value from a Prometheus text exposition (None when the series is absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = "^" + re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" (\S+)$"
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+async def readyz(h):
+    response = await h.client.get("/readyz")
+    return response.status, await response.json()
+
+
+async def test_readyz_reports_backlog_oldest_pending_and_a_channel_going_down_and_back(harness):
+    h = harness
+    await load(h, may_org())
+    await h.sms(COORD, "PÅMINN ALLA maj")
+    status, body = await readyz(h)
+    assert status == 200 and body["status"] == "ready"
+    assert body["database"]["reachable"] is True and body["database"]["latency_ms"] >= 0
+    assert {"channel": "sms", "status": "pending", "count": 4, "oldest_pending_seconds": 0.0} in body["outbox"]["backlog"]
+    assert body["channels"]["sms"] == {"state": "up", "consecutive_failures": 0, "since": None}
+
+    # Twilio answers 503 to every send: the reminders wait to be retried and SMS is down.
+    h.clock.advance(seconds=90)
+    h.fake.faults = [Fault(status=503)] * 4
+    await h.dispatch()
+    status, body = await readyz(h)
+    assert status == 200  # a provider outage is reported, it does not take the worker out of service
+    assert body["channels"]["sms"]["state"] == "down" and body["channels"]["sms"]["consecutive_failures"] == 4
+    assert body["outbox"]["oldest_pending_seconds"] == {"sms": 90.0}
+    metrics = await (await h.client.get("/metrics")).text()
+    assert gauge(metrics, "paminn_database_up") == 1.0
+    assert gauge(metrics, "paminn_outbox_backlog", channel="sms", status="pending") == 4.0
+    assert gauge(metrics, "paminn_outbox_oldest_pending_seconds", channel="sms") == 90.0
+    assert gauge(metrics, "paminn_channel_down", channel="sms") == 1.0
+    assert gauge(metrics, "paminn_channel_down", channel="simulator") == 0.0
+    assert gauge(metrics, "paminn_channels_down") == 1.0
+
+    # Twilio is back: the retries go out, the backlog empties, SMS is up again.
+    h.clock.advance(minutes=5)
+    await h.dispatch()
+    assert sorted(m.to for m in h.fake.messages) == sorted([ANNA, GUSTAV, IVAR, JONNA])
+    status, body = await readyz(h)
+    assert body["channels"]["sms"]["state"] == "up" and body["outbox"]["backlog"] == []
+    metrics = await (await h.client.get("/metrics")).text()
+    assert gauge(metrics, "paminn_outbox_backlog", channel="sms", status="pending") == 0.0
+    assert gauge(metrics, "paminn_channels_down") == 0.0
+    assert gauge(metrics, "paminn_inbound_total", channel="sms", outcome="new") == 1.0
+
+
+async def test_a_message_deferred_to_the_morning_is_not_counted_as_late(harness):
+    h = harness
+    await load(h, may_org())
+    h.clock.advance(hours=11)  # 21:00 Stockholm: quiet hours, the round waits for 08:00
+    await h.sms(COORD, "PÅMINN ALLA maj")
+    h.clock.advance(hours=1)
+    _, body = await readyz(h)
+    queued = await h.scalar("SELECT count(*) FROM outbox WHERE channel = 'sms'")
+    assert queued >= 4
+    assert {b["status"]: b["count"] for b in body["outbox"]["backlog"] if b["channel"] == "sms"} == {"pending": queued}
+    assert body["outbox"]["oldest_pending_seconds"] == {}
+
+
+class Stall:
+    """Make the database stop answering: a held SQLite write lock, or a PostgreSQL path that hangs."""
+
+    def __init__(self, db_url: str):
+        self.db_url = db_url
+        self.proxy: StallingProxy | None = None
+        self._lock: sqlite3.Connection | None = None
+
+    async def app_url(self) -> str:
+        if self.db_url.startswith("sqlite"):
+            return self.db_url
+        url = make_url(self.db_url)
+        self.proxy = await StallingProxy(url.host, url.port or 5432).start()
+        return url.set(host="127.0.0.1", port=self.proxy.port).render_as_string(hide_password=False)
+
+    def start(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stall()
+            return
+        self._lock = sqlite3.connect(make_url(self.db_url).database, isolation_level=None)
+        self._lock.execute("BEGIN IMMEDIATE")  # every writer (and our BEGIN IMMEDIATE) waits
+
+    def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.resume()
+        if self._lock is not None:
+            self._lock.execute("ROLLBACK")
+            self._lock.close()
+            self._lock = None
+
+    async def close(self) -> None:
+        self.stop()
+        if self.proxy is not None:
+            await self.proxy.close()
+
+
+@pytest.fixture
+async def stalled_harness(db_url, fake_twilio, clock):
+    stall = Stall(db_url)
+    h = await start_harness(await stall.app_url(), fake_twilio, clock, PAMINN_INBOUND_WAIT="2")
+    h.stall = stall
+    yield h
+    stall.stop()
+    await h.client.close()
+    await stall.close()
+
+
+async def test_a_stalled_database_makes_readyz_503_within_the_bound_while_healthz_stays_200(stalled_harness):
+    h = stalled_harness
+    await load(h, may_org())
+    await h.sms(COORD, "PÅMINN ALLA maj")
+    h.stall.start()
+    started = time.monotonic()
+    health = await h.client.get("/healthz")
+    assert health.status == 200 and (await health.json())["database"]["reachable"] is False
+    assert time.monotonic() - started < 1.8
+    started = time.monotonic()
+    status, body = await readyz(h)
+    assert status == 503 and body["status"] == "not_ready" and body["database"]["error"] == "stalled"
+    assert time.monotonic() - started < 2.8
+    started = time.monotonic()
+    metrics = await (await h.client.get("/metrics")).text()
+    assert time.monotonic() - started < 2.8
+    assert gauge(metrics, "paminn_database_up") == 0.0
+    assert gauge(metrics, "paminn_outbox_backlog", channel="sms", status="pending") is None  # unknown, not 0
+    assert gauge(metrics, "paminn_inbound_total", channel="sms", outcome="new") == 1.0  # counters still there
+    h.stall.stop()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status, body = await readyz(h)
+        if status == 200:
+            break
+        await asyncio.sleep(0.2)
+    assert status == 200 and body["outbox"]["backlog"][0]["count"] == 4
