@@ -168,6 +168,8 @@ class InboundBatcher:
         except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
             if isinstance(exc, DBAPIError) and not _unavailable(exc):
                 raise
+            logger.warning("%d inbound text(s) not handled: the database is unavailable (%s); answered "
+                           "unavailable", len(texts), type(exc).__name__)
             raise InboundUnavailable("the database is unavailable") from exc
 
 
