@@ -105,6 +105,10 @@ class Settings:
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
             inbound_wait=number("PAMINN_INBOUND_WAIT", 10.0),
         )
+        if settings.public_url and ("#" in settings.public_url or "?" in settings.public_url):
+            raise ConfigError(f"PAMINN_PUBLIC_URL must be the service's base URL (e.g. https://paminn.example.se), "
+                              "without '?' or '#': Twilio's connection overrides go on the webhook URL in "
+                              "Twilio's console, e.g. https://paminn.example.se/webhooks/twilio/sms#rc=3&rp=ct,rt,5xx")
         if not 0 < settings.inbound_wait < 15:
             raise ConfigError(f"PAMINN_INBOUND_WAIT={settings.inbound_wait:g} must be above 0 and below 15 "
                               "(seconds): Twilio gives up on a webhook after 15 s; e.g. 10")
