@@ -59,7 +59,7 @@ class InboundBatcher:
         self._overtake = overtake
         self._lanes = lanes
         self._waiting: list[_Waiting] = []
-        self._running: dict[asyncio.Task, float] = {}  # batch task -> when it started
+        self._running: dict[asyncio.Task, tuple[float, set[str]]] = {}  # batch -> (started, senders)
         self._pump: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._abandoned: set[asyncio.Task] = set()  # cancelled handlers still unwinding (a stuck driver)
@@ -86,27 +86,48 @@ class InboundBatcher:
             self._wake.clear()
             now = time.monotonic()
             self._expire_queued(now)
-            free = len(self._running) < self._lanes
-            all_slow = all(now - started >= self._overtake for started in self._running.values())
-            if self._waiting and free and all_slow:
-                batch, self._waiting = self._waiting[:self._max_batch], self._waiting[self._max_batch:]
+            batch = self._next_batch(now)
+            if batch:
                 task = asyncio.create_task(self._batch(batch))
-                self._running[task] = now
+                self._running[task] = (now, {item.text.sender for item in batch})
                 task.add_done_callback(self._finished)
                 continue
             await self._sleep(self._next_wakeup(now))
+
+    def _next_batch(self, now: float) -> list[_Waiting]:
+        """The next texts to start, in arrival order. Beside a slow batch, a sender's later texts wait
+        for the batch holding their earlier one: a person's texts are still acted on in order."""
+        if not self._waiting:
+            return []
+        if self._running:
+            if len(self._running) >= self._lanes or any(now - started < self._overtake
+                                                        for started, _ in self._running.values()):
+                return []
+        busy = set().union(*(senders for _, senders in self._running.values()))
+        batch, rest = [], []
+        for item in self._waiting:
+            if len(batch) < self._max_batch and item.text.sender not in busy:
+                batch.append(item)
+            else:
+                busy.add(item.text.sender)  # keep this sender's later texts behind this one
+                rest.append(item)
+        self._waiting = rest
+        return batch
 
     def _finished(self, task: asyncio.Task) -> None:
         self._running.pop(task, None)
         self._wake.set()
 
     def _next_wakeup(self, now: float) -> float | None:
-        times = []
-        if self._waiting:
-            times.append(self._waiting[0].arrived + self._wait)
-            if self._running and len(self._running) < self._lanes:
-                times.append(min(self._running.values()) + self._overtake)
-        return max(0.0, min(times) - now) if times else None
+        """Until the oldest queued text runs out of time, or the running batches all turn slow."""
+        if not self._waiting:
+            return None  # a finished batch or a new text wakes us
+        times = [self._waiting[0].arrived + self._wait]
+        if self._running and len(self._running) < self._lanes:
+            slow_at = max(started for started, _ in self._running.values()) + self._overtake
+            if slow_at > now:
+                times.append(slow_at)
+        return max(0.0, min(times) - now)
 
     async def _sleep(self, timeout: float | None) -> None:
         try:

@@ -102,3 +102,22 @@ async def test_a_slow_batch_does_not_hold_unrelated_texts_behind_it():
         await slow
     assert type(caught.value).__name__ == "InboundUnavailable"
     await batcher.close()
+
+
+async def test_beside_a_slow_batch_a_senders_later_text_still_waits_for_their_earlier_one():
+    order: list[str] = []
+
+    async def handle(batch):
+        if any(t.body == "STOPP" for t in batch):
+            await asyncio.sleep(0.4)  # slow, but inside the bound
+        order.extend(t.body for t in batch)
+        return [Handled([t.body], True) for t in batch]
+
+    batcher = InboundBatcher(handle, wait=2.0, overtake=0.1)
+    first = asyncio.create_task(batcher.submit(InboundText("sms", "SM1", "+46700000001", "STOPP")))
+    await asyncio.sleep(0.01)
+    later = asyncio.create_task(batcher.submit(InboundText("sms", "SM2", "+46700000001", "START")))
+    other = asyncio.create_task(batcher.submit(InboundText("sms", "SM3", "+46700000002", "OK")))
+    await asyncio.gather(first, later, other)
+    assert order == ["OK", "STOPP", "START"]  # the other sender overtook; this sender's texts kept their order
+    await batcher.close()
