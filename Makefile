@@ -1,37 +1,59 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# uv installs exactly the set in uv.lock (hash-checked). It is itself pinned and lives in its own small venv,
+# so a fresh machine needs only Python 3.11+ and make.
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+SYNC := $(UV) sync --locked --python $(PYTHON)
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-reliability bench bench-load install clean
+.PHONY: run test test-reliability bench bench-load install lock upgrade clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+# --locked: refuse to install when pyproject.toml and uv.lock disagree (run `make lock`).
+$(RUN_STAMP): $(UV) pyproject.toml uv.lock
+	$(SYNC) --inexact -q
+	touch $(RUN_STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(UV) pyproject.toml uv.lock
+	$(SYNC) --extra test -q
+	touch $(TEST_STAMP) $(RUN_STAMP)
 
-run: $(STAMP)
+install: $(TEST_STAMP)
+
+run: $(RUN_STAMP)
 	PAMINN_SIMULATOR=$${PAMINN_SIMULATOR:-on} $(BIN)/paminn serve --demo-if-empty
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test-reliability: $(STAMP)
+test-reliability: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.customer_reminders
 	$(BIN)/python -m benchmarks.buffer
 	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
 
-bench-load: $(STAMP)
+bench-load: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
 
+# Re-resolve after editing pyproject.toml, keeping every other pin where it is.
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
+
+# Take new releases deliberately; run `make test` (and `CI=true .ci/run`) before committing the new uv.lock.
+upgrade: $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+	@echo "uv.lock upgraded: run 'make test' before you commit it"
+
 clean:
-	rm -rf $(VENV) paminn.db paminn.db-wal paminn.db-shm
+	rm -rf $(VENV) $(TOOLS) paminn.db paminn.db-wal paminn.db-shm

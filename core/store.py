@@ -375,7 +375,11 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: ti
     if rows:
         await session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
-            .values(status="sending", lease_until=now + lease, claimed_by=worker, sending_started_at=None,
+            # A fresh send starts with no provider call on record. A row claimed only to be checked (``unknown``)
+            # keeps its record: if this claimer dies too, the row must stay in doubt, not look never-sent.
+            .values(status="sending", lease_until=now + lease, claimed_by=worker,
+                    sending_started_at=case((OutboxMessage.status == "pending", None),
+                                            else_=OutboxMessage.sending_started_at),
                     attempts=OutboxMessage.attempts + 1, updated_at=now),
             execution_options={"synchronize_session": False},
         )

@@ -171,6 +171,27 @@ class Harness:
             return (await conn.execute(text(sql), params)).all()
 
 
+async def eventually(condition, timeout: float = 30, what: str = "the condition"):
+    """Wait until ``condition()`` (sync or async) is truthy and return it; fail after ``timeout`` seconds.
+
+    For waits on another task or process: a fixed sleep is either too short on a busy machine or needlessly long.
+    """
+    import asyncio
+    import inspect
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        await asyncio.sleep(0.02)
+
+
 def twiml_messages(xml: str) -> list[str]:
     import xml.etree.ElementTree as ET
 
@@ -180,17 +201,64 @@ def twiml_messages(xml: str) -> list[str]:
 
 
 def free_port() -> int:
+    """A port that was free a moment ago (only for fakes that bind at once; servers use ``reserved_port``)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+class ReservedPort:
+    """A loopback port held for a ``paminn serve --reuse-port`` child for as long as the test runs.
+
+    The reservation is a bound, never-listening SO_REUSEPORT socket: the child (same user, same option) binds the
+    same port beside it, and the kernel hands connections only to listening sockets, so the reservation takes no
+    traffic. Other programs cannot take the port meanwhile, not even while a killed child is being restarted.
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@pytest.fixture
+def reserved_ports():
+    """``reserved_ports(n)`` → n ReservedPort, released after the test."""
+    held: list[ReservedPort] = []
+
+    def reserve(n: int = 1) -> list[ReservedPort]:
+        ports = [ReservedPort() for _ in range(n)]
+        held.extend(ports)
+        return ports
+
+    yield reserve
+    for port in held:
+        port.close()
+
+
+def bound_socket() -> socket.socket:
+    """A listening-ready socket on a free loopback port, held from the start.
+
+    Choosing a port and binding it later (``free_port``) leaves a gap in which another program on the machine can
+    take it; a server that must know its URL before it starts (``PAMINN_PUBLIC_URL``) gets this socket instead.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 async def start_harness(db_url, fake, clock, telegram_polling: bool = False, **overrides) -> Harness:
-    port = free_port()
+    sock = bound_socket()
+    port = sock.getsockname()[1]
     overrides.setdefault("PAMINN_PUBLIC_URL", f"http://127.0.0.1:{port}")
     settings = make_settings(db_url, fake, **overrides)
     app = create_app(settings, clock=clock, scheduler=False, telegram_polling=telegram_polling)
-    server = TestServer(app, host="127.0.0.1", port=port)
+    server = TestServer(app, host="127.0.0.1", port=port, socket_factory=lambda host, port, family: sock)
     client = TestClient(server)
     await client.start_server()
     return Harness(client, fake, clock)

@@ -7,6 +7,7 @@ import pytest
 
 from core import store
 from tests.builders import ANNA, COORD, GUSTAV, IVAR, JONNA, load, may_org, reminder, set_team_chat, team_messages
+from tests.conftest import eventually
 from tests.fakes.twilio import Fault
 
 DUE = {ANNA, GUSTAV, IVAR, JONNA}
@@ -107,14 +108,13 @@ async def test_dropped_connection_before_create_is_sent_once_after_check(harness
 
 async def test_reply_slower_than_client_timeout_is_not_sent_twice(harness):
     """Twilio answers after our 2 s timeout but creates the message anyway."""
-    import asyncio
-
     await load(harness, may_org())
     await harness.sms(COORD, "PÅMINN Anna maj")
     harness.fake.faults = [Fault(delay=3)]
     stats = await harness.dispatch()
     assert stats.unknown == 1 and harness.fake.messages == []
-    await asyncio.sleep(1.5)  # meanwhile the slow provider finishes creating it
+    # meanwhile the slow provider finishes creating it
+    await eventually(lambda: harness.fake.to(ANNA), what="the slow provider creating the message")
     assert harness.fake.to(ANNA) == [reminder()]
     harness.clock.advance(seconds=30)
     stats = await harness.dispatch()

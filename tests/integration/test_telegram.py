@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.builders import ANNA, COORD, load, may_org, reminder, set_team_chat, team_messages
-from tests.conftest import start_harness
+from tests.conftest import eventually, start_harness
 from tests.fakes.telegram import TOKEN, FakeTelegram
 
 SECRET = "s3cret-token"
@@ -243,22 +243,21 @@ async def test_a_send_cut_off_midway_is_reported_and_never_sent_twice(tg):
 
 async def test_long_polling_takes_updates_without_a_public_url(db_url, fake_twilio, fake_telegram, clock):
     """`paminn serve --telegram-polling`: for a laptop that Telegram cannot reach."""
-    import asyncio
-
     h = await start_harness(db_url, fake_twilio, clock, telegram_polling=True, TELEGRAM_BOT_TOKEN=TOKEN,
                             TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_BASE=fake_telegram.api_base)
     try:
         await load(h, may_org())
         fake_telegram.pending_updates.append(message_update(1, STRANGER_TG, "hej"))
-        for _ in range(100):
-            if await h.scalar("SELECT count(*) FROM inbound WHERE channel = 'telegram'"):
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: h.scalar("SELECT count(*) FROM inbound WHERE channel = 'telegram'"),
+                         what="the polled update stored")
         await h.dispatch()
         assert [c.method for c in fake_telegram.calls if c.method in ("deleteWebhook", "setWebhook")] == [
             "deleteWebhook"]
         assert len(fake_telegram.texts(STRANGER_TG)) == 1  # asked to link the account, once
-        await asyncio.sleep(0.3)  # more polls: the update was confirmed by the offset and is not taken again
+        # more polls: the update was confirmed by the offset and is not taken again
+        polls = sum(c.method == "getUpdates" for c in fake_telegram.calls)
+        await eventually(lambda: sum(c.method == "getUpdates" for c in fake_telegram.calls) >= polls + 3,
+                         what="three more long polls")
         await h.dispatch()
         assert len(fake_telegram.texts(STRANGER_TG)) == 1
         assert await h.scalar("SELECT count(*) FROM inbound WHERE channel = 'telegram-update'") == 1

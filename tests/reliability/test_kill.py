@@ -25,7 +25,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from core.months import Month
-from tests.conftest import free_port, pg_schema
+from tests.conftest import pg_schema
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
 
 pytestmark = pytest.mark.reliability
@@ -73,7 +73,10 @@ async def kill_db():
         yield url
 
 
-async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_path):
+# 2,000 reminders and 20 server restarts: minutes of work on a busy 2-core machine, bounded here, not by the
+# suite's 120 s default (a restart alone can take seconds while other programs share the cores).
+@pytest.mark.timeout(900)
+async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_path, reserved_ports):
     from bot.app import build_services, close_services
     from bot.config import Settings
     from bot.imports import run_import
@@ -86,7 +89,7 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_
     fake_tg = subprocess.Popen([sys.executable, "-m", "tests.fakes.telegram", "--port", "0"], stdout=subprocess.PIPE,
                                text=True)
     tg_port = int(fake_tg.stdout.readline().split()[1])
-    ports = [free_port(), free_port()]
+    ports = [reserved.port for reserved in reserved_ports(2)]  # held while servers are killed and restarted
     env = {**os.environ, "PAMINN_DATABASE_URL": kill_db, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM_NUMBER": "+46766860000",
            "TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}", "PAMINN_SEND_RATE": "60",
@@ -100,7 +103,7 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_
         log = open(tmp_path / f"server{i}.log", "a")
         logs.append(log)
         return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port",
-                                 str(ports[i])], env={**env, "PAMINN_PUBLIC_URL": f"http://127.0.0.1:{ports[i]}"},
+                                 str(ports[i]), "--reuse-port"], env={**env, "PAMINN_PUBLIC_URL": f"http://127.0.0.1:{ports[i]}"},
                                 stdout=log, stderr=subprocess.STDOUT)
 
     services = await build_services(Settings.from_env({"PAMINN_DATABASE_URL": kill_db}))
