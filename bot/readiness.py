@@ -20,7 +20,7 @@ from typing import Awaitable, Callable, TypeVar
 from sqlalchemy import Integer, String, and_, case, column, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.models import OutboxMessage, UTCDateTime
+from core.models import Base, OutboxMessage, UTCDateTime
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,11 +28,12 @@ T = TypeVar("T")
 PROBE_TIMEOUT = 2.0  # seconds for one readiness or metrics read
 BACKLOG_STATUSES = ("pending", "sending", "unknown")  # not yet settled; every other status is final
 # The outbox stand-in for channel state: this many messages of one channel waiting to be retried
-# after a transient failure (5xx, 429, no connection) means the channel is down.
-DOWN_AFTER = 3
-# The `outage` branch adds a `channel_state` table (one row per channel, kept by the dispatcher).
-# Once it is merged, set this to True: channel states are then read from it instead of inferred.
-READ_CHANNEL_STATE_TABLE = False
+# after a transient failure (5xx, 429, no connection) means the channel is down (as the
+# dispatcher's own PAMINN_CHANNEL_DOWN_AFTER default does).
+DOWN_AFTER = 5
+# The `outage` work adds a `channel_state` table (one row per channel, kept by the dispatcher).
+# Once its model is merged, channel states are read from it instead of inferred from the outbox.
+READ_CHANNEL_STATE_TABLE = "channel_state" in Base.metadata.tables
 
 
 class Stalled(TimeoutError):

@@ -7,12 +7,15 @@ import sqlite3
 import time
 
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 
-from tests.builders import ANNA, COORD, GUSTAV, IVAR, JONNA, load, may_org
+from tests.builders import ANNA, COORD, GUSTAV, IVAR, JONNA, load, may_org, shift
 from tests.conftest import start_harness
 from tests.fakes.tcp_proxy import StallingProxy
 from tests.fakes.twilio import Fault
+
+
+KALLE = "+46701234579"
 
 
 def gauge(text: str, name: str, **labels) -> float | None:
@@ -28,36 +31,45 @@ async def readyz(h):
     return response.status, await response.json()
 
 
+def may_org_with_five_due() -> dict:
+    doc = may_org()
+    doc["staff"].append({"id": "a11", "name": "Kalle Karlsson", "mobile": KALLE})
+    doc["shifts"].append(shift("s11", "a11", "r1", "2026-05-13T08:00:00+02:00"))
+    return doc
+
+
 async def test_readyz_reports_backlog_oldest_pending_and_a_channel_going_down_and_back(harness):
     h = harness
-    await load(h, may_org())
+    await load(h, may_org_with_five_due())
     await h.sms(COORD, "PÅMINN ALLA maj")
     status, body = await readyz(h)
     assert status == 200 and body["status"] == "ready"
     assert body["database"]["reachable"] is True and body["database"]["latency_ms"] >= 0
-    assert {"channel": "sms", "status": "pending", "count": 4, "oldest_pending_seconds": 0.0} in body["outbox"]["backlog"]
+    assert {"channel": "sms", "status": "pending", "count": 5, "oldest_pending_seconds": 0.0} in body["outbox"]["backlog"]
     assert body["channels"]["sms"] == {"state": "up", "consecutive_failures": 0, "since": None}
 
     # Twilio answers 503 to every send: the reminders wait to be retried and SMS is down.
     h.clock.advance(seconds=90)
-    h.fake.faults = [Fault(status=503)] * 4
+    h.fake.faults = [Fault(status=503)] * 5
     await h.dispatch()
     status, body = await readyz(h)
     assert status == 200  # a provider outage is reported, it does not take the worker out of service
-    assert body["channels"]["sms"]["state"] == "down" and body["channels"]["sms"]["consecutive_failures"] == 4
+    assert body["channels"]["sms"]["state"] == "down" and body["channels"]["sms"]["consecutive_failures"] == 5
     assert body["outbox"]["oldest_pending_seconds"] == {"sms": 90.0}
     metrics = await (await h.client.get("/metrics")).text()
     assert gauge(metrics, "paminn_database_up") == 1.0
-    assert gauge(metrics, "paminn_outbox_backlog", channel="sms", status="pending") == 4.0
+    assert gauge(metrics, "paminn_outbox_backlog", channel="sms", status="pending") == 5.0
     assert gauge(metrics, "paminn_outbox_oldest_pending_seconds", channel="sms") == 90.0
     assert gauge(metrics, "paminn_channel_down", channel="sms") == 1.0
     assert gauge(metrics, "paminn_channel_down", channel="simulator") == 0.0
     assert gauge(metrics, "paminn_channels_down") == 1.0
 
-    # Twilio is back: the retries go out, the backlog empties, SMS is up again.
-    h.clock.advance(minutes=5)
-    await h.dispatch()
-    assert sorted(m.to for m in h.fake.messages) == sorted([ANNA, GUSTAV, IVAR, JONNA])
+    # Twilio is back: the retries go out (a down channel may be probed with one send first), the
+    # backlog empties, SMS is up again.
+    for _ in range(4):
+        h.clock.advance(minutes=5)
+        await h.dispatch()
+    assert sorted(m.to for m in h.fake.messages) == sorted([ANNA, GUSTAV, IVAR, JONNA, KALLE])
     status, body = await readyz(h)
     assert body["channels"]["sms"]["state"] == "up" and body["outbox"]["backlog"] == []
     metrics = await (await h.client.get("/metrics")).text()
@@ -153,3 +165,24 @@ async def test_a_stalled_database_makes_readyz_503_within_the_bound_while_health
             break
         await asyncio.sleep(0.2)
     assert status == 200 and body["outbox"]["backlog"][0]["count"] == 4
+
+
+async def test_channel_states_are_read_from_the_dispatchers_channel_state_table(harness):
+    """The reader for the outage work's ``channel_state`` table (migration 0012), against its columns."""
+    from datetime import datetime, timezone
+
+    from bot.readiness import read_channel_state_table
+
+    async with harness.services.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS channel_state (channel VARCHAR(16) PRIMARY KEY, "
+                                "failures INTEGER NOT NULL, failing_since TIMESTAMP, down_since TIMESTAMP, "
+                                "probe_at TIMESTAMP, updated_at TIMESTAMP)"))
+        await conn.execute(text("INSERT INTO channel_state (channel, failures, failing_since, down_since) VALUES "
+                                "('sms', 7, '2026-06-02 07:50:00', '2026-06-02 07:50:00'), "
+                                "('email', 2, '2026-06-02 07:59:00', NULL), ('telegram', 0, NULL, NULL)"))
+    async with harness.services.engine.connect() as conn:
+        states = await read_channel_state_table(conn)
+    since = datetime(2026, 6, 2, 7, 50, tzinfo=timezone.utc)
+    assert {c: (s.state, s.consecutive_failures, s.since) for c, s in states.items()} == {
+        "sms": ("down", 7, since), "email": ("failing", 2, datetime(2026, 6, 2, 7, 59, tzinfo=timezone.utc)),
+        "telegram": ("up", 0, None)}
