@@ -19,7 +19,7 @@ from bot.routing import Routes
 from bot.services import Services, utcnow
 from bot import telegram_app
 from handlers.customer_reminders import CustomerReminderRun, queue_due_customer_reminders
-from webhooks import api, telegram, twilio
+from webhooks import api, intake, telegram, twilio
 from webhooks.keys import SERVICES
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ async def close_services(services: Services) -> None:
 def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
                telegram_polling: bool = False) -> web.Application:
     """The web application: webhooks, API, health, metrics, the simulator when on, and the ticking scheduler."""
-    app = web.Application(client_max_size=api.MAX_IMPORT)
+    # Each route reads its body itself, within its own limit (webhooks.intake.read_body).
+    app = web.Application(client_max_size=api.MAX_IMPORT, middlewares=[intake.undecodable_headers])
 
     async def services_ctx(app: web.Application):
         services = await build_services(settings, clock)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -42,15 +43,17 @@ def cmd_db_upgrade(args, settings: Settings) -> int:
 
 def cmd_import(args, settings: Settings) -> int:
     from bot.imports import ImportError_, format_counts, run_import
+    from webhooks.intake import JSONRefused, parse_json
 
     path = Path(args.file)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = parse_json(path.read_bytes())  # as the API reads it: no lone surrogates, no absurd nesting
     except FileNotFoundError:
         print(f"paminn import: no file {path}", file=sys.stderr)
         return 2
-    except (ValueError, UnicodeDecodeError) as exc:
-        print(f"paminn import: {path} is not valid JSON ({exc}); nothing was written", file=sys.stderr)
+    except JSONRefused as exc:
+        print(f"paminn import: {path} was refused: {str(exc).replace('the body', 'the file')}; nothing was written",
+              file=sys.stderr)
         return 2
 
     async def run(services):
@@ -75,7 +78,9 @@ async def load_demo(services, assistants: int = 40) -> dict:
 
     counts = await run_import(services, demo_document(services.clock(), assistants, services.settings.timezone))
     async with services.sessions.begin() as session:
-        await session.execute(update(Organisation).where(Organisation.id == "demo").values(team_chat=TEAM_CHAT))
+        # Only here is an organisation marked simulated (the import never does): the simulator acts for it alone.
+        await session.execute(update(Organisation).where(Organisation.id == "demo")
+                              .values(team_chat=TEAM_CHAT, simulated=True))
         await session.execute(update(Staff).where(Staff.org_id == "demo").values(simulated=True))
     return counts
 
@@ -123,10 +128,16 @@ def cmd_serve(args, settings: Settings) -> int:
                 print("the database was empty: loaded the demo organisation")
         asyncio.run(_with_services(settings, seed))
     host = args.host or ("127.0.0.1" if settings.simulator else "0.0.0.0")
-    if settings.simulator and host not in ("127.0.0.1", "localhost", "::1") and not args.expose_simulator:
-        print("paminn serve: the simulator lets anyone speak as any phone; it listens on loopback only. "
-              "Pass --expose-simulator to serve it on another address.", file=sys.stderr)
+    if settings.simulator and host not in ("127.0.0.1", "localhost", "::1") and args.expose_simulator is None:
+        print("paminn serve: the simulator lets anyone speak as the demo's phones; it listens on loopback only. "
+              "Pass --expose-simulator HOST (the name browsers will use) to serve it on another address.",
+              file=sys.stderr)
         return 2
+    if args.expose_simulator is not None:
+        settings = dataclasses.replace(settings, simulator_hosts=simulator_hosts(args.expose_simulator, host))
+        if settings.simulator and not settings.simulator_hosts:
+            print(f"paminn serve: the simulator answers only requests for 127.0.0.1/localhost; pass "
+                  f"--expose-simulator HOST to name the host browsers use for {host}", file=sys.stderr)
     simulator_note = "  (phone simulator at /)" if settings.simulator else ""
     print(f"Påminn is running on http://{host}:{args.port}/{simulator_note}", flush=True)
     if args.workers > 1:
@@ -137,6 +148,16 @@ def cmd_serve(args, settings: Settings) -> int:
     app = create_app(settings, telegram_polling=args.telegram_polling)
     web.run_app(app, host=host, port=args.port, print=None, access_log=None, reuse_port=args.reuse_port)
     return 0
+
+
+def simulator_hosts(value: str, listen_host: str) -> tuple[str, ...]:
+    """The Host headers an exposed simulator answers besides loopback: those named, else the listening address."""
+    named = tuple(h.strip() for h in value.split(",") if h.strip())
+    if named:
+        return named
+    if listen_host in ("0.0.0.0", "::", ""):
+        return ()  # no one name to allow: browsers get 421 until HOST is given
+    return (f"[{listen_host}]" if ":" in listen_host else listen_host,)
 
 
 def supervise_workers(args, host: str) -> int:
@@ -152,8 +173,8 @@ def supervise_workers(args, host: str) -> int:
     import time
 
     command = [sys.executable, "-m", "bot.cli", "serve", "--host", host, "--port", str(args.port), "--reuse-port"]
-    if args.expose_simulator:
-        command.append("--expose-simulator")
+    if args.expose_simulator is not None:
+        command += ["--expose-simulator", args.expose_simulator]
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_directory()}
     workers = [subprocess.Popen(command, env=env) for _ in range(args.workers)]
     stopping = False
@@ -220,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--demo-if-empty", action="store_true", help="load the demo organisation into an empty database")
-    p.add_argument("--expose-simulator", action="store_true", help="serve the simulator beyond loopback")
+    p.add_argument("--expose-simulator", nargs="?", const="", metavar="HOST",
+                   help="serve the simulator beyond loopback, to requests for HOST[:PORT] (comma-separated; "
+                        "without HOST: the --host address)")
     p.add_argument("--workers", type=int, default=1, help="processes on one port (SO_REUSEPORT)")
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--telegram-polling", action="store_true",

@@ -38,6 +38,10 @@ class Settings:
     smtp_url: str | None = None
     email_from: str = "Påminn <noreply@paminn.se>"
     simulator: bool = False
+    # Host headers (besides the loopback names) the simulator answers: `paminn serve --expose-simulator HOST`.
+    simulator_hosts: tuple[str, ...] = ()
+    # Believe X-Forwarded-Proto/-Host for the Twilio signature URL (PAMINN_TRUST_PROXY=on, behind a TLS proxy).
+    trust_proxy: bool = False
     # Internal knobs (documented in the README, not in the contract).
     dispatch_interval: float = 2.0
     dispatch_batch: int = 200
@@ -99,6 +103,7 @@ class Settings:
             smtp_url=get("SMTP_URL"),
             email_from=get("PAMINN_EMAIL_FROM") or cls.email_from,
             simulator=_flag(get("PAMINN_SIMULATOR"), False),
+            trust_proxy=_flag(get("PAMINN_TRUST_PROXY"), False),
             dispatch_interval=number("PAMINN_DISPATCH_INTERVAL", 2.0),
             team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),

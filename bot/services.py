@@ -46,6 +46,9 @@ class Metrics:
                               registry=self.registry)
         self.buffer = Counter("paminn_buffer_visits_total", "Visits handed out and acknowledged", ["action"],
                               registry=self.registry)
+        self.telegram_given_up = Counter("paminn_telegram_updates_given_up_total",
+                                         "Stored Telegram updates given up after repeated failed tries",
+                                         registry=self.registry)
         self.latency = Histogram("paminn_request_seconds", "Webhook handling time", ["route"],
                                  registry=self.registry,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextvars import ContextVar
 
 from telegram import Update
 from telegram.ext import (
@@ -31,6 +32,9 @@ from handlers.context import is_coordinator
 from handlers.router import handle_inbound
 
 logger = logging.getLogger(__name__)
+MAX_UPDATE_TRIES = 3
+# The exceptions PTB's error handler saw during the current process_raw_update (PTB runs handlers inline).
+_HANDLER_ERRORS: ContextVar[list[BaseException] | None] = ContextVar("paminn_handler_errors", default=None)
 UPDATE_TYPES = ["message", "callback_query"]
 FILTERS = (("Redo", "ready"), ("Avstängda", "off"), ("Saknar mobil", "no_mobile"), ("Alla", "all"))
 
@@ -51,6 +55,7 @@ def build_application(settings, services) -> Application:
     app.add_handler(MessageHandler(filters.CONTACT & filters.ChatType.PRIVATE, on_contact))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, on_text))
     app.add_handler(CallbackQueryHandler(on_button))
+    app.add_error_handler(_record_error)
     return app
 
 
@@ -200,22 +205,69 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services.kick()
 
 
-async def process_raw_update(tg: Application, services, data: dict) -> None:
-    """Act on one update and mark its stored row processed."""
-    await tg.process_update(Update.de_json(data, tg.bot))
+async def _record_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """PTB's error handler: keep a handler's exception for ``process_raw_update`` (PTB would only log it)."""
+    errors = _HANDLER_ERRORS.get()
+    if errors is not None:
+        errors.append(context.error)
+
+
+async def process_raw_update(tg: Application, services, data: object) -> bool:
+    """Act on one stored update and mark it processed; False when this try failed (it was counted).
+
+    A try fails when the update cannot be read (``Update.de_json`` refuses a malformed one) or a
+    handler raised (its transaction rolled back, so trying again is safe). After MAX_UPDATE_TRIES
+    failed tries the update is given up: counted in /metrics and logged once, without its content.
+    """
+    update_id = str(data["update_id"]) if isinstance(data, dict) else None
+    errors: list[BaseException] = []
+    token = _HANDLER_ERRORS.set(errors)
+    try:
+        if update_id is None:
+            raise ValueError("the stored update is not a JSON object")
+        await tg.process_update(Update.de_json(data, tg.bot))
+        if errors:
+            raise errors[0]
+    except Exception as exc:
+        if update_id is not None:
+            await _count_failure(services, update_id, exc)
+        return False
+    finally:
+        _HANDLER_ERRORS.reset(token)
     async with services.sessions.begin() as session:
-        await store.mark_update_processed(session, str(data["update_id"]), services.clock())
+        await store.mark_update_processed(session, update_id, services.clock())
+    return True
+
+
+async def _count_failure(services, update_id: str, exc: BaseException) -> None:
+    async with services.sessions.begin() as session:
+        tries = await store.count_update_failure(session, update_id)
+    if tries == MAX_UPDATE_TRIES:  # exactly one process sees the count reach it
+        services.metrics.telegram_given_up.inc()
+        logger.warning("Telegram update %s given up after %d failed tries (last: %s)", update_id, tries,
+                       type(exc).__name__)
+    else:
+        logger.info("Telegram update %s failed (%s); try %d of %d", update_id, type(exc).__name__, tries,
+                    MAX_UPDATE_TRIES)
 
 
 async def reprocess_stored_updates(tg: Application, services, older_than_seconds: float = 30) -> int:
-    """Updates stored but never finished (the process died): act on them now. Each action is once-only."""
+    """Updates stored but never finished (the process died, or a try failed): act on them now.
+
+    Each action is once-only; an update that keeps failing is given up after MAX_UPDATE_TRIES.
+    """
     from datetime import timedelta
 
     async with services.sessions() as session:
-        rows = await store.unprocessed_updates(session, services.clock() - timedelta(seconds=older_than_seconds))
+        rows = await store.unprocessed_updates(session, services.clock() - timedelta(seconds=older_than_seconds),
+                                               MAX_UPDATE_TRIES)
     for row in rows:
         try:
-            await process_raw_update(tg, services, json.loads(row.body))
-        except Exception:
-            logger.exception("stored Telegram update %s failed again", row.provider_id)
+            data = json.loads(row.body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or str(data.get("update_id")) != row.provider_id:
+            await _count_failure(services, row.provider_id, ValueError("unreadable stored update"))
+            continue
+        await process_raw_update(tg, services, data)
     return len(rows)

@@ -68,6 +68,9 @@ class Organisation(Base):
     team_chat: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # Bumped by every reminder round; the row lock serialises rounds per organisation.
     round_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # The demo: the phone simulator acts only for such an organisation. Set by `paminn demo-data`,
+    # never by an import, so a real organisation cannot become one by what it sends.
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Staff(Base):
@@ -239,8 +242,10 @@ class InboundMessage(Base):
     command: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reply: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # For raw provider updates stored before they are acted on (Telegram): when that finished.
+    # For raw provider updates stored before they are acted on (Telegram): when that finished,
+    # and how many tries failed (at bot.telegram_app.MAX_UPDATE_TRIES the update is given up).
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Customer(Base):

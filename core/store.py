@@ -454,7 +454,8 @@ async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[t
     earlier = {}
     for channel in sorted({c for c, _ in seen}):
         ids = [p for c, p in seen if c == channel]
-        for row in await session.execute(select(table.c.provider_id, table.c.reply, table.c.processed_at)
+        for row in await session.execute(select(table.c.provider_id, table.c.reply, table.c.processed_at,
+                                                table.c.attempts)
                                          .where(table.c.channel == channel, table.c.provider_id.in_(ids))):
             earlier[(channel, row.provider_id)] = row
     return new, earlier
@@ -474,13 +475,23 @@ async def mark_update_processed(session: AsyncSession, provider_id: str, at: dat
                           .values(processed_at=at))
 
 
-async def unprocessed_updates(session: AsyncSession, before: datetime, limit: int = 100) -> list[InboundMessage]:
+async def unprocessed_updates(session: AsyncSession, before: datetime, max_tries: int,
+                              limit: int = 100) -> list[InboundMessage]:
+    """Stored updates neither finished nor given up (``max_tries`` failed tries), received before ``before``."""
     return list(await session.scalars(
         select(InboundMessage).where(InboundMessage.channel == "telegram-update",
-                                     InboundMessage.processed_at.is_(None), InboundMessage.received_at < before)
+                                     InboundMessage.processed_at.is_(None), InboundMessage.attempts < max_tries,
+                                     InboundMessage.received_at < before)
         .order_by(InboundMessage.id).limit(limit)))
 
 
+async def count_update_failure(session: AsyncSession, provider_id: str) -> int:
+    """One more failed try of a stored update; the tries so far (one statement, so concurrent tries count apart)."""
+    table = InboundMessage.__table__
+    tries = await session.scalar(
+        update(table).where(table.c.channel == "telegram-update", table.c.provider_id == provider_id)
+        .values(attempts=table.c.attempts + 1).returning(table.c.attempts))
+    return tries or 0
 
 
 # ---------------------------------------------------------------- customer reminders
@@ -600,6 +611,35 @@ async def simulator_feed(session: AsyncSession, after_out: int, after_in: int, c
         select(InboundMessage).where(InboundMessage.channel == "simulator", InboundMessage.id > after_in)
         .order_by(InboundMessage.id).limit(limit)))
     return out, inbound
+
+
+async def simulator_may_act_as(session: AsyncSession, mobile: str) -> bool:
+    """Whether the phone simulator may text as ``mobile``.
+
+    Only when the number is someone's (staff, or a customer's contact) in simulated organisations
+    alone, and none of those could reach anyone real: no person there with a mobile who is not
+    simulated, nobody with a linked chat account, no Telegram team chat. Whatever such a text sets
+    off (a round, team messages) then stays on the page.
+    """
+    contacts = func.cast(Customer.contacts, Text)
+    known = select(Staff.org_id).where(Staff.mobile == mobile).union(
+        select(Customer.org_id).where(contacts.contains(f'"{mobile}"')))
+    org_ids = sorted(set(await session.scalars(known)))
+    if not org_ids:
+        return False
+    # A linked chat account is a real person's whatever the flag says: Telegram routes ignore it.
+    someone_real = (select(Staff.id).where(Staff.org_id == Organisation.id, or_(
+        Staff.telegram_user_id.is_not(None), (Staff.simulated.is_(False) & Staff.mobile.is_not(None))))
+                    .exists())
+    unsafe = await session.scalar(select(func.count()).select_from(Organisation).where(
+        Organisation.id.in_(org_ids),
+        or_(Organisation.simulated.is_(False), Organisation.team_chat.like("telegram:%"), someone_real)))
+    return unsafe == 0
+
+
+async def first_simulated_org(session: AsyncSession) -> Organisation | None:
+    return await session.scalar(select(Organisation).where(Organisation.simulated.is_(True))
+                                .order_by(Organisation.id).limit(1))
 
 
 # ---------------------------------------------------------------- import

@@ -13,6 +13,7 @@ from core import store
 from core.models import Organisation
 from handlers import event_notifications, integration_buffer
 from handlers.customer_reminders import follow_up
+from webhooks.intake import BodyTooLarge, JSONRefused, is_ascii_number, parse_json, read_body
 from webhooks.keys import SERVICES
 
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -40,12 +41,9 @@ async def import_data(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         return _error(415, "send the import document as application/json")
     try:
-        raw = await request.read()
-        doc = json.loads(raw)
-    except web.HTTPRequestEntityTooLarge:
-        raise
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _error(400, f"the body is not valid JSON: {exc}")
+        doc = parse_json(await read_body(request, MAX_IMPORT, "an import document"))
+    except JSONRefused as exc:
+        return _error(400, f"{exc}; nothing was written")
     try:
         counts = await run_import(request.app[SERVICES], doc)
     except ImportError_ as exc:
@@ -85,7 +83,7 @@ async def buffer_poll(request: web.Request) -> web.Response:
     _authorised(request)
     services = request.app[SERVICES]
     raw_limit = request.query.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= integration_buffer.MAX_BATCH:
+    if not is_ascii_number(raw_limit) or not 1 <= int(raw_limit) <= integration_buffer.MAX_BATCH:
         return _error(400, f"'limit' must be a whole number from 1 to {integration_buffer.MAX_BATCH}")
     async with services.sessions.begin() as session:
         await _organisation(session, request.match_info["org"])
@@ -96,14 +94,13 @@ async def buffer_poll(request: web.Request) -> web.Response:
 
 
 async def _small_json(request: web.Request, what: str, example: str) -> tuple[object, web.Response | None]:
-    """The JSON body of a small request, or the error to answer (413 over 64 KiB, 400 if not JSON)."""
-    raw = await request.content.read(MAX_SMALL_BODY + 1)
-    if len(raw) > MAX_SMALL_BODY:
-        return None, _error(413, f"{what} is at most {MAX_SMALL_BODY // 1024} KiB")
+    """The JSON body of a small request, or the error to answer (413 over 64 KiB, 400 if not JSON we can take)."""
     try:
-        return json.loads(raw), None
-    except (ValueError, UnicodeDecodeError):
-        return None, _error(400, f"send JSON like {example}")
+        return parse_json(await read_body(request, MAX_SMALL_BODY, what)), None
+    except BodyTooLarge:
+        return None, _error(413, f"{what} is at most {MAX_SMALL_BODY // 1024} KiB")
+    except JSONRefused as exc:
+        return None, _error(400, f"{exc}: send JSON like {example}")
 
 
 ACK_EXAMPLE = '{"batch": "<token from the poll>", "ids": ["v1", "v2"]}'

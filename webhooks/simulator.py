@@ -1,18 +1,22 @@
 """The phone simulator: a page that shows simulated phones and the team chat, live.
 
-Off unless PAMINN_SIMULATOR=on (anyone who reaches it can speak as any phone). Messages
-are the outbox and inbound rows themselves, so the page works whichever process sent them.
+Off unless PAMINN_SIMULATOR=on. Messages are the outbox and inbound rows themselves, so the
+page works whichever process sent them. Since whoever reaches it can speak as a phone:
+- it texts only as phones of simulated organisations (the demo) that reach no one real;
+- it answers only to the loopback names it listens on (or hosts `--expose-simulator` allows),
+  so a web page cannot reach it through DNS rebinding;
+- its write route takes only same-origin JSON, so another site's form or fetch cannot post to it.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import select
 
 from core import store
 from core.eligibility import Reason, evaluate
@@ -23,11 +27,69 @@ from core.phones import display, try_e164
 from core.segments import count_segments
 from handlers.context import has_full_scope, is_coordinator
 from handlers.router import handle_inbound
+from webhooks.intake import JSONRefused, parse_json, read_body
 from webhooks.keys import SERVICES
 
 STATIC = Path(__file__).with_name("static")
 MAX_TEXT = 1600
+MAX_BODY = 16 * 1024
 POLL_SECONDS = 0.4
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+HAS_PORT = re.compile(r":[0-9]+$")
+SEND_EXAMPLE = '{"from": "+46701110000", "text": "HJÄLP"}'
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _is_simulator_path(path: str) -> bool:
+    return path == "/" or path.startswith(("/static/", "/simulator/"))
+
+
+def allowed_hosts(request: web.Request) -> set[str]:
+    """The Host header values the simulator answers: the loopback names on the port it listens on, and any
+    `--expose-simulator` named."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    port = sockname[1] if sockname else None
+    hosts = {f"{name}:{port}" for name in LOOPBACK_NAMES} if port else set()
+    if port == 80:  # a browser leaves out the default port
+        hosts.update(LOOPBACK_NAMES)
+    for extra in request.app[SERVICES].settings.simulator_hosts:
+        extra = extra.strip().lower()
+        hosts.add(extra)  # as named: with its port, or bare as a browser sends it for the default port
+        if port and not HAS_PORT.search(extra):
+            hosts.add(f"{extra}:{port}")
+    return hosts
+
+
+@web.middleware
+async def simulator_guard(request: web.Request, handler):
+    """Refuse simulator requests that name another host (DNS rebinding): 421, before anything is read."""
+    if _is_simulator_path(request.path):
+        host = (request.headers.get("Host") or "").lower()
+        if host not in allowed_hosts(request):
+            return _json_error(421, "the simulator answers only at http://127.0.0.1:<port>/ (or localhost); "
+                                    "serve it elsewhere with `paminn serve --expose-simulator HOST`")
+    return await handler(request)
+
+
+def same_origin_problem(request: web.Request) -> str | None:
+    """Why this write did not come from the simulator's own page, or None when it did.
+
+    A browser sends Origin on every cross-site POST and Sec-Fetch-Site on every request it makes;
+    a client without either (curl, the tests) is not a web page acting behind the user's back.
+    """
+    origin = request.headers.get("Origin")
+    # The page's own origin; behind a proxy that rewrites Host, also a host `--expose-simulator` named.
+    hosts = {(request.headers.get("Host") or "").lower()}
+    hosts.update(h.strip().lower() for h in request.app[SERVICES].settings.simulator_hosts)
+    if origin is not None and origin.lower() not in {f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")}:
+        return f"cross-origin request from {origin[:100]!r} refused: the simulator takes texts from its own page only"
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        return f"{site[:20]!r} request refused: the simulator takes texts from its own page only"
+    return None
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -35,8 +97,8 @@ async def index(request: web.Request) -> web.FileResponse:
 
 
 async def _shown_organisation(session) -> Organisation | None:
-    """The organisation the simulator shows: the first one (the demo, in `make run`)."""
-    return await session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    """The organisation the simulator shows: the first simulated one (the demo, in `make run`)."""
+    return await store.first_simulated_org(session)
 
 
 async def state(request: web.Request) -> web.Response:
@@ -62,18 +124,28 @@ async def state(request: web.Request) -> web.Response:
 async def send(request: web.Request) -> web.Response:
     """Text the service as ``from``; replies come back as simulator messages."""
     services = request.app[SERVICES]
+    problem = same_origin_problem(request)
+    if problem is not None:
+        services.metrics.rejected.labels("simulator", "origin").inc()
+        return _json_error(403, problem)
+    if request.content_type != "application/json":
+        services.metrics.rejected.labels("simulator", "content_type").inc()
+        return _json_error(415, f"send Content-Type: application/json, a body like {SEND_EXAMPLE}")
     try:
-        data = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        return web.json_response({"error": "send JSON like {\"from\": \"+46701110000\", \"text\": \"HJÄLP\"}"},
-                                 status=400)
-    sender = try_e164(str(data.get("from", ""))) if isinstance(data, dict) else None
+        data = parse_json(await read_body(request, MAX_BODY, "a simulated text"))
+    except JSONRefused as exc:
+        return _json_error(400, f"{exc}: send JSON like {SEND_EXAMPLE}")
+    sender = try_e164(str(data.get("from", ""))[:64]) if isinstance(data, dict) else None
     text = data.get("text") if isinstance(data, dict) else None
     if not sender or not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-        return web.json_response({"error": f"'from' must be a phone number and 'text' 1–{MAX_TEXT} characters"},
-                                 status=400)
+        return _json_error(400, f"'from' must be a phone number and 'text' 1–{MAX_TEXT} characters")
     provider_id = f"sim-{uuid.uuid4().hex}"
     async with services.sessions.begin() as session:
+        if not await store.simulator_may_act_as(session, sender):
+            services.metrics.rejected.labels("simulator", "not_simulated").inc()
+            return _json_error(403, f"the simulator texts only as phones of a simulated organisation "
+                                    f"(`paminn demo-data`) that reaches no real numbers; {display(sender)} is not "
+                                    f"one, so nothing was sent")
         ctx = services.context(session)
         handled = await handle_inbound(ctx, "simulator", provider_id, sender, text)
         replies, people = handled.replies, handled.people
@@ -154,6 +226,7 @@ async def status_panel(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app.middlewares.append(simulator_guard)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/simulator/api/state", state)

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import hmac
-import json
 
 from aiohttp import web
 
 from core import store
+from webhooks.intake import JSONRefused, parse_json, read_body
 from webhooks.keys import SERVICES
 
 MAX_BODY = 1024 * 1024
@@ -20,31 +20,41 @@ async def telegram_update(request: web.Request) -> web.Response:
     if tg is None or not secret or not hmac.compare_digest(given.encode(), secret.encode()):
         services.metrics.rejected.labels("telegram", "secret").inc()
         raise web.HTTPForbidden(text="wrong or missing secret token")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+    raw = await read_body(request, MAX_BODY, "a Telegram update")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="the body is not JSON") from None
+        data = parse_json(raw)
+    except JSONRefused as exc:
+        services.metrics.rejected.labels("telegram", "malformed").inc()
+        raise web.HTTPBadRequest(text=str(exc)) from None
     update_id = data.get("update_id") if isinstance(data, dict) else None
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id < 2 ** 63:
+        services.metrics.rejected.labels("telegram", "malformed").inc()
         raise web.HTTPBadRequest(text="an update needs an integer update_id")
     await accept_update(services, data, raw.decode("utf-8"))
     return web.Response(status=200)
 
 
-async def accept_update(services, data: dict, raw: str) -> None:
-    """Store the update (so a crash loses nothing), then act on it once."""
-    from bot.telegram_app import process_raw_update
+def _sender(data: dict) -> str:
+    """Who sent the update, for the stored row; an update of another shape has no sender (0)."""
+    part = data.get("message") or data.get("callback_query")
+    sender = part.get("from") if isinstance(part, dict) else None
+    return str(sender.get("id", 0) if isinstance(sender, dict) else 0)[:64]
 
-    sender = ((data.get("message") or data.get("callback_query") or {}).get("from") or {}).get("id", 0)
+
+async def accept_update(services, data: dict, raw: str) -> None:
+    """Store the update (so a crash loses nothing), then act on it once.
+
+    An update that fails is kept and tried again by the recovery job, and given up after
+    ``MAX_UPDATE_TRIES``: Telegram is answered 200 either way, since it has been stored.
+    """
+    from bot.telegram_app import MAX_UPDATE_TRIES, process_raw_update
+
     async with services.sessions.begin() as session:
         key = ("telegram-update", str(data["update_id"]))
         new, earlier = await store.claim_inbound(session, [{
-            "channel": key[0], "provider_id": key[1], "sender": str(sender)[:64], "body": raw,
+            "channel": key[0], "provider_id": key[1], "sender": _sender(data), "body": raw,
             "received_at": services.clock()}])
-    if not new and earlier[key].processed_at is not None:
+    if not new and (earlier[key].processed_at is not None or earlier[key].attempts >= MAX_UPDATE_TRIES):
         services.metrics.inbound.labels("telegram", "duplicate").inc()
         return
     services.metrics.inbound.labels("telegram", "new").inc()

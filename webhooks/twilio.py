@@ -6,6 +6,7 @@ writes nothing.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from functools import lru_cache
 from urllib.parse import parse_qsl
@@ -20,35 +21,52 @@ from core import store
 from core.phones import try_e164
 from handlers.router import InboundText
 from handlers.team import delivery_failed
+from webhooks.intake import BodyTooLarge, is_ascii_number, read_body
 from webhooks.keys import SERVICES
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 RETRY_AFTER = "5"  # seconds; Twilio's own retry timing is set by #rc/#rp, this is for other clients
+FORWARDED_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 def public_url(request: web.Request) -> str:
-    """The URL Twilio called: behind a proxy request.url is not it, so PAMINN_PUBLIC_URL wins."""
-    base = request.app[SERVICES].settings.public_url
-    if base:
-        return base + request.path_qs
+    """The URL Twilio called, which its signature covers.
+
+    Behind a proxy ``request.url`` is not it: PAMINN_PUBLIC_URL wins; else, with PAMINN_TRUST_PROXY=on,
+    the proxy's X-Forwarded-Proto/-Host. Those headers are believed only when configured, since
+    anyone can send them to a server that is reached directly.
+    """
+    settings = request.app[SERVICES].settings
+    if settings.public_url:
+        return settings.public_url + request.path_qs
+    if settings.trust_proxy:
+        proto = _first(request.headers.get("X-Forwarded-Proto"))
+        host = _first(request.headers.get("X-Forwarded-Host"))
+        scheme = proto.lower() if proto.lower() in ("http", "https") else request.scheme
+        if not host or not FORWARDED_HOST.fullmatch(host):
+            host = request.host
+        return f"{scheme}://{host}{request.path_qs}"
     return str(request.url)
+
+
+def _first(value: str | None) -> str:
+    """The first hop of a forwarded header (each proxy appends its own after a comma)."""
+    return (value or "").split(",")[0].strip()
 
 
 async def read_signed_form(request: web.Request, route: str):
     """The form if it is small, well-formed and signed by Twilio; else the HTTP error to answer."""
     services = request.app[SERVICES]
     metrics = services.metrics
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        metrics.rejected.labels(route, "too_large").inc()
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        metrics.rejected.labels(route, "too_large").inc()
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
     if request.content_type != "application/x-www-form-urlencoded":
         metrics.rejected.labels(route, "content_type").inc()
         raise web.HTTPBadRequest(text="expected application/x-www-form-urlencoded")
+    try:
+        raw = await read_body(request, MAX_BODY, "a Twilio webhook")
+    except BodyTooLarge:
+        metrics.rejected.labels(route, "too_large").inc()
+        raise
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
     except (UnicodeDecodeError, ValueError):
@@ -107,7 +125,7 @@ async def status_callback(request: web.Request) -> web.Response:
     row_id = request.query.get("m")
     async with services.sessions.begin() as session:
         changed = await store.apply_status(session, sid, status.lower(), form.get("ErrorCode"), services.clock(),
-                                           row_id=int(row_id) if row_id and row_id.isdigit() else None)
+                                           row_id=int(row_id) if row_id and is_ascii_number(row_id) else None)
         if changed is not None and changed.status in ("failed", "undelivered") and changed.kind == "reminder":
             reason = {"21610": "unsubscribed", "21211": "invalid_number", "30005": "invalid_number",
                       "30006": "invalid_number"}.get(changed.error_code or "", "undelivered")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -71,6 +72,32 @@ async def wait_for_text(page, selector: str, wanted: str, timeout: float = 20) -
     raise AssertionError(f"{wanted!r} never appeared in {selector}: {await thread_texts(page, selector)}")
 
 
+def rejected(server: str, reason: str) -> float:
+    with urllib.request.urlopen(f"{server}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("paminn_rejected_requests_total{") and f'reason="{reason}"' in line \
+                    and 'route="simulator"' in line:
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def refused_from_another_origin(browser, server: str, text: str) -> None:
+    """A page on another origin (localhost instead of 127.0.0.1) tries what any web page can: a no-cors
+    text/plain POST and a JSON fetch. Neither reaches a phone: the first is refused, the second never leaves
+    (its preflight finds no CORS permission)."""
+    page = await browser.new_page()
+    other = server.replace("127.0.0.1", "localhost")
+    await page.goto(other + "/static/style.css")
+    await page.evaluate("""async ([url, text]) => {
+        const body = JSON.stringify({from: "+46701110000", text});
+        await fetch(url, {method: "POST", mode: "no-cors", body});
+        try { await fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body}); }
+        catch (e) { /* blocked by CORS, as it should be */ }
+    }""", [server + "/simulator/api/send", text])
+    assert rejected(server, "origin") == 1.0
+    await page.close()
+
+
 async def test_coordinator_round_and_assistant_ok_in_the_browser(server):
     from playwright.async_api import async_playwright
 
@@ -89,8 +116,17 @@ async def test_coordinator_round_and_assistant_ok_in_the_browser(server):
         held = await page.locator("[data-reason=reminders_off] li").all_inner_texts()
         assert ready and held
 
+        await refused_from_another_origin(browser, server, f"PÅMINN ALLA {month_name(last)}")
+
         await page.locator("#coordinator-phone input").fill(f"PÅMINN ALLA {month_name(last)}")
-        await page.locator("#coordinator-phone input").press("Enter")
+        async with page.expect_request(lambda r: r.url.endswith("/simulator/api/send")) as sent:
+            await page.locator("#coordinator-phone input").press("Enter")
+        # The page's own request: same-origin JSON, which is all the simulator takes.
+        request = await sent.value
+        headers = await request.all_headers()
+        assert headers["content-type"] == "application/json"
+        assert headers["origin"] == server and headers["sec-fetch-site"] == "same-origin"
+        assert json.loads(request.post_data)["text"] == f"PÅMINN ALLA {month_name(last)}"
         replies = await wait_for_text(page, "#coordinator-phone", f"för {month_label(last)} skickade")
         assert any(r.startswith(f"{len(ready)} påminnelser för {month_label(last)} skickade") for r in replies)
         team = await wait_for_text(page, "[data-testid=team-chat]", "Karin Koordinator skickade påminnelser")
