@@ -121,6 +121,12 @@ def cmd_serve(args, settings: Settings) -> int:
 
     from bot.app import create_app
 
+    if args.workers > 1:
+        # Before anything is counted: the workers' counters go to one directory, emptied of an
+        # earlier run's (counters this process keeps, if it was given one, land there too).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_directory()
+    elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
     if args.demo_if_empty:
         async def seed(services):
             if await database_is_empty(services):
@@ -175,7 +181,7 @@ def supervise_workers(args, host: str) -> int:
     command = [sys.executable, "-m", "bot.cli", "serve", "--host", host, "--port", str(args.port), "--reuse-port"]
     if args.expose_simulator is not None:
         command += ["--expose-simulator", args.expose_simulator]
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_directory()}
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR") or metrics_directory()}
     workers = [subprocess.Popen(command, env=env) for _ in range(args.workers)]
     stopping = False
 

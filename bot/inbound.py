@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
 from core import store
 from handlers.router import Handled, InboundText, handle_inbound_batch
@@ -196,8 +196,6 @@ class InboundBatcher:
 
 def _unavailable(exc: DBAPIError) -> bool:
     """A lost or refused connection, a lock or statement timeout: the database, not the text."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
 
 

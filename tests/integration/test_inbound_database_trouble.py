@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from urllib.parse import urlencode
 
 import asyncpg
 import pytest

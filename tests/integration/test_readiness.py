@@ -45,7 +45,8 @@ async def test_readyz_reports_backlog_oldest_pending_and_a_channel_going_down_an
     status, body = await readyz(h)
     assert status == 200 and body["status"] == "ready"
     assert body["database"]["reachable"] is True and body["database"]["latency_ms"] >= 0
-    assert {"channel": "sms", "status": "pending", "count": 5, "oldest_pending_seconds": 0.0} in body["outbox"]["backlog"]
+    assert {"channel": "sms", "status": "pending", "count": 5,
+            "oldest_pending_seconds": 0.0} in body["outbox"]["backlog"]
     assert body["channels"]["sms"] == {"state": "up", "consecutive_failures": 0, "since": None}
 
     # Twilio answers 503 to every send: the reminders wait to be retried and SMS is down.
