@@ -4,7 +4,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -13,12 +14,15 @@ from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
+from bot.logs import quiet_libraries
 from bot.inbound import InboundBatcher, handle_in_transaction
 from bot.readiness import Readiness
 from bot.routing import Routes
 from bot.services import Services, utcnow
+from bot.template_workers import TemplateWorkers
 from bot import telegram_app
-from handlers.customer_reminders import CustomerReminderRun, queue_due_customer_reminders
+from core.templates import LIMITS
+from handlers.customer_reminders import CustomerReminderRun, plan_due_customer_reminders, queue_planned, tick_time
 from webhooks import api, intake, telegram, twilio
 from webhooks.keys import SERVICES
 
@@ -46,6 +50,7 @@ def build_channels(settings: Settings, public_url: str | None) -> dict:
 
 async def build_services(settings: Settings, clock=utcnow, migrate: bool = True) -> Services:
     """Engine, migrations, channels and dispatcher; call inside a running event loop."""
+    quiet_libraries()  # however the service is embedded, libraries must not log personal data
     engine = make_engine(settings.database_url)
     if migrate:
         await upgrade(engine)
@@ -53,6 +58,8 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
                         routes=Routes.from_settings(settings), clock=clock)
     services.channels = build_channels(settings, settings.public_url)
     services.readiness = Readiness(engine, lambda: list(services.channels), clock)
+    services.templates = TemplateWorkers(size=settings.template_workers,
+                                         limits=replace(LIMITS, seconds=settings.template_seconds))
     services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts),
                                       wait=settings.inbound_wait)
     if settings.telegram_bot_token:
@@ -65,14 +72,20 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     services.dispatcher = Dispatcher(
         services.sessions, services.channels, make_context=services.context, rate=settings.send_rate,
         concurrency=settings.dispatch_concurrency, batch=settings.dispatch_batch,
-        lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts, clock=clock,
+        lease_seconds=settings.lease_seconds, clock=clock,
         check_after_seconds=max(30.0, 2 * settings.send_timeout), send_timeout=settings.send_timeout,
+        validity_seconds=settings.message_validity, max_backoff=settings.retry_max_backoff,
+        down_after=settings.channel_down_after, probe_interval=settings.probe_interval,
     )
     return services
 
 
 async def close_services(services: Services) -> None:
+    if services.dispatcher is not None:
+        # Before the channels close: sends in flight get their grace, unsent rows go back at once.
+        await services.dispatcher.shutdown(services.settings.shutdown_grace)
     await services.inbound.close()
+    await services.templates.close()
     if services.telegram is not None:
         await services.telegram.shutdown()
     for channel in services.channels.values():
@@ -106,12 +119,18 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
 
     async def scheduler_ctx(app: web.Application):
         services = app[SERVICES]
+        # Babel reads a locale's data on first use (tens of ms each): read them off the loop now,
+        # not in the first tick.
+        await asyncio.to_thread(_load_locales)
         tick = AsyncIOScheduler(timezone=settings.timezone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
         tick.add_job(_dispatch_tick, "interval", args=[services], seconds=max(settings.dispatch_interval, 0.2),
                      id="dispatch", next_run_time=datetime.now(timezone.utc))
         tick.add_job(_customer_reminder_tick, "interval", args=[services], seconds=60, id="customer-reminders",
                      next_run_time=datetime.now(timezone.utc))
+        # Daily, and soon after a start (a service restarted more often than daily still runs it).
+        tick.add_job(_retention_tick, "interval", args=[services], hours=24, id="retention",
+                     next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
         if services.telegram is not None:
             tick.add_job(telegram_app.reprocess_stored_updates, "interval", args=[services.telegram, services],
                          seconds=30, id="telegram-recover")
@@ -119,6 +138,9 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
         app[SCHEDULER] = tick
         services.kick = lambda: _kick(tick)
         yield
+        # First the dispatcher (stop claiming, finish or hand back what is in flight), then the
+        # scheduler: its shutdown cancels a running tick, which would leave claimed rows to their lease.
+        await services.dispatcher.shutdown(settings.shutdown_grace)
         tick.shutdown(wait=False)
 
     app.cleanup_ctx.append(services_ctx)
@@ -136,15 +158,21 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
 
 async def queue_customer_reminders(services: Services) -> CustomerReminderRun:
     """Queue every customer reminder whose day has come, a bounded batch per transaction."""
-    total = CustomerReminderRun()
+    total, tick = CustomerReminderRun(), tick_time()
     while True:
+        exhausted = tick.exhausted()
         async with services.sessions.begin() as session:
-            run = await queue_due_customer_reminders(services.context(session))
-        total.reminders += run.reminders
-        total.messages += run.messages
-        total.skipped_due_dates += run.skipped_due_dates
-        total.unreachable += run.unreachable
-        if run.reminders == 0:  # due ones sort first: a batch that sent nothing means none are left
+            batch = await plan_due_customer_reminders(services.context(session), tick=tick)
+        if not batch.claimed:
+            return total
+        # Rendered between the two transactions, off the event loop: a costly text holds no lock.
+        results = await services.templates.render_many(batch.jobs, tick)
+        async with services.sessions.begin() as session:
+            run = await queue_planned(services.context(session), batch, results)
+        total.add(run)
+        # Due ones sort first: a batch that settled none means none are left, unless an organisation
+        # ran out of rendering time in it (the next batch passes over that organisation).
+        if run.reminders == 0 and not run.failed and tick.exhausted() <= exhausted:
             return total
 
 
@@ -153,10 +181,22 @@ async def _customer_reminder_tick(services: Services) -> None:
         run = await queue_customer_reminders(services)
         services.metrics.customer_reminders.labels("queued").inc(run.messages)
         services.metrics.customer_reminders.labels("unreached").inc(len(run.unreachable))
+        services.metrics.customer_reminders.labels("failed").inc(len(run.failed))
         if run.messages:
             services.kick()
     except Exception:
         logger.exception("customer reminder tick failed; the next tick tries again")
+
+
+async def _retention_tick(services: Services) -> None:
+    from handlers.privacy import apply_retention
+
+    try:
+        async with services.sessions.begin() as session:
+            counts = await apply_retention(session, services.clock(), services.settings.retention_days)
+        logger.info("retention: bodies older than %d days blanked: %s", services.settings.retention_days, counts)
+    except Exception:
+        logger.exception("retention run failed; it runs again tomorrow")
 
 
 async def _dispatch_tick(services: Services) -> None:
@@ -186,6 +226,17 @@ async def _poll_telegram(services: Services) -> None:
             offset = update.update_id + 1
             data = update.to_dict()
             await accept_update(services, data, json.dumps(data))
+
+
+def _load_locales() -> None:
+    from datetime import date
+
+    from babel.dates import format_date
+
+    from core.importer import LOCALES
+
+    for locale in LOCALES:
+        format_date(date(2026, 1, 1), "d MMMM y", locale=locale)
 
 
 def _kick(tick: AsyncIOScheduler) -> None:

@@ -116,6 +116,107 @@ def cmd_send_due(args, settings: Settings) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- person and retention (privacy)
+
+
+async def _person(session, args):
+    from handlers.privacy import find_person
+
+    return await find_person(session, args.org, host_id=args.id, kind=args.kind, contact=args.contact)
+
+
+def cmd_person_export(args, settings: Settings) -> int:
+    """Print everything held on one person as JSON (to stdout only: it is never logged)."""
+    from handlers.privacy import PersonError, export_person
+
+    async def run(services):
+        async with services.sessions() as session:
+            return await export_person(session, await _person(session, args))
+    try:
+        data = asyncio.run(_with_services(settings, run))
+    except PersonError as exc:
+        print(f"paminn person export: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_person_erase(args, settings: Settings) -> int:
+    """Remove everything held on one person (anonymous counts stay); asks first unless --yes."""
+    from handlers.privacy import PersonError, erase_person
+
+    async def run(services):
+        async with services.sessions() as session:  # find (or refuse) before asking; ask outside a transaction
+            person = await _person(session, args)
+        if not args.yes and not _confirm(f"Erase everything held on {person.kind} {args.id or args.contact} "
+                                         f"of {args.org}? This cannot be undone. [y/N] "):
+            return None
+        async with services.sessions.begin() as session:
+            return await erase_person(session, await _person(session, args), services.clock())
+    try:
+        erased = asyncio.run(_with_services(settings, run))
+    except PersonError as exc:
+        print(f"paminn person erase: {exc}", file=sys.stderr)
+        return 2
+    if erased is None:
+        print("paminn person erase: nothing was changed", file=sys.stderr)
+        return 1
+    removed = ", ".join(f"{k} {v}" for k, v in erased.rows_removed.items())
+    print(f"erased: {erased.outbox_blanked} outbound and {erased.inbound_blanked} inbound messages blanked, "
+          f"{erased.mentions_scrubbed} mentions removed elsewhere; rows removed: {removed}")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        print("paminn person erase: not a terminal to ask on; pass --yes to erase", file=sys.stderr)
+        return False
+    return input(question).strip().lower() in ("y", "yes", "j", "ja")
+
+
+def cmd_retention_run(args, settings: Settings) -> int:
+    """Blank message bodies older than PAMINN_RETENTION_DAYS (or --days) once and exit."""
+    from handlers.privacy import PersonError, apply_retention
+
+    days = args.days if args.days is not None else settings.retention_days
+    if days < 1:
+        print("paminn retention run: --days must be 1 or more", file=sys.stderr)
+        return 2
+
+    async def run(services):
+        async with services.sessions.begin() as session:
+            return await apply_retention(session, services.clock(), days, args.org)
+    try:
+        counts = asyncio.run(_with_services(settings, run))
+    except PersonError as exc:
+        print(f"paminn retention run: {exc}", file=sys.stderr)
+        return 2
+    print(f"bodies older than {days} days blanked: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def add_privacy_commands(sub) -> None:
+    person = sub.add_parser("person", help="one person's data: export or erase")
+    person_sub = person.add_subparsers(dest="person_command", required=True)
+    for name, func, help_text in (("export", cmd_person_export, "print everything held on one person as JSON"),
+                                  ("erase", cmd_person_erase, "remove everything held on one person")):
+        p = person_sub.add_parser(name, help=help_text)
+        p.add_argument("--org", required=True, help="the organisation's id")
+        who = p.add_mutually_exclusive_group(required=True)
+        who.add_argument("--id", help="the host system's id of a staff member or care recipient")
+        who.add_argument("--contact", help="a customer contact's mobile or e-mail")
+        p.add_argument("--kind", choices=("staff", "care_recipient"), help="when an id is both")
+        if name == "erase":
+            p.add_argument("--yes", action="store_true", help="do not ask first")
+        p.set_defaults(func=func)
+    retention = sub.add_parser("retention", help="message bodies past PAMINN_RETENTION_DAYS")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    p = retention_sub.add_parser("run", help="blank message bodies older than the retention period, once")
+    p.add_argument("--org", help="only this organisation's messages")
+    p.add_argument("--days", type=int, help="instead of PAMINN_RETENTION_DAYS")
+    p.set_defaults(func=cmd_retention_run)
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from aiohttp import web
 
@@ -227,13 +328,113 @@ def metrics_directory() -> str:
     return str(path)
 
 
+# ---------------------------------------------------------------- API keys (docs/api-keys.md)
+
+
+def cmd_keys_create(args, settings: Settings) -> int:
+    from core import store
+    from core.api_access import AccessError, check_key_name, hash_key, new_key, parse_scopes
+
+    try:
+        name, scopes = check_key_name(args.name), parse_scopes(args.scope)
+    except AccessError as exc:
+        print(f"paminn keys create: {exc}; nothing was created", file=sys.stderr)
+        return 2
+    key = new_key()
+
+    async def run(services):
+        async with services.sessions.begin() as session:
+            if await store.get_org(session, args.org) is None:
+                return f"no organisation {args.org!r}; import it first (paminn import FILE.json)"
+            existing = await store.api_key_named(session, args.org, name)
+            if existing is not None:
+                state = "revoked" if existing.revoked_at else "in use"
+                return f"{args.org!r} already has a key named {name!r} ({state}); choose another name"
+            await store.add_api_key(session, args.org, name, hash_key(key), scopes, services.clock())
+        return None
+    problem = asyncio.run(_with_services(settings, run))
+    if problem:
+        print(f"paminn keys create: {problem}; nothing was created", file=sys.stderr)
+        return 2
+    print(key)
+    print(f"key {name!r} for {args.org!r} with scopes {', '.join(scopes)}: shown only now, store it safely; "
+          f"send it as 'Authorization: Bearer <key>'", file=sys.stderr)
+    return 0
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def cmd_keys_list(args, settings: Settings) -> int:
+    from core import store
+
+    async def run(services):
+        async with services.sessions() as session:
+            if args.org is not None and await store.get_org(session, args.org) is None:
+                return None
+            return await store.list_api_keys(session, args.org)
+    keys = asyncio.run(_with_services(settings, run))
+    if keys is None:
+        print(f"paminn keys list: no organisation {args.org!r}", file=sys.stderr)
+        return 2
+    rows = [("name", "org", "scopes", "created", "last used", "revoked")]
+    rows += [(k.name, k.org_id, k.scopes, _when(k.created_at), _when(k.last_used_at), _when(k.revoked_at))
+             for k in keys]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if not keys:
+        print("(no keys)")
+    return 0
+
+
+def cmd_keys_revoke(args, settings: Settings) -> int:
+    from core import store
+
+    async def run(services):
+        async with services.sessions.begin() as session:
+            if await store.get_org(session, args.org) is None:
+                return f"no organisation {args.org!r}", None
+            before = await store.api_key_named(session, args.org, args.name)
+            was_revoked = before is not None and before.revoked_at is not None
+            key = await store.revoke_api_key(session, args.org, args.name, services.clock())
+            if key is None:
+                return f"{args.org!r} has no key named {args.name!r} (paminn keys list --org {args.org})", None
+            return None, ("already revoked at " if was_revoked else "revoked at ") + _when(key.revoked_at)
+    problem, done = asyncio.run(_with_services(settings, run))
+    if problem:
+        print(f"paminn keys revoke: {problem}", file=sys.stderr)
+        return 2
+    print(f"key {args.name!r} of {args.org!r} {done}; it opens nothing from now on")
+    return 0
+
+
+def _keys_parser(sub) -> None:
+    keys = sub.add_parser("keys", help="API keys per organisation (shown once, stored as a hash)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    p = keys_sub.add_parser("create", help="create a key; prints it once")
+    p.add_argument("--org", required=True)
+    p.add_argument("--name", required=True, help="what the key is for, e.g. lonesystem (unique per organisation)")
+    p.add_argument("--scope", required=True, help="comma-separated: import, events, buffer, read")
+    p.set_defaults(func=cmd_keys_create)
+    p = keys_sub.add_parser("list", help="keys (never the keys themselves)")
+    p.add_argument("--org")
+    p.set_defaults(func=cmd_keys_list)
+    p = keys_sub.add_parser("revoke", help="revoke a key at once")
+    p.add_argument("--org", required=True)
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_keys_revoke)
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # These log SQL parameters or request bodies at DEBUG: personal numbers and message texts.
-    for noisy in ("aiosqlite", "sqlalchemy.engine", "twilio.http_client", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.logs import configure_logging, settings_secrets
+
+    # Before anything else logs: libraries held quiet, personal data and secrets redacted.
+    log_handler = configure_logging(logging.INFO)
     parser = argparse.ArgumentParser(prog="paminn", description="Påminn reminder service")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_privacy_commands(sub)  # person export/erase, retention run
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="run migrations to head").set_defaults(func=cmd_db_upgrade)
@@ -257,8 +458,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_serve)
     sub.add_parser("send-due", help="queue due customer reminders, then dispatch due messages once") \
         .set_defaults(func=cmd_send_due)
+    _keys_parser(sub)
     args = parser.parse_args(argv)
-    return args.func(args, _settings())
+    settings = _settings()
+    log_handler.formatter.add_secrets(settings_secrets(settings))
+    return args.func(args, settings)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from core.quiet import parse_quiet_hours
+from core.retry import DEFAULT_VALIDITY, parse_duration
 
 
 class ConfigError(ValueError):
@@ -48,9 +49,20 @@ class Settings:
     dispatch_concurrency: int = 20
     send_timeout: float = 15.0
     lease_seconds: float = 60.0
-    max_attempts: int = 8
     team_ack_window: float = 60.0
     inbound_wait: float = 10.0  # s an inbound webhook waits for the database before answering 503
+    # Outages (docs/outages.md): how long a message is retried (organisations may set their own),
+    # the longest pause between tries, how many transient failures in a row mark a channel down,
+    # how often a down channel is probed, and how long shutdown waits for sends in flight.
+    message_validity: int = DEFAULT_VALIDITY
+    retry_max_backoff: float = 300.0
+    channel_down_after: int = 5
+    probe_interval: float = 30.0
+    shutdown_grace: float = 5.0
+    # Days message bodies (outbox, inbound texts and replies, event values) are kept before being blanked.
+    retention_days: int = 90
+    template_workers: int = 2  # processes rendering organisations' texts (bot/template_workers.py)
+    template_seconds: float = 0.5  # time one rendering may take before it is refused as too costly
 
     @property
     def twilio_enabled(self) -> bool:
@@ -85,6 +97,18 @@ class Settings:
             parse_quiet_hours(quiet)
         except ValueError as exc:
             raise ConfigError(f"PAMINN_QUIET_HOURS: {exc}") from None
+        try:
+            validity = parse_duration(get("PAMINN_MESSAGE_VALIDITY") or DEFAULT_VALIDITY, "PAMINN_MESSAGE_VALIDITY")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        down_after = number("PAMINN_CHANNEL_DOWN_AFTER", 5)
+        if down_after < 1 or down_after != int(down_after):
+            raise ConfigError(f"PAMINN_CHANNEL_DOWN_AFTER={get('PAMINN_CHANNEL_DOWN_AFTER')!r} must be a whole "
+                              f"number of failures, at least 1")
+        raw_retention = get("PAMINN_RETENTION_DAYS") or "90"
+        if not raw_retention.isdigit() or int(raw_retention) < 1:
+            raise ConfigError(f"PAMINN_RETENTION_DAYS={raw_retention!r} must be a whole number of days, 1 or more "
+                              "(message bodies older than that are blanked)")
         settings = cls(
             database_url=get("PAMINN_DATABASE_URL") or cls.database_url,
             public_url=(get("PAMINN_PUBLIC_URL") or "").rstrip("/") or None,
@@ -109,6 +133,14 @@ class Settings:
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
             inbound_wait=number("PAMINN_INBOUND_WAIT", 10.0),
+            message_validity=validity,
+            retry_max_backoff=number("PAMINN_RETRY_MAX_BACKOFF", 300.0),
+            channel_down_after=int(down_after),
+            probe_interval=number("PAMINN_PROBE_INTERVAL", 30.0),
+            shutdown_grace=number("PAMINN_SHUTDOWN_GRACE", 5.0),
+            retention_days=int(raw_retention),
+            template_workers=max(1, int(number("PAMINN_TEMPLATE_WORKERS", 2))),
+            template_seconds=number("PAMINN_TEMPLATE_SECONDS", 0.5) or 0.5,
         )
         if settings.public_url and ("#" in settings.public_url or "?" in settings.public_url):
             raise ConfigError(f"PAMINN_PUBLIC_URL must be the service's base URL (e.g. https://paminn.example.se), "

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, make_url, text
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -13,6 +13,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     """An async engine; SQLite connections get WAL, foreign keys and a busy timeout."""
+    # A failed statement's parameters are names, mobiles, personal numbers and message texts:
+    # keep them out of exception texts, which end up in logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -72,10 +75,21 @@ async def upgrade(engine: AsyncEngine) -> None:
         await conn.run_sync(_run)
 
 
+def _select_one(sync_conn) -> None:
+    # On the driver's connection, outside a transaction: SQLite's BEGIN IMMEDIATE (above) would make
+    # the health check wait for whatever transaction is writing.
+    cursor = sync_conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 async def ping(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+            await conn.run_sync(_select_one)
         return True
     except Exception:
         return False

@@ -5,6 +5,13 @@ without double-sending. A row is marked ``sending`` (committed) before the provi
 called; if the process dies there, the lease runs out, the row becomes ``unknown`` and is
 checked against the provider before anything is resent. A provider that cannot be asked
 (Telegram) leaves the row ``unconfirmed``: reported to the team, never sent twice.
+
+Outages (docs/outages.md): a transient failure is retried with capped backoff until the
+message's validity runs out, then it is ``expired`` and named to the team. Enough transient
+failures in a row mark the channel down in the database, for every worker: nothing is tried
+there except one probe send at intervals, and the team hears once when it goes and once when
+it is back. ``shutdown`` stops claiming, lets sends in flight finish within a grace, and hands
+back at once what never left.
 """
 from __future__ import annotations
 
@@ -21,8 +28,10 @@ from sqlalchemy import bindparam, case, update
 from bot.channels import CannotTell, Channel, Outgoing, SendResult
 from core import store
 from core.models import OutboxMessage
+from core.quiet import next_allowed
+from core.retry import DEFAULT_MAX_BACKOFF, DEFAULT_VALIDITY, next_try, waits_for_quiet_hours
 from handlers.context import Context
-from handlers.team import delivery_failed, delivery_unconfirmed
+from handlers.team import channel_down, channel_up, delivery_failed, delivery_unconfirmed, reminders_expired
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +48,21 @@ class Pacer:
         self._next = 0.0
         self._lock = asyncio.Lock()
 
-    async def wait(self) -> None:
+    async def wait(self, stop: asyncio.Event | None = None) -> None:
+        """Wait for the next start; return early once ``stop`` is set (the caller then sends nothing)."""
         if not self._interval:
             return
         async with self._lock:
             now = time.monotonic()
             if self._next > now:
-                await asyncio.sleep(self._next - now)
+                if stop is None:
+                    await asyncio.sleep(self._next - now)
+                else:
+                    try:
+                        await asyncio.wait_for(stop.wait(), self._next - now)
+                        return
+                    except asyncio.TimeoutError:
+                        pass
                 now = self._next
             self._next = now + self._interval
 
@@ -60,6 +77,7 @@ class DispatchStats:
     unconfirmed: int = 0
     resent_after_check: int = 0
     released: int = 0
+    expired: int = 0
     outcomes: dict = field(default_factory=dict)
 
 
@@ -92,8 +110,10 @@ _FINISH = (
 class Dispatcher:
     def __init__(self, sessionmaker, channels: dict[str, Channel], *, make_context: Callable[..., Context],
                  rate: float = 10.0, concurrency: int = 20, batch: int = 200, lease_seconds: float = 60.0,
-                 max_attempts: int = 8, clock: Callable[[], datetime] = utcnow, worker_id: str | None = None,
-                 check_after_seconds: float = 30.0, send_timeout: float = 15.0):
+                 clock: Callable[[], datetime] = utcnow, worker_id: str | None = None,
+                 check_after_seconds: float = 30.0, send_timeout: float = 15.0,
+                 validity_seconds: float = DEFAULT_VALIDITY, max_backoff: float = DEFAULT_MAX_BACKOFF,
+                 down_after: int = 5, probe_interval: float = 30.0):
         self._sessions = sessionmaker
         self._channels = channels
         self._make_context = make_context
@@ -108,28 +128,109 @@ class Dispatcher:
         # ... and a batch must fit in the lease at the paced rate, or its tail would outlive it.
         paced = int(rate * max(lease_seconds - send_timeout, 1) * 0.8) if rate > 0 else batch
         self._batch = max(1, min(batch, paced))
-        self._max_attempts = max_attempts
         # A send that ended in doubt is checked against the provider only after this long: a
         # provider that answers late may still be creating the message when we give up.
         self._check_after = timedelta(seconds=check_after_seconds)
+        self._validity = timedelta(seconds=validity_seconds)
+        self._max_backoff = max_backoff
+        self._down_after = max(1, down_after)
+        self._probe_interval = timedelta(seconds=probe_interval)
         self._clock = clock
         self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:8]}"
         self._running = asyncio.Lock()
+        # Channels known to be down in this batch: their unsent rows are handed back, not tried,
+        # except the probe rows.
+        self._down: set[str] = set()
+        self._probes: set[int] = set()
+        self._stopping = asyncio.Event()
+        self._in_flight: set[asyncio.Task] = set()
+        self._handed_back = 0
+        self._in_doubt = 0
 
     async def run_once(self) -> DispatchStats:
         """Send everything due now; return what happened. Concurrent calls in one process queue up."""
         async with self._running:
             stats = DispatchStats()
+            if self._stopping.is_set():
+                return stats
             async with self._sessions.begin() as session:
                 stats.unknown += await store.expire_leases(session, self._clock(), self._unaskable)
             await self._reconcile(stats)
-            while True:
+            while not self._stopping.is_set():
                 async with self._sessions.begin() as session:
-                    rows = await store.claim_due(session, self._clock(), self.worker_id, self._lease, self._batch,
-                                                 self._channels)
-                if not rows:
-                    return stats
-                await self._send_and_store(rows, stats)
+                    claimed = await self._claim(session)
+                if not claimed:
+                    break
+                rows = await self._hold_for_quiet_hours(claimed)
+                if rows:
+                    await self._send_and_store(rows, stats)
+            # After the sends: a probe that found the channel back has saved its backlog from expiring.
+            if not self._stopping.is_set():
+                await self._expire_on_down_channels(stats)
+            return stats
+
+    async def _hold_for_quiet_hours(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+        """Hand back, until quiet hours end, claimed rows that may not go in them: a backlog that comes
+        due late (after an outage, a long retry) must not reach people at night. The rest go now."""
+        bound = [r for r in rows if r.org_id and waits_for_quiet_hours(r.kind, r.channel)]
+        if not bound:
+            return rows
+        now, held, params = self._clock(), set(), []
+        async with self._sessions.begin() as session:
+            ctx = self._make_context(session, now)
+            orgs = await store.orgs_by_ids(session, {r.org_id for r in bound})
+            for row in bound:
+                org = orgs.get(row.org_id)
+                until = next_allowed(now, ctx.quiet(org), ctx.tz(org)) if org is not None else now
+                if until > now:
+                    held.add(row.id)
+                    params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": "pending",
+                                   "b_provider_id": None, "b_error_code": None, "b_error_message": None,
+                                   "b_not_before": until, "b_sent_at": None, "b_now": now})
+            if params:
+                await session.execute(_FINISH, params)
+        if held:
+            logger.info("held %d messages until quiet hours end", len(held))
+            self._probes.difference_update(held)
+        return [r for r in rows if r.id not in held]
+
+    async def _claim(self, session) -> list[OutboxMessage]:
+        """The next batch: due rows on channels that are up, and one probe row per down channel whose
+        turn to be probed has come (one worker gets it)."""
+        now = self._clock()
+        down = await store.down_channels(session)
+        self._down = set(down) & set(self._channels)
+        up = [name for name in self._channels if name not in self._down]
+        rows = await store.claim_due(session, now, self.worker_id, self._lease, self._batch, up,
+                                     validity=self._validity)
+        for name in sorted(self._down):
+            if await store.take_probe(session, name, now, self._probe_interval):
+                probe = await store.claim_due(session, now, self.worker_id, self._lease, 1, [name],
+                                              validity=self._validity)
+                self._probes.update(r.id for r in probe)
+                rows += probe
+        return rows
+
+    async def shutdown(self, grace: float = 5.0) -> None:
+        """Stop claiming; let sends in flight finish within ``grace`` seconds; hand back at once what
+        never left. A send cut off after its provider call began is in doubt: checked, not resent."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        in_flight = set(self._in_flight)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=grace)
+        for task in self._in_flight:
+            task.cancel()  # its row is recorded as in doubt by _send
+        try:
+            await asyncio.wait_for(self._running.acquire(), timeout=max(grace, 1.0) + 5.0)
+        except asyncio.TimeoutError:
+            logger.warning("dispatcher %s stopped with a batch still being recorded; its rows wait for their lease",
+                           self.worker_id)
+            return
+        self._running.release()
+        logger.info("dispatcher %s stopped: %d unsent messages handed back, %d cut off mid-send left to be checked",
+                    self.worker_id, self._handed_back, self._in_doubt)
 
     async def _send_and_store(self, rows: list[OutboxMessage], stats: DispatchStats) -> None:
         """Send the claimed rows concurrently; record results as they come, a small group at a time.
@@ -157,10 +258,14 @@ class Dispatcher:
     async def _send(self, row: OutboxMessage) -> SendResult:
         channel = self._channels[row.channel]
         async with self._semaphore:
-            await self._pacers[row.channel].wait()
+            if self._handing_back(row):
+                return SendResult("released")
+            await self._pacers[row.channel].wait(self._stopping)
             pace = getattr(channel, "pace", None)
-            if pace is not None:
-                await pace(_outgoing(row))
+            if pace is not None and not await self._unless_stopping(pace(_outgoing(row))):
+                return SendResult("released")
+            if self._handing_back(row):
+                return SendResult("released")
             if row.lease_until is not None and self._clock() + self._send_window >= row.lease_until:
                 # Our claim could run out mid-send and another process take the row: hand it back unsent.
                 return SendResult("released")
@@ -170,58 +275,150 @@ class Dispatcher:
                 async with self._sessions.begin() as session:
                     if not await store.mark_provider_call(session, row.id, self.worker_id, self._clock()):
                         return SendResult("released")
+            call = asyncio.ensure_future(channel.send(_outgoing(row)))
+            self._in_flight.add(call)
             try:
-                return await channel.send(_outgoing(row))
-            except Exception as exc:  # an adapter bug must not lose the row
-                logger.exception("channel %s failed on outbox row %s", row.channel, row.id)
+                await asyncio.wait({call})
+            finally:
+                self._in_flight.discard(call)
+            if call.cancelled():  # cut off by shutdown after the call began: in doubt
+                return SendResult("unknown", error_code="shutdown", error_message="cut off by shutdown")
+            exc = call.exception()
+            if exc is not None:  # an adapter bug must not lose the row
+                logger.error("channel %s failed on outbox row %s", row.channel, row.id, exc_info=exc)
                 return SendResult("unknown", error_code="adapter", error_message=type(exc).__name__)
+            return call.result()
+
+    def _handing_back(self, row: OutboxMessage) -> bool:
+        """Not worth starting: we are shutting down, or the channel went down (the probe still goes)."""
+        return self._stopping.is_set() or (row.channel in self._down and row.id not in self._probes)
+
+    async def _unless_stopping(self, waiting) -> bool:
+        """Await ``waiting`` unless shutdown comes first; True when it finished."""
+        task = asyncio.ensure_future(waiting)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not task.done():
+            task.cancel()
+            return False
+        task.result()
+        return True
 
     async def _store(self, pairs: list[tuple[OutboxMessage, SendResult]], stats: DispatchStats) -> None:
         now = self._clock()
-        params, failures = [], []
-        for row, result in pairs:
-            status, not_before, sent_at = result.outcome, row.not_before, None
-            if result.outcome == "sent":
-                status, sent_at = (result.status if result.status in ("delivered", "sent") else "sent"), now
-                stats.sent += 1
-            elif result.outcome == "retry":
-                if row.attempts >= self._max_attempts:
-                    status = "failed"
-                    stats.failed += 1
-                else:
-                    status = "pending"
-                    backoff = result.retry_after if result.retry_after is not None else min(300, 2 ** row.attempts)
-                    not_before = now + timedelta(seconds=backoff)
-                    stats.retried += 1
-            elif result.outcome == "failed":
-                stats.failed += 1
-                failures.append((row, result))
-            elif result.outcome == "released":
-                status = "pending"
-                stats.released += 1
-            else:
-                stats.unknown += 1
-                not_before = now + self._check_after
-            params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": status,
-                           "b_provider_id": result.provider_id,
-                           "b_error_code": result.error_code, "b_error_message": result.error_message,
-                           "b_not_before": not_before, "b_sent_at": sent_at, "b_now": now})
-            stats.outcomes[result.outcome] = stats.outcomes.get(result.outcome, 0) + 1
+        params, failures, expired = [], [], []
         async with self._sessions.begin() as session:
+            ctx = self._make_context(session, now)
+            retried_orgs = {row.org_id for row, result in pairs if result.outcome == "retry" and row.org_id}
+            orgs = await store.orgs_by_ids(session, retried_orgs)
+            for row, result in pairs:
+                status, not_before, sent_at = result.outcome, row.not_before, None
+                outcome = result.outcome
+                if result.outcome == "sent":
+                    status, sent_at = (result.status if result.status in ("delivered", "sent") else "sent"), now
+                    stats.sent += 1
+                elif result.outcome == "retry":
+                    at = self._next_try(ctx, orgs.get(row.org_id), row, result, now)
+                    if at is None:
+                        status = outcome = "expired"
+                        stats.expired += 1
+                        expired.append(row)
+                    else:
+                        status, not_before = "pending", at
+                        stats.retried += 1
+                elif result.outcome == "failed":
+                    stats.failed += 1
+                    failures.append((row, result))
+                elif result.outcome == "released":
+                    status = "pending"
+                    stats.released += 1
+                    self._handed_back += self._stopping.is_set()
+                else:
+                    stats.unknown += 1
+                    not_before = now + self._check_after
+                    self._in_doubt += result.error_code == "shutdown"
+                params.append({"b_id": row.id, "b_worker": self.worker_id, "b_status": status,
+                               "b_provider_id": result.provider_id,
+                               "b_error_code": result.error_code, "b_error_message": result.error_message,
+                               "b_not_before": not_before, "b_sent_at": sent_at, "b_now": now})
+                stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
             await session.execute(_FINISH, params)
-            if failures:
-                ctx = self._make_context(session, now)
-                for row, result in failures:
-                    await delivery_failed(ctx, row, result.error_message or result.error_code or "failed")
+            for row, result in failures:
+                await delivery_failed(ctx, row, result.error_message or result.error_code or "failed")
+            await self._report_expired(ctx, expired)
         logger.info("dispatched %d rows: %s", len(pairs), stats.outcomes)
+        self._probes.difference_update(row.id for row, _ in pairs)
+        await self._record_health(pairs, now)
+
+    def _next_try(self, ctx: Context, org, row: OutboxMessage, result: SendResult, now: datetime):
+        """When to try a transiently failed row again, or None when its validity has run out."""
+        quiet = ctx.quiet(org) if org is not None and waits_for_quiet_hours(row.kind, row.channel) else None
+        return next_try(now, attempts=row.attempts, retry_after=result.retry_after, expires_at=row.expires_at,
+                        cap=self._max_backoff, quiet=quiet, tz_name=ctx.tz(org) if org is not None else "UTC")
+
+    async def _report_expired(self, ctx: Context, rows: list[OutboxMessage]) -> None:
+        if not rows:
+            return
+        logger.warning("%d outbox messages expired unsent (validity ran out): %s", len(rows),
+                       ", ".join(f"{r.id}/{r.channel}/{r.kind}" for r in rows[:20]))
+        await reminders_expired(ctx, rows)
+
+    async def _expire_on_down_channels(self, stats: DispatchStats) -> None:
+        """Nothing is tried on a down channel, so its rows whose validity ran out are expired here."""
+        async with self._sessions.begin() as session:
+            down = set(await store.down_channels(session)) & set(self._channels)
+            rows = await store.expire_overdue(session, self._clock(), sorted(down), self._validity)
+            if rows:
+                stats.expired += len(rows)
+                stats.outcomes["expired"] = stats.outcomes.get("expired", 0) + len(rows)
+                await self._report_expired(self._make_context(session, self._clock()), rows)
+
+    async def _record_health(self, pairs: list[tuple[OutboxMessage, SendResult]], now: datetime) -> None:
+        """Count successes and outage failures per channel in the shared state; announce a change once.
+
+        Kept apart from the results' transaction: a race on the state row must never cost a result.
+        """
+        for name in sorted({row.channel for row, _ in pairs}):
+            results = [result for row, result in pairs if row.channel == name]
+            successes = sum(1 for r in results if r.outcome == "sent")
+            failures = sum(1 for r in results if r.outage)
+            if not successes and not failures:
+                continue
+            try:
+                if not failures:  # the common case: a plain read, no write, no lock
+                    async with self._sessions.begin() as session:
+                        if await store.channel_is_clean(session, name):
+                            continue
+                async with self._sessions.begin() as session:
+                    change, since = await store.record_channel_health(
+                        session, name, now, successes=successes, failures=failures, first_failure_at=now,
+                        down_after=self._down_after, probe_interval=self._probe_interval)
+                    if change == "down":
+                        self._down.add(name)
+                        waiting = await channel_down(self._make_context(session, now), name, since)
+                        logger.warning("channel %s is down: %d transient failures in a row since %s; %d messages "
+                                       "waiting; probing every %ds", name, self._down_after, since.isoformat(),
+                                       sum(waiting.values()), self._probe_interval.total_seconds())
+                    elif change == "up":
+                        self._down.discard(name)
+                        waiting = await channel_up(self._make_context(session, now), name, since)
+                        logger.info("channel %s is back after %ds down; %d messages waiting to go", name,
+                                    (now - since).total_seconds(), sum(waiting.values()))
+            except Exception:
+                logger.exception("could not record the health of channel %s; the next batch tries again", name)
 
     async def _reconcile(self, stats: DispatchStats) -> None:
         """Check rows in ``unknown`` against the provider: found means sent, absent means send again,
-        and where the provider cannot tell, the row is ``unconfirmed``: never resent, and reported."""
-        while True:
+        and where the provider cannot tell, the row is ``unconfirmed``: never resent, and reported.
+        A down channel is not asked (it would not answer); its rows are checked once it is back."""
+        while not self._stopping.is_set():
             async with self._sessions.begin() as session:
+                down = set(await store.down_channels(session))
                 rows = await store.claim_due(session, self._clock(), self.worker_id, self._lease, self._batch,
-                                             self._channels, statuses=("unknown",))
+                                             [c for c in self._channels if c not in down], statuses=("unknown",))
             if not rows:
                 return
             now, params, unconfirmed = self._clock(), [], []

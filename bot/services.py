@@ -130,6 +130,7 @@ class Services:
     telegram: object | None = None  # python-telegram-bot Application, when TELEGRAM_BOT_TOKEN is set
     inbound: object | None = None  # bot.inbound.InboundBatcher: webhook texts handled a batch per transaction
     readiness: object | None = None  # bot.readiness.Readiness: bounded reads for /readyz, /healthz, /metrics
+    templates: object | None = None  # bot.template_workers.TemplateWorkers: organisations' texts, off the loop
     # Set by the scheduler: ask for a dispatch now. A no-op without one (tests, CLI).
     kick: Callable[[], None] = lambda: None
 
@@ -139,4 +140,5 @@ class Services:
             session=session, now=now or self.clock(), default_timezone=s.timezone,
             default_quiet_hours=s.quiet_hours, team_ack_window=timedelta(seconds=s.team_ack_window),
             route_person=self.routes.person, route_team=self.routes.team, route_address=self.routes.address,
+            **({"templates": self.templates} if self.templates is not None else {}),
         )

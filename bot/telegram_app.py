@@ -23,6 +23,7 @@ from telegram.ext import (
 
 from core import commands as cmd
 from core import store
+from core.catalogue import render
 from core.months import MonthSpec, month_label, resolve_month
 from core.segments import count_segments
 from handlers import coordinator
@@ -36,7 +37,7 @@ MAX_UPDATE_TRIES = 3
 # The exceptions PTB's error handler saw during the current process_raw_update (PTB runs handlers inline).
 _HANDLER_ERRORS: ContextVar[list[BaseException] | None] = ContextVar("paminn_handler_errors", default=None)
 UPDATE_TYPES = ["message", "callback_query"]
-FILTERS = (("Redo", "ready"), ("Avstängda", "off"), ("Saknar mobil", "no_mobile"), ("Alla", "all"))
+FILTERS = ("ready", "off", "no_mobile", "all")
 
 
 def build_application(settings, services) -> Application:
@@ -51,7 +52,7 @@ def build_application(settings, services) -> Application:
     app.add_handler(CommandHandler("start", on_start))
     app.add_handler(CommandHandler("teamchat", on_teamchat))
     app.add_handler(CommandHandler("kanal", on_channel))
-    app.add_handler(CommandHandler(["paminn", "status", "hjalp", "help"], on_text))
+    app.add_handler(CommandHandler(["paminn", "pamind", "remind", "status", "hjalp", "hjelp", "help"], on_text))
     app.add_handler(MessageHandler(filters.CONTACT & filters.ChatType.PRIVATE, on_contact))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, on_text))
     app.add_handler(CallbackQueryHandler(on_button))
@@ -138,11 +139,14 @@ async def on_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await _act_once(update, context, f"/kanal {wanted}", act)
 
 
-def status_keyboard(month_key: str) -> dict:
+def status_keyboard(month_key: str, locale: str = "sv") -> dict:
+    def button(key: str) -> tuple[str, str]:
+        return render(locale, f"tg.filter.{key}"), f"st:{month_key}:{key}"
+
     return {"inline": [
-        [(label, f"st:{month_key}:{key}") for label, key in FILTERS[:2]],
-        [(label, f"st:{month_key}:{key}") for label, key in FILTERS[2:]],
-        [("Skicka påminnelse till alla", f"rm:{month_key}")],
+        [button(key) for key in FILTERS[:2]],
+        [button(key) for key in FILTERS[2:]],
+        [(render(locale, "tg.remind_all"), f"rm:{month_key}")],
     ]}
 
 
@@ -161,11 +165,13 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         replies, payload = handled.replies, None
         command = cmd.parse_command(text)
         leader = next((p for p in handled.people if is_coordinator(p)), None)
-        if isinstance(command, cmd.Status) and leader is not None and replies and replies[0].startswith(
-                ("Status", "Ingen månad")):
+        # A status (not a refusal) has a line starting "Status" in every language, after the note
+        # on an implicit month if any.
+        if isinstance(command, cmd.Status) and leader is not None and replies and any(
+                line.startswith("Status") for line in replies[0].split("\n")[:2]):
             org = await store.get_org(session, leader.org_id)
             month = resolve_month(command.month, ctx.today(org))
-            payload = {"reply_markup": status_keyboard(month.key)}
+            payload = {"reply_markup": status_keyboard(month.key, coordinator.locale_of(org))}
         await store.enqueue(session, _reply_rows(services, update, replies, payload))
     services.kick()
 
@@ -189,13 +195,15 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         spec = MonthSpec(month=month.month, year=month.year)
         markup = None
+        locale = coordinator.locale_of(await store.get_org(session, leader.org_id))
         if kind == "st":
-            wanted = filter_key if filter_key in dict((v, v) for _, v in FILTERS) else "ready"
+            wanted = filter_key if filter_key in FILTERS else "ready"
             text = (await coordinator.status(ctx, leader, cmd.Status(spec, wanted)))[0]
-            markup = status_keyboard(month.key)
+            markup = status_keyboard(month.key, locale)
         elif kind == "rm":
-            text = f"Skicka påminnelse till alla som är redo för {month_label(month)}?"
-            markup = {"inline": [[("Ja, skicka", f"rmok:{month.key}"), ("Avbryt", f"st:{month.key}:ready")]]}
+            text = render(locale, "tg.confirm", month=month_label(month, locale))
+            markup = {"inline": [[(render(locale, "tg.yes"), f"rmok:{month.key}"),
+                                  (render(locale, "tg.cancel"), f"st:{month.key}:ready")]]}
         elif kind == "rmok":
             text = (await coordinator.remind_all(ctx, leader, cmd.RemindAll(spec)))[0]
         else:

@@ -16,6 +16,9 @@ class Reason(str, Enum):
     RECIPIENT_REMINDERS_OFF = "recipient_reminders_off"
     NO_MOBILE = "no_mobile"
     REMINDED_RECENTLY = "reminded_recently"
+    # A reminder for the month is queued but the provider has not taken it yet (an outage, quiet
+    # hours): not reminded, and not to be queued a second time either.
+    WAITING = "waiting"
 
 
 # The order reasons are checked in, and shown in: what the person chose before what we lack.
@@ -24,6 +27,7 @@ REASON_ORDER = (
     Reason.REMINDERS_OFF,
     Reason.RECIPIENT_REMINDERS_OFF,
     Reason.NO_MOBILE,
+    Reason.WAITING,
     Reason.REMINDED_RECENTLY,
 )
 
@@ -38,11 +42,13 @@ class Candidate:
     reminders_enabled: bool
     unfinished_shifts: int
     unfinished_at_enabled_recipient: int
+    # The last reminder for the month the provider accepted (sent); queued or expired ones do not count.
     last_reminded_at: datetime | None
     channel: str = "sms"
     simulated: bool = False
     org_id: str | None = None
     telegram_user_id: int | None = None
+    waiting: bool = False  # a reminder for the month is queued and not yet accepted by the provider
 
     # What routing needs, under the names a Staff row has, so either can be routed.
     @property
@@ -68,6 +74,8 @@ def evaluate(c: Candidate, now: datetime, *, apply_interval: bool = True) -> Rea
         return Reason.RECIPIENT_REMINDERS_OFF
     if not c.mobile:
         return Reason.NO_MOBILE
+    if c.waiting:  # also for PÅMINN <name>: a second copy would reach them twice once the first goes
+        return Reason.WAITING
     if apply_interval and c.last_reminded_at is not None and now - c.last_reminded_at <= REMIND_INTERVAL:
         return Reason.REMINDED_RECENTLY
     return Reason.DUE

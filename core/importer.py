@@ -5,17 +5,19 @@ file is refused, so one round of fixes is enough.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.fieldnames import hint, unknown_fields
 from core.months import Month
-from core.phones import InvalidPhoneNumber, to_e164
+from core.phones import InvalidPhoneNumber, region_for, to_e164
 from core.quiet import parse_quiet_hours
+from core.retry import parse_duration
 from core.recurrence import parse_recurrence
-from core.templates import MAX_TEMPLATE, template_problems
+from core.templates import MAX_TEMPLATE, NAMES, template_problems
 
 KNOWN_ROLES = {"assistant", "coordinator", "supervisor", "admin", "inspector"}
 LOCALES = {"sv", "da", "nb", "en"}
@@ -23,9 +25,33 @@ DELIVERIES = ("email", "sms", "both")
 LATER_DELIVERIES = ("system", "post", "external")  # in the design; not built yet, so refused clearly
 RECIPIENT_ROLES = ("contacts", "inspector", "admin")
 CONTACT_ROLES = ("notification_recipient",)
-EVENT_NAMES = {"kund": "the customer's name", "mottagare": "the recipient's name", "rubrik": "the template's title",
-               "typ": "the event type", "händelse": "the event's own values, e.g. {{ händelse.tid }}"}
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+# Every field name the format has, per level; any other name is refused (see core.fieldnames).
+TOP_FIELDS = ("organisation", "staff", "care_recipients", "shifts", "reminder_history", "customers",
+              "customer_reminders", "visits", "notification_templates", "complete", "shifts_window")
+ORGANISATION_FIELDS = ("id", "name", "app_name", "app_link", "timezone", "locale", "quiet_hours")
+RECORD_FIELDS = {
+    "staff": ("id", "name", "mobile", "email", "roles", "reminders_enabled", "personal_number", "sd_number",
+              "area", "telegram_user_id"),
+    "care_recipients": ("id", "name", "reminders_enabled", "supervisors"),
+    "shifts": ("id", "staff", "care_recipient", "start", "end", "reported", "signed"),
+    "customers": ("id", "name", "area", "contacts", "decision"),
+    "customer_reminders": ("id", "customer", "type", "title", "text", "due", "days_before", "recurrence",
+                           "delivery", "recipients", "active"),
+    "visits": ("id", "staff", "customer", "start", "end", "confirmed"),
+    "notification_templates": ("id", "event_type", "title", "text", "delivery", "recipients"),
+}
+HISTORY_FIELDS = ("staff", "month", "sent_at")
+CONTACT_FIELDS = ("name", "email", "mobile", "roles")
+DECISION_FIELDS = ("from", "to")
+TEMPLATE_RECIPIENT_FIELDS = ("staff", "contact_roles")
+WINDOW_FIELDS = ("from", "to")
+# Lists that may declare themselves complete, and what becomes of a stored record the list no longer
+# has: people and customers are deactivated (kept for history, sent nothing); the rest is removed.
+COMPLETABLE = {"staff": "deactivated", "care_recipients": "deactivated", "customers": "deactivated",
+               "shifts": "removed", "visits": "removed", "customer_reminders": "removed",
+               "notification_templates": "removed"}
 
 
 class ImportError_(ValueError):
@@ -49,6 +75,10 @@ class ImportPlan:
     visits: list[dict] = field(default_factory=list)
     notification_templates: list[dict] = field(default_factory=list)
     timezone: str = "Europe/Stockholm"  # the organisation's, or the service's default
+    # The lists that are the organisation's whole set: stored records they lack are retired.
+    complete: frozenset[str] = frozenset()
+    # [from, to) in UTC: stored shifts starting in it that the file lacks are removed.
+    shifts_window: tuple[datetime, datetime] | None = None
 
 
 def _label(kind: str, index: int, rec: object) -> str:
@@ -117,6 +147,7 @@ def _records(doc: dict, kind: str, problems: list[str], ids: set[str]) -> Iterat
         if not isinstance(rec, dict):
             problems.append(f"{where}: must be an object")
             continue
+        problems += unknown_fields(rec, RECORD_FIELDS[kind], where)
         rid = _text(rec, "id", where, problems, max_len=64)
         if rid in ids:
             problems.append(f"{where}: 'id' {rid!r} appears twice")
@@ -124,20 +155,31 @@ def _records(doc: dict, kind: str, problems: list[str], ids: set[str]) -> Iterat
         yield where, rec, rid
 
 
+def _known(ref: object, ids: set[str]) -> bool:
+    """Whether a reference names a known id; a list or object where an id belongs names none (and is no crash)."""
+    return isinstance(ref, str) and ref in ids
+
+
 def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
                     known_staff: set[str] = frozenset(), known_recipients: set[str] = frozenset(),
-                    known_customers: set[str] = frozenset()) -> ImportPlan:
+                    known_customers: set[str] = frozenset(),
+                    template_checks: Mapping[tuple[str, str], list[str]] | None = None) -> ImportPlan:
     """Check the whole document; return the plan or raise ImportError_ listing every problem.
 
     ``known_*`` are the host ids already stored for this organisation, which records may refer to.
+    ``template_checks`` are the problems of each of ``template_texts(doc)`` as the template workers
+    found them (syntax, names and a trial render's cost); without them only syntax and names are
+    checked, here.
     """
     problems: list[str] = []
     if not isinstance(doc, dict):
         raise ImportError_(["the file must be a JSON object with 'organisation' and optional lists"])
+    problems += unknown_fields(doc, TOP_FIELDS, "the file")
     org_in = doc.get("organisation")
     if not isinstance(org_in, dict):
-        raise ImportError_(["'organisation' is missing: it needs at least 'id' and 'name'"])
+        raise ImportError_(problems + ["'organisation' is missing: it needs at least 'id' and 'name'"])
     where = "organisation"
+    problems += unknown_fields(org_in, ORGANISATION_FIELDS, where)
     org = {
         "id": _text(org_in, "id", where, problems, max_len=64),
         "name": _text(org_in, "name", where, problems),
@@ -147,7 +189,13 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         "timezone": _text(org_in, "timezone", where, problems, required=False, max_len=64),
         "locale": _text(org_in, "locale", where, problems, required=False, max_len=8) or "sv",
         "quiet_hours": _text(org_in, "quiet_hours", where, problems, required=False, max_len=16),
+        "message_validity": None,
     }
+    if org_in.get("message_validity") is not None:
+        try:
+            org["message_validity"] = parse_duration(org_in["message_validity"], "'message_validity'")
+        except ValueError as exc:
+            problems.append(f"organisation: {exc}")
     tz_name = org["timezone"] or default_timezone
     try:
         tz = ZoneInfo(tz_name)
@@ -161,7 +209,9 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
             parse_quiet_hours(org["quiet_hours"])
         except ValueError as exc:
             problems.append(f"organisation: {exc}")
-    plan = ImportPlan(organisation=org, timezone=tz.key)
+    plan = ImportPlan(organisation=org, timezone=tz.key, complete=_complete(doc, problems),
+                      shifts_window=_shifts_window(doc, tz, problems))
+    region = _region(plan)
 
     staff_ids: set[str] = set()
     for where, rec, sid in _records(doc, "staff", problems, staff_ids):
@@ -171,7 +221,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
                 problems.append(f"{where}: 'mobile' must be a string like '070-123 45 67'")
             else:
                 try:
-                    mobile = to_e164(rec["mobile"])
+                    mobile = to_e164(rec["mobile"], region)
                 except InvalidPhoneNumber as exc:
                     problems.append(f"{where}: 'mobile' {exc}; write it like '070-123 45 67' or '+46701234567'")
         roles = rec.get("roles", ["assistant"])
@@ -206,7 +256,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
             problems.append(f"{where}: 'supervisors' must be a list of staff ids")
             supervisors = []
         for sup in supervisors:
-            if sup not in all_staff:
+            if not _known(sup, all_staff):
                 problems.append(f"{where}: 'supervisors' names staff {sup!r}, who is neither in the file nor stored")
             else:
                 plan.supervisions.append((rid, sup))
@@ -219,9 +269,9 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
 
     for where, rec, shid in _records(doc, "shifts", problems, set()):
         staff_ref, rec_ref = rec.get("staff"), rec.get("care_recipient")
-        if staff_ref not in all_staff:
+        if not _known(staff_ref, all_staff):
             problems.append(f"{where}: 'staff' {staff_ref!r} is neither in the file nor stored")
-        if rec_ref not in all_recipients:
+        if not _known(rec_ref, all_recipients):
             problems.append(f"{where}: 'care_recipient' {rec_ref!r} is neither in the file nor stored")
         start = _moment(rec, "start", where, tz, problems)
         end = _moment(rec, "end", where, tz, problems)
@@ -238,7 +288,8 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         if not isinstance(rec, dict):
             problems.append(f"{where}: must be an object")
             continue
-        if rec.get("staff") not in all_staff:
+        problems += unknown_fields(rec, HISTORY_FIELDS, where)
+        if not _known(rec.get("staff"), all_staff):
             problems.append(f"{where}: 'staff' {rec.get('staff')!r} is neither in the file nor stored")
         month = rec.get("month")
         try:
@@ -249,19 +300,25 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         plan.history.append({"staff": rec.get("staff"), "month": month, "sent_at": sent})
 
     customer_ids = _customers(doc, plan, problems)
-    _customer_reminders(doc, plan, customer_ids | set(known_customers), problems)
+    _customer_reminders(doc, plan, customer_ids | set(known_customers), problems, template_checks)
     _visits(doc, plan, all_staff, customer_ids | set(known_customers), tz, problems)
-    _notification_templates(doc, plan, all_staff, problems)
+    _notification_templates(doc, plan, all_staff, problems, template_checks)
 
     if problems:
         raise ImportError_(problems)
     return plan
 
 
-def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
+def _region(plan: ImportPlan) -> str:
+    """Where national numbers in this file are read: the organisation's country (``20 12 34 56`` is Danish there)."""
+    return region_for(plan.timezone, plan.organisation["locale"])
+
+
+def _contact(rec: object, where: str, problems: list[str], region: str) -> dict | None:
     if not isinstance(rec, dict):
         problems.append(f"{where}: must be an object with 'name' and 'email' and/or 'mobile'")
         return None
+    problems += unknown_fields(rec, CONTACT_FIELDS, where)
     name = _text(rec, "name", where, problems)
     email = _text(rec, "email", where, problems, required=False)
     if email is not None and not EMAIL.fullmatch(email):
@@ -270,7 +327,7 @@ def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
     mobile = None
     if rec.get("mobile") not in (None, ""):
         try:
-            mobile = to_e164(rec["mobile"]) if isinstance(rec["mobile"], str) else None
+            mobile = to_e164(rec["mobile"], region) if isinstance(rec["mobile"], str) else None
         except InvalidPhoneNumber:
             pass
         if mobile is None:
@@ -289,12 +346,13 @@ def _contact(rec: object, where: str, problems: list[str]) -> dict | None:
 
 def _customers(doc: dict, plan: ImportPlan, problems: list[str]) -> set[str]:
     ids: set[str] = set()
+    region = _region(plan)
     for where, rec, cid in _records(doc, "customers", problems, ids):
         contacts_in = rec.get("contacts") or []
         if not isinstance(contacts_in, list):
             problems.append(f"{where}: 'contacts' must be a list")
             contacts_in = []
-        contacts = [_contact(c, f"{where} contacts[{n}]", problems) for n, c in enumerate(contacts_in)]
+        contacts = [_contact(c, f"{where} contacts[{n}]", problems, region) for n, c in enumerate(contacts_in)]
         decision_from, decision_to = _decision(rec.get("decision"), where, problems)
         plan.customers.append({
             "external_id": cid, "name": _text(rec, "name", where, problems),
@@ -316,6 +374,8 @@ def _decision(value: object, where: str, problems: list[str]) -> tuple[date | No
     """``{"from": "2026-01-01", "to": "2026-12-31"}`` (``to`` may be null: open-ended); null: none."""
     if value is None:
         return None, None
+    if isinstance(value, dict):
+        problems += unknown_fields(value, DECISION_FIELDS, f"{where} decision")
     start = _day(value.get("from")) if isinstance(value, dict) else None
     end = _day(value.get("to")) if isinstance(value, dict) and value.get("to") is not None else None
     if start is None or (isinstance(value, dict) and value.get("to") is not None and end is None):
@@ -330,9 +390,9 @@ def _decision(value: object, where: str, problems: list[str]) -> tuple[date | No
 def _visits(doc: dict, plan: ImportPlan, all_staff: set[str], all_customers: set[str], tz: ZoneInfo,
             problems: list[str]) -> None:
     for where, rec, vid in _records(doc, "visits", problems, set()):
-        if rec.get("staff") not in all_staff:
+        if not _known(rec.get("staff"), all_staff):
             problems.append(f"{where}: 'staff' {rec.get('staff')!r} is neither in the file nor stored")
-        if rec.get("customer") not in all_customers:
+        if not _known(rec.get("customer"), all_customers):
             problems.append(f"{where}: 'customer' {rec.get('customer')!r} is neither in the file nor stored")
         start = _moment(rec, "start", where, tz, problems)
         end = _moment(rec, "end", where, tz, problems)
@@ -343,12 +403,37 @@ def _visits(doc: dict, plan: ImportPlan, all_staff: set[str], all_customers: set
                             "confirmed": _flag(rec, "confirmed", where, problems)})
 
 
-def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], problems: list[str]) -> None:
+TEMPLATE_LISTS = {"customer_reminders": "reminder", "notification_templates": "event"}
+
+
+def template_texts(doc: object) -> list[tuple[str, str]]:
+    """Every distinct (text, kind) the document's templates hold, as validation will read them:
+    what the template workers check before ``validate_import``."""
+    found: dict[tuple[str, str], None] = {}
+    for key, kind in TEMPLATE_LISTS.items():
+        records = doc.get(key) if isinstance(doc, dict) else None
+        for rec in records if isinstance(records, list) else []:
+            text = rec.get("text") if isinstance(rec, dict) else None
+            if isinstance(text, str) and text.strip() and len(text) <= MAX_TEMPLATE and "\x00" not in text:
+                found[(text.strip(), kind)] = None
+    return list(found)
+
+
+def _template_problems(text: str | None, kind: str, checks: Mapping[tuple[str, str], list[str]] | None) -> list[str]:
+    if not text:
+        return []
+    if checks is not None and (text, kind) in checks:
+        return checks[(text, kind)]
+    return template_problems(text, NAMES[kind])
+
+
+def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], problems: list[str],
+                        template_checks: Mapping[tuple[str, str], list[str]] | None = None) -> None:
     for where, rec, rid in _records(doc, "customer_reminders", problems, set()):
-        if rec.get("customer") not in all_customers:
+        if not _known(rec.get("customer"), all_customers):
             problems.append(f"{where}: 'customer' {rec.get('customer')!r} is neither in the file nor stored")
         text = _text(rec, "text", where, problems, max_len=MAX_TEMPLATE)
-        for problem in template_problems(text) if text else []:
+        for problem in _template_problems(text, "reminder", template_checks):
             problems.append(f"{where}: 'text' {problem}")
         first_due = None
         try:
@@ -381,16 +466,19 @@ def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], pr
         })
 
 
-def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], problems: list[str]) -> None:
+def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], problems: list[str],
+                            template_checks: Mapping[tuple[str, str], list[str]] | None = None) -> None:
     for where, rec, tid in _records(doc, "notification_templates", problems, set()):
         event_type = _text(rec, "event_type", where, problems, max_len=64)
         text = _text(rec, "text", where, problems, max_len=MAX_TEMPLATE)
-        for problem in template_problems(text, EVENT_NAMES) if text else []:
+        for problem in _template_problems(text, "event", template_checks):
             problems.append(f"{where}: 'text' {problem}")
         delivery = rec.get("delivery", "email")
         if delivery not in DELIVERIES:
             problems.append(f"{where}: 'delivery' must be one of {', '.join(DELIVERIES)}, not {delivery!r}")
         recipients = rec.get("recipients") or {}
+        if isinstance(recipients, dict):
+            problems += unknown_fields(recipients, TEMPLATE_RECIPIENT_FIELDS, f"{where} recipients")
         staff = recipients.get("staff", []) if isinstance(recipients, dict) else None
         roles = recipients.get("contact_roles", []) if isinstance(recipients, dict) else None
         if not isinstance(staff, list) or not isinstance(roles, list) or not (staff or roles):
@@ -398,7 +486,7 @@ def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], pr
                             '{"staff": ["c1"], "contact_roles": ["notification_recipient"]}')
             staff, roles = [], []
         for sid in staff:
-            if sid not in all_staff:
+            if not _known(sid, all_staff):
                 problems.append(f"{where}: 'recipients.staff' names {sid!r}, who is neither in the file nor stored")
         if not all(r in CONTACT_ROLES for r in roles):
             problems.append(f"{where}: 'recipients.contact_roles' must be a list of {', '.join(CONTACT_ROLES)}")
@@ -407,3 +495,56 @@ def _notification_templates(doc: dict, plan: ImportPlan, all_staff: set[str], pr
             "text": text, "delivery": delivery, "staff_recipients": sorted(set(map(str, staff))),
             "contact_roles": sorted(set(map(str, roles))),
         })
+
+
+def _complete(doc: dict, problems: list[str]) -> frozenset[str]:
+    """``"complete": ["staff", "shifts"]``: the lists that hold everything the host has for the organisation."""
+    value = doc.get("complete")
+    if value is None:
+        return frozenset()
+    example = '"complete": ["staff", "shifts"]'
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        problems.append(f"'complete' must be a list of list names like {example}")
+        return frozenset()
+    names = set()
+    for name in value:
+        if name == "reminder_history":
+            problems.append("'complete' cannot name 'reminder_history': history is only ever added to")
+        elif name not in COMPLETABLE:
+            problems.append(f"'complete' names {name[:64]!r}, which is not a list that can be complete — "
+                            f"{hint(name, COMPLETABLE)}")
+        elif not isinstance(doc.get(name), list):
+            problems.append(f"'complete' names {name!r}, but the file has no {name!r} list; send "
+                            f'"{name}": [] if the organisation really has none left')
+        else:
+            names.add(name)
+    if "shifts" in names and doc.get("shifts_window") is not None:
+        problems.append("'complete' names 'shifts' and there is a 'shifts_window': send one or the other")
+    return frozenset(names)
+
+
+def _shifts_window(doc: dict, tz: ZoneInfo, problems: list[str]) -> tuple[datetime, datetime] | None:
+    """``"shifts_window": {"from": "2026-05-01", "to": "2026-05-31"}``: the file has every shift starting on
+    those days (both included, in the organisation's time zone); as UTC bounds [from, day after to)."""
+    value = doc.get("shifts_window")
+    if value is None:
+        return None
+    example = '{"from": "2026-05-01", "to": "2026-05-31"}'
+    if not isinstance(value, dict):
+        problems.append(f"'shifts_window' must be an object like {example}")
+        return None
+    problems += unknown_fields(value, WINDOW_FIELDS, "shifts_window")
+    first, last = _day(value.get("from")), _day(value.get("to"))
+    if first is None or last is None:
+        problems.append(f"'shifts_window' needs 'from' and 'to' as dates, like {example}")
+        return None
+    if last < first:
+        problems.append("'shifts_window': 'to' is before 'from'")
+        return None
+    if not isinstance(doc.get("shifts"), list):
+        problems.append("'shifts_window' is given, but the file has no 'shifts' list; send \"shifts\": [] if the "
+                        "window really has no shifts left")
+        return None
+    lo = datetime.combine(first, time(), tz)
+    hi = datetime.combine(last + timedelta(days=1), time(), tz)
+    return lo, hi

@@ -1,50 +1,41 @@
-"""Everything the service says, rendered from plain values. Swedish first.
+"""Everything the service says, rendered from plain values and the catalogue (core/catalogue.py).
 
-The reminder SMS and the assistant's side of the conversation (OK, STOPP, START, HJÄLP, free text)
-follow the organisation's locale (sv, da, nb, en); coordinators' replies and the team chat are Swedish.
+Every text follows the organisation's locale (sv, da, nb, en; Swedish for anything else): the
+reminder SMS, the assistant's and the coordinator's side of the conversation, and the team chat.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 
+from core.catalogue import render, render_plural, text
 from core.eligibility import REASON_ORDER, Reason
 from core.months import Month, month_label
 from core.segments import count_segments
 
-REMINDER_TEXT = {
-    "sv": "Hej! Det här är en påminnelse om att du har pass kvar att närvaroregistrera/signera i {app} för {month}",
-    "da": "Hej! Dette er en påmindelse om, at du har vagter tilbage at registrere/signere i {app} for {month}",
-    "nb": "Hei! Dette er en påminnelse om at du har vakter igjen å registrere/signere i {app} for {month}",
-    "en": "Hi! This is a reminder that you have shifts left to register/sign in {app} for {month}",
-}
-
 
 def reminder_text(app_name: str, app_link: str, month: Month, locale: str = "sv") -> str:
     """The reporting-status reminder SMS, exactly as the contract words it."""
-    loc = locale if locale in REMINDER_TEXT else "sv"
-    body = REMINDER_TEXT[loc].format(app=app_name, month=month_label(month, loc))
+    body = render(locale, "reminder", app=app_name, month=month_label(month, locale))
     return f"{body} {app_link}" if app_link else body
 
 
-REASON_TEXT = {
-    Reason.DUE: "redo",
-    Reason.NOTHING_TO_REPORT: "har inget kvar att rapportera",
-    Reason.REMINDERS_OFF: "har påminnelser avstängda",
-    Reason.RECIPIENT_REMINDERS_OFF: "arbetar hos brukare med påminnelser avstängda",
-    Reason.NO_MOBILE: "saknar mobilnummer",
-    Reason.REMINDED_RECENTLY: "fick påminnelse de senaste 2 timmarna",
-}
+def reason_text(reason: Reason, locale: str = "sv") -> str:
+    return render(locale, f"reason.{reason.value}")
 
 
-def held_back_text(counts: Counter[Reason] | dict) -> str:
+# Swedish labels by reason, for the simulator page.
+REASON_TEXT = {reason: reason_text(reason) for reason in Reason}
+
+
+def held_back_text(counts: Counter[Reason] | dict, locale: str = "sv") -> str:
     """``3 saknar mobilnummer, 1 har påminnelser avstängda`` in a fixed order; empty when none."""
     parts = []
     for reason in REASON_ORDER:
         n = counts.get(reason, 0) or counts.get(reason.value, 0)
         if n and reason is not Reason.NOTHING_TO_REPORT:
-            parts.append(f"{n} {REASON_TEXT[reason]}")
-    return ", ".join(parts)
+            parts.append(f"{n} {reason_text(reason, locale)}")
+    return text(locale, "list.join").join(parts)
 
 
 @dataclass(frozen=True)
@@ -56,135 +47,106 @@ class RoundSummary:
     scope: str = ""  # "" for everyone, else e.g. "brukare Rolf Brukare"
     implicit_month: bool = False
     deferred_until: str | None = None  # local "08:00" when quiet hours hold the round
+    locale: str = "sv"
+    month_note: str = ""  # said after the summary, e.g. which year a month without one was taken in
 
 
-def implicit_month_note(month: Month) -> str:
+def implicit_month_note(month: Month, locale: str = "sv") -> str:
     """Said whenever a command named no month and we took last month."""
-    return f"Ingen månad angiven, så jag tog förra månaden ({month_label(month)})."
+    return render(locale, "month.implicit", month=month_label(month, locale))
+
+
+def _scope(s: RoundSummary) -> str:
+    return f" ({s.scope})" if s.scope else ""
+
+
+def _nobody_reached(s: RoundSummary, label: str) -> str:
+    """Why a round reached nobody: no shifts, all done, or what held the rest back."""
+    held = {r: n for r, n in s.counts.items() if n and r not in (Reason.DUE, Reason.NOTHING_TO_REPORT)}
+    values = {"month": label, "scope": _scope(s)}
+    if not held:
+        key = "round.none.all_done" if s.counts.get(Reason.NOTHING_TO_REPORT) else "round.none.no_shifts"
+        return render(s.locale, key, **values)
+    if len(held) == 1:
+        ((reason, n),) = held.items()
+        return render_plural(s.locale, "round.none.one_reason", n, reason=reason_text(reason, s.locale), **values)
+    return render(s.locale, "round.none.mixed", **values)
 
 
 def round_reply(s: RoundSummary) -> str:
-    """What the coordinator reads after ``PÅMINN ALLA``."""
-    label = month_label(s.month)
-    lines = []
-    if s.implicit_month:
-        lines.append(implicit_month_note(s.month))
-    scope = f" ({s.scope})" if s.scope else ""
-    word = "påminnelse" if s.sent == 1 else "påminnelser"
-    lines.append(f"{s.sent} {word} för {label}{scope} skickade ({s.segments} SMS-delar).")
-    held = held_back_text(s.counts)
-    if held:
-        lines.append(f"Inte skickade: {held}.")
+    """What the coordinator reads after ``PÅMINN ALLA``; a round that reached nobody says why."""
+    label = month_label(s.month, s.locale)
+    held = held_back_text(s.counts, s.locale)
+    reasons_held = sum(1 for r, n in s.counts.items() if n and r not in (Reason.DUE, Reason.NOTHING_TO_REPORT))
     done = s.counts.get(Reason.NOTHING_TO_REPORT, 0)
-    if done:
-        lines.append(f"{done} har redan rapporterat allt.")
-    if s.deferred_until:
-        lines.append(f"Tysta timmar: SMS:en går ut kl {s.deferred_until}.")
+    lines = [implicit_month_note(s.month, s.locale)] if s.implicit_month else []
+    if s.sent:
+        lines.append(render_plural(s.locale, "round.sent", s.sent, month=label, scope=_scope(s),
+                                   segments=s.segments))
+    else:
+        lines.append(_nobody_reached(s, label))
+    if held and (s.sent or reasons_held > 1):  # one reason alone is already said in the line above
+        lines.append(render(s.locale, "round.held", held=held))
+    if done and (s.sent or held):
+        lines.append(render(s.locale, "round.done", n=done))
+    if s.deferred_until and s.sent:
+        lines.append(render(s.locale, "round.quiet", time=s.deferred_until))
+    if s.month_note:
+        lines.append(s.month_note)
     return "\n".join(lines)
 
 
 def team_round_text(coordinator: str, s: RoundSummary) -> str:
     """What the team chat hears about a round."""
-    label = month_label(s.month)
-    scope = f" ({s.scope})" if s.scope else ""
-    text = f"{coordinator} skickade påminnelser för {label}{scope}: {s.sent} skickade."
-    held = held_back_text(s.counts)
+    label = month_label(s.month, s.locale)
+    out = render(s.locale, "team.round", coordinator=coordinator, month=label, scope=_scope(s), sent=s.sent)
+    held = held_back_text(s.counts, s.locale)
     if held:
-        text += f" Inte skickade: {held}."
+        out += render(s.locale, "team.round.held", held=held)
     if s.deferred_until:
-        text += f" Går ut kl {s.deferred_until} (tysta timmar)."
-    return text
+        out += render(s.locale, "team.round.quiet", time=s.deferred_until)
+    return out
 
 
-def limit_list(header: str, names: list[str], max_segments: int = 3) -> str:
+def limit_list(header: str, names: list[str], max_segments: int = 3, sep: str = ", ", locale: str = "sv") -> str:
     """``header`` and as many names as fit in ``max_segments`` SMS parts, then ``…och N till``."""
-    def fits(text: str) -> bool:
-        return count_segments(text).segments <= max_segments
+    def fits(candidate: str) -> bool:
+        return count_segments(candidate).segments <= max_segments
 
-    whole = f"{header}\n" + ", ".join(names)
+    def more(n: int) -> str:
+        return render(locale, "more", n=n)
+
+    whole = f"{header}\n" + sep.join(names)
     if not names or fits(whole):
         return whole if names else header
     shown = 0
     while shown < len(names):
-        candidate = f"{header}\n" + ", ".join(names[:shown + 1]) + f" …och {len(names) - shown - 1} till"
+        candidate = f"{header}\n" + sep.join(names[:shown + 1]) + more(len(names) - shown - 1)
         if not fits(candidate):
             break
         shown += 1
-    return f"{header}\n" + ", ".join(names[:shown]) + f" …och {len(names) - shown} till"
+    return f"{header}\n" + sep.join(names[:shown]) + more(len(names) - shown)
 
 
-STATUS_HEADINGS = {
-    "ready": "redo för påminnelse",
-    "off": "med påminnelser avstängda",
-    "no_mobile": "utan mobilnummer",
-    "all": "med pass kvar att rapportera",
-}
+def render_for(locale: str, key: str, **values) -> str:
+    """A catalogue text by key (for replies that are a single catalogue entry)."""
+    return render(locale, key, **values)
 
-HELP_COORDINATOR = (
-    "Kommandon: PÅMINN ALLA maj | PÅMINN ALLA maj BRUKARE <namn> | PÅMINN ALLA maj ARBETSLEDARE <namn> | "
-    "PÅMINN <namn eller mobil> maj | STATUS maj [REDO|AVSTÄNGDA|SAKNAR MOBIL|ALLA] | STOPP | START"
-)
-HELP_ASSISTANT = (
-    "Svara OK när du har sett påminnelsen. STOPP stänger av påminnelserna, START slår på dem igen. "
-    "Frågor om dina pass? Kontakta din samordnare."
-)
-UNKNOWN_SENDER = (
-    "Det här numret finns inte hos Påminn. Kontakta din arbetsgivare om du ska få påminnelser hit."
-)
-NOT_YOURS = (
-    "Det kommandot kan bara samordnare och arbetsledare använda. Du kan svara OK, STOPP, START eller HJÄLP."
-)
-# What an assistant is answered, in the organisation's locale.
-ASSISTANT_REPLIES = {
-    "sv": {
-        "ack": "Tack! Vi har noterat att du sett påminnelsen för {month}.",
-        "nothing_to_ack": "Tack! Du har ingen påminnelse att bekräfta just nu.",
-        "stopped": "Påminnelserna är avstängda. Svara START om du vill få dem igen.",
-        "started": "Påminnelserna är påslagna igen.",
-        "help": HELP_ASSISTANT,
-        "forwarded": "Tack, ditt meddelande har skickats vidare till din samordnare.",
-        "unknown": "Jag förstod inte det.", "did_you_mean": " Menade du {suggestion}?",
-        "write_help": " Skriv HJÄLP för hjälp.",
-    },
-    "da": {
-        "ack": "Tak! Vi har noteret, at du har set påmindelsen for {month}.",
-        "nothing_to_ack": "Tak! Du har ingen påmindelse at bekræfte lige nu.",
-        "stopped": "Påmindelserne er slået fra. Svar START, hvis du vil have dem igen.",
-        "started": "Påmindelserne er slået til igen.",
-        "help": "Svar OK, når du har set påmindelsen. STOP slår påmindelserne fra, START slår dem til igen. "
-                "Spørgsmål om dine vagter? Kontakt din koordinator.",
-        "forwarded": "Tak, din besked er sendt videre til din koordinator.",
-        "unknown": "Det forstod jeg ikke.", "did_you_mean": " Mente du {suggestion}?",
-        "write_help": " Skriv HJÆLP for hjælp.",
-    },
-    "nb": {
-        "ack": "Takk! Vi har notert at du har sett påminnelsen for {month}.",
-        "nothing_to_ack": "Takk! Du har ingen påminnelse å bekrefte akkurat nå.",
-        "stopped": "Påminnelsene er slått av. Svar START hvis du vil få dem igjen.",
-        "started": "Påminnelsene er slått på igjen.",
-        "help": "Svar OK når du har sett påminnelsen. STOPP slår av påminnelsene, START slår dem på igjen. "
-                "Spørsmål om vaktene dine? Kontakt koordinatoren din.",
-        "forwarded": "Takk, meldingen din er sendt videre til koordinatoren din.",
-        "unknown": "Det forsto jeg ikke.", "did_you_mean": " Mente du {suggestion}?",
-        "write_help": " Skriv HJELP for hjelp.",
-    },
-    "en": {
-        "ack": "Thanks! We have noted that you have seen the reminder for {month}.",
-        "nothing_to_ack": "Thanks! You have no reminder to confirm right now.",
-        "stopped": "Reminders are off. Reply START to get them again.",
-        "started": "Reminders are on again.",
-        "help": "Reply OK when you have seen the reminder. STOP turns reminders off, START turns them on again. "
-                "Questions about your shifts? Contact your coordinator.",
-        "forwarded": "Thanks, your message has been passed on to your coordinator.",
-        "unknown": "I did not understand that.", "did_you_mean": " Did you mean {suggestion}?",
-        "write_help": " Write HELP for help.",
-    },
-}
+
+def help_coordinator(locale: str = "sv") -> str:
+    return render(locale, "help.coordinator") + render(locale, "help.coordinator.narrow")
+
+
+# Kept for callers that speak Swedish only (no organisation known).
+HELP_COORDINATOR = help_coordinator("sv")
+UNKNOWN_SENDER = render("sv", "unknown_sender")
+NOT_YOURS = render("sv", "not_yours")
+HELP_ASSISTANT = render("sv", "assistant.help")
 
 
 def assistant_reply(key: str, locale: str = "sv", **values) -> str:
-    """One of ASSISTANT_REPLIES in ``locale`` (Swedish for any other)."""
-    return ASSISTANT_REPLIES.get(locale, ASSISTANT_REPLIES["sv"])[key].format(**values)
+    """One of the assistant's replies (``assistant.<key>`` in the catalogue) in ``locale``."""
+    return render(locale, f"assistant.{key}", **values)
 
 
 def ack_reply(month: Month, locale: str = "sv") -> str:
@@ -192,8 +154,7 @@ def ack_reply(month: Month, locale: str = "sv") -> str:
 
 
 def unknown_reply(suggestion: str | None, coordinator: bool, locale: str = "sv") -> str:
-    if coordinator:  # coordinators work in Swedish
-        base = "Jag förstod inte det." + (f" Menade du {suggestion}?" if suggestion else "")
-        return base + " Skriv HJÄLP för alla kommandon."
     did_you_mean = assistant_reply("did_you_mean", locale, suggestion=suggestion) if suggestion else ""
+    if coordinator:
+        return render(locale, "unknown.coordinator", did_you_mean=did_you_mean)
     return assistant_reply("unknown", locale) + did_you_mean + assistant_reply("write_help", locale)

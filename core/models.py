@@ -71,6 +71,8 @@ class Organisation(Base):
     # The demo: the phone simulator acts only for such an organisation. Set by `paminn demo-data`,
     # never by an import, so a real organisation cannot become one by what it sends.
     simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Seconds a message may keep being retried after its first try (None: PAMINN_MESSAGE_VALIDITY).
+    message_validity: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Staff(Base):
@@ -103,6 +105,9 @@ class Staff(Base):
     preferred_channel: Mapped[str] = mapped_column(String(16), default="sms")
     # Messages to a simulated person appear in the browser simulator, never at Twilio.
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when an import that lists all staff no longer has this person: kept for history, sent
+    # nothing, not counted; cleared when an import lists them again.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def role_list(self) -> list[str]:
         return [r for r in self.roles.split(",") if r]
@@ -117,6 +122,8 @@ class CareRecipient(Base):
     external_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # As Staff.deactivated_at: the host no longer has them; their shifts cause no reminders.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Supervision(Base):
@@ -224,6 +231,23 @@ class OutboxMessage(Base):
     error_message: Mapped[str | None] = mapped_column(String(300), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set at the first claim (first try + the organisation's validity): transient failures are
+    # retried until then, and only then does the message become ``expired``.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ChannelState(Base):
+    """One outbound channel's health, shared by every worker: consecutive transient failures,
+    and while it is down, since when and when the next probe may go."""
+
+    __tablename__ = "channel_state"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    down_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class InboundMessage(Base):
@@ -264,6 +288,8 @@ class Customer(Base):
     # The decision (biståndsbeslut) the customer's visits rest on; a visit outside it cannot be passed on.
     decision_from: Mapped[date | None] = mapped_column(Date, nullable=True)
     decision_to: Mapped[date | None] = mapped_column(Date, nullable=True)  # None: open-ended
+    # As Staff.deactivated_at: no customer reminders, no event notifications to its contacts.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class CustomerReminder(Base):
@@ -295,6 +321,9 @@ class CustomerReminder(Base):
     last_sent_due: Mapped[date | None] = mapped_column(Date, nullable=True)
     # Who the last due date did not reach, and why ("Per Persson (ingen e-postadress)").
     last_unreached: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # Why the text could not be rendered for next_due (too costly, or an error): the tick passes the
+    # reminder over until an import changes it, instead of failing on it every minute.
+    failed_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class Visit(Base):
@@ -358,3 +387,43 @@ class Event(Base):
     values: Mapped[dict] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     unreached: Mapped[list | None] = mapped_column(JSON, nullable=True)
+
+
+class ApiKey(Base):
+    """A host system's key to one organisation's API, with the scopes it may use.
+
+    Only the key's SHA-256 is kept: keys are 256 random bits, so a fast hash is as good as a slow one
+    and lets a request find its key by an index seek. The key itself is shown once, at creation.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_api_keys_name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256
+    scopes: Mapped[str] = mapped_column(String(100))  # comma-separated, core.api_access.SCOPES
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def scope_list(self) -> list[str]:
+        return [s for s in self.scopes.split(",") if s]
+
+
+class ApiAudit(Base):
+    """One write through the API: who (a key's name, or "operator"), what route, and what came of it."""
+
+    __tablename__ = "api_audit"
+    __table_args__ = (Index("ix_api_audit_org_at", "org_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    route: Mapped[str] = mapped_column(String(200))  # the route's template, not the request's path
+    status: Mapped[int] = mapped_column(Integer)
+    # Counts only (created/updated/unchanged, leased, acknowledged, queued …): never names or numbers.
+    outcome: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

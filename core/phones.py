@@ -1,13 +1,34 @@
-"""Phone numbers in E.164, with Sweden as the default region."""
+"""Phone numbers in E.164; national numbers are read in the organisation's country (Sweden by default)."""
 from __future__ import annotations
 
 from functools import lru_cache
 
 import phonenumbers
+from babel.core import get_global
 
 
 class InvalidPhoneNumber(ValueError):
     pass
+
+
+# A language that names one country. English does not, so an English organisation's country comes
+# from its time zone (or the default time zone).
+LOCALE_REGION = {"sv": "SE", "da": "DK", "nb": "NO", "nn": "NO", "no": "NO", "fi": "FI"}
+
+
+def region_for(timezone: str | None, locale: str | None = None, default_timezone: str = "Europe/Stockholm") -> str:
+    """The country whose national numbers (``20 12 34 56``) an organisation writes.
+
+    The organisation's own time zone decides (CLDR's zone → territory data, via Babel); without one,
+    its language if that names a country; else the default time zone's country; else Sweden.
+    """
+    territories = get_global("zone_territories")
+    if timezone and territories.get(timezone):
+        return territories[timezone]
+    base = (locale or "").replace("-", "_").split("_")[0].lower()
+    if base in LOCALE_REGION:
+        return LOCALE_REGION[base]
+    return territories.get(default_timezone) or "SE"
 
 
 def to_e164(raw: str, region: str = "SE") -> str:
@@ -29,12 +50,12 @@ def try_e164(raw: str, region: str = "SE") -> str | None:
         return None
 
 
-def display(e164: str) -> str:
-    """A number as Swedes write it (``070-123 45 67``), international for other countries."""
+def display(e164: str, region: str = "SE") -> str:
+    """A number as people in ``region`` write it (``070-123 45 67``), international for other countries."""
     try:
         parsed = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return e164
-    if parsed.country_code == 46:
+    if phonenumbers.region_code_for_number(parsed) == region:
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

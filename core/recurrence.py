@@ -17,10 +17,13 @@ from itertools import islice
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
 from dateutil.rrule import weekdays as WEEKDAYS
 
+from core.fieldnames import hint
+
 FREQUENCIES = {"day": DAILY, "week": WEEKLY, "month": MONTHLY, "year": YEARLY}
 DAY_CODES = ["mo", "tu", "we", "th", "fr", "sa", "su"]
 MAX_INTERVAL = 1000
 MAX_COUNT = 10000
+RULE_KEYS = ("every", "interval", "weekdays", "day", "weekday", "nth", "until", "count")
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,11 @@ def parse_recurrence(spec: object, where: str, problems: list[str]) -> Recurrenc
             problems.append(f"{where}: 'recurrence.count' must be a whole number from 1 to {MAX_COUNT}")
     if until is not None and count is not None:
         problems.append(f"{where}: 'recurrence' ends with 'until' or 'count', not both")
-    unknown = set(spec) - {"every", "interval", "weekdays", "day", "weekday", "nth", "until", "count"}
+    unknown = [k for k in spec if k not in RULE_KEYS]
     if unknown:
-        problems.append(f"{where}: 'recurrence' has unknown keys {sorted(unknown)}")
+        hints = hint(str(unknown[0]), RULE_KEYS) if len(unknown) == 1 else "; ".join(
+            f"{str(k)[:64]!r}: {hint(str(k), RULE_KEYS)}" for k in unknown)
+        problems.append(f"{where}: 'recurrence' has unknown keys {sorted(map(str, unknown))} — {hints}")
     if len(problems) > found:
         return None
     return Recurrence(every=every, interval=interval, weekdays=weekdays, month_day=month_day,

@@ -7,6 +7,7 @@ transaction, so a decision and the messages it causes land together or not at al
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
@@ -17,9 +18,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.eligibility import Candidate
-from core.importer import ImportPlan
+from core.importer import COMPLETABLE, ImportPlan
 from core.models import (
+    ApiAudit,
+    ApiKey,
     CareRecipient,
+    ChannelState,
     Customer,
     CustomerReminder,
     Event,
@@ -59,13 +63,20 @@ async def lock_org_for_round(session: AsyncSession, org_id: str) -> int:
     return result.scalar_one()
 
 
-async def staff_by_mobile(session: AsyncSession, e164: str) -> list[Staff]:
-    rows = await session.scalars(select(Staff).where(Staff.mobile == e164).order_by(Staff.id))
+def _active_staff():
+    """Staff the host still has: a deactivated person is no one we talk to."""
+    return Staff.deactivated_at.is_(None)
+
+
+async def staff_by_mobile(session: AsyncSession, e164: str, include_deactivated: bool = False) -> list[Staff]:
+    query = select(Staff).where(Staff.mobile == e164).order_by(Staff.id)
+    rows = await session.scalars(query if include_deactivated else query.where(_active_staff()))
     return list(rows)
 
 
 async def staff_by_telegram(session: AsyncSession, user_id: int) -> list[Staff]:
-    rows = await session.scalars(select(Staff).where(Staff.telegram_user_id == user_id).order_by(Staff.id))
+    rows = await session.scalars(select(Staff).where(Staff.telegram_user_id == user_id, _active_staff())
+                                 .order_by(Staff.id))
     return list(rows)
 
 
@@ -80,7 +91,7 @@ async def staff_by_addresses(session: AsyncSession, mobiles: Iterable[str], tele
     if not conditions:
         return by_mobile, by_telegram
     wanted_mobiles, wanted_telegram = set(mobiles), set(telegram_ids)
-    for staff in await session.scalars(select(Staff).where(or_(*conditions)).order_by(Staff.id)):
+    for staff in await session.scalars(select(Staff).where(or_(*conditions), _active_staff()).order_by(Staff.id)):
         if staff.mobile in wanted_mobiles:
             by_mobile.setdefault(staff.mobile, []).append(staff)
         if staff.telegram_user_id in wanted_telegram:
@@ -145,6 +156,12 @@ async def mark_mobile_invalid(session: AsyncSession, staff_id: int) -> None:
 
 # ---------------------------------------------------------------- the month's candidates
 
+# Outbox statuses meaning the provider took the message ("unconfirmed": cut off mid-send on a
+# provider that cannot be asked; it may have arrived, and is never resent on its own).
+ACCEPTED_STATUSES = ("sent", "delivered", "read", "unconfirmed")
+# Statuses of a message that may still go out.
+WAITING_STATUSES = ("pending", "sending", "unknown")
+
 
 def _unfinished():
     # Spelled exactly as ix_shifts_unfinished's WHERE, so both backends use that partial index.
@@ -164,7 +181,9 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
         select(
             Shift.staff_id.label("staff_id"),
             func.count().label("unfinished"),
-            func.sum(case((CareRecipient.reminders_enabled == True, 1), else_=0))  # noqa: E712
+            # A deactivated care recipient counts as one with reminders off (condition 5).
+            func.sum(case(((CareRecipient.reminders_enabled == True)  # noqa: E712
+                           & CareRecipient.deactivated_at.is_(None), 1), else_=0))
             .label("unfinished_enabled"),
         )
         .join(CareRecipient, CareRecipient.id == Shift.care_recipient_id)
@@ -176,20 +195,31 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
     if staff_ids is not None:
         per_staff = per_staff.where(Shift.staff_id.in_(staff_ids))
     per_staff = per_staff.subquery()
+    # Reminded means sent: a history row counts once the provider accepted its outbox row (imported
+    # history has no row and counts as sent); a row still waiting holds the person as "waiting"
+    # (not reminded, not queued twice); an expired or failed one counts for nothing.
+    h, o = ReminderHistory, OutboxMessage
+    accepted = or_(h.idempotency_key.is_(None), o.id.is_(None), o.provider_id.is_not(None),
+                   o.status.in_(ACCEPTED_STATUSES))
     last = (
-        select(ReminderHistory.staff_id.label("staff_id"), func.max(ReminderHistory.sent_at).label("last_sent"))
-        .where(ReminderHistory.org_id == org_id, ReminderHistory.month == month.key)
-        .group_by(ReminderHistory.staff_id)
+        select(h.staff_id.label("staff_id"),
+               func.max(case((accepted, func.coalesce(o.sent_at, h.sent_at)))).label("last_sent"),
+               func.max(case((o.status.in_(WAITING_STATUSES), 1), else_=0)).label("waiting"))
+        .select_from(h)
+        .outerjoin(o, o.idempotency_key == h.idempotency_key)
+        .where(h.org_id == org_id, h.month == month.key)
+        .group_by(h.staff_id)
         .subquery()
     )
     query = (
         select(
             Staff.id, Staff.org_id, Staff.name, Staff.mobile, Staff.mobile_invalid, Staff.reminders_enabled,
             Staff.opted_out_at, Staff.preferred_channel, Staff.simulated, Staff.telegram_user_id,
-            per_staff.c.unfinished, per_staff.c.unfinished_enabled, last.c.last_sent,
+            per_staff.c.unfinished, per_staff.c.unfinished_enabled, last.c.last_sent, last.c.waiting,
         )
         .join(per_staff, per_staff.c.staff_id == Staff.id)
         .outerjoin(last, last.c.staff_id == Staff.id)
+        .where(_active_staff())  # a deactivated assistant is neither reminded nor counted
         .order_by(Staff.name, Staff.id)
     )
     result = await session.execute(query)
@@ -207,7 +237,7 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
             unfinished_at_enabled_recipient=int(row.unfinished_enabled or 0),
             last_reminded_at=last_sent,
             channel=row.preferred_channel, simulated=bool(row.simulated),
-            org_id=row.org_id, telegram_user_id=row.telegram_user_id,
+            org_id=row.org_id, telegram_user_id=row.telegram_user_id, waiting=bool(row.waiting),
         ))
     return out
 
@@ -219,16 +249,37 @@ async def count_with_shifts(session: AsyncSession, org_id: str, month: Month, tz
     any_shift = select(Shift.id).where(Shift.staff_id == Staff.id, Shift.start_at >= lo, Shift.start_at < hi)
     if recipient_ids is not None:
         any_shift = any_shift.where(Shift.care_recipient_id.in_(recipient_ids))
-    query = select(func.count()).select_from(Staff).where(Staff.org_id == org_id, any_shift.exists())
+    query = select(func.count()).select_from(Staff).where(Staff.org_id == org_id, _active_staff(),
+                                                          any_shift.exists())
     if staff_ids is not None:
         query = query.where(Staff.id.in_(staff_ids))
     return int(await session.scalar(query) or 0)
 
 
+async def left_by_staff(session: AsyncSession, org_id: str, month: Month, tz_name: str,
+                        recipient_ids: set[int] | None = None) -> list[tuple[int, str, int, int]]:
+    """Everyone with a shift in ``month`` (within the scope), finished or not, in one grouped query:
+    ``(staff id, name, shifts not reported, shifts not signed)``, by name."""
+    lo, hi = month.bounds_utc(tz_name)
+    query = (
+        select(Staff.id, Staff.name,
+               func.sum(case((Shift.reported == False, 1), else_=0)),  # noqa: E712
+               func.sum(case((Shift.signed == False, 1), else_=0)))  # noqa: E712
+        .join(Shift, Shift.staff_id == Staff.id)
+        .where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi)
+        .group_by(Staff.id, Staff.name)
+        .order_by(Staff.name, Staff.id)
+    )
+    if recipient_ids is not None:
+        query = query.where(Shift.care_recipient_id.in_(recipient_ids))
+    return [(row[0], row[1], int(row[2] or 0), int(row[3] or 0)) for row in await session.execute(query)]
+
+
 async def month_has_unfinished(session: AsyncSession, org_id: str, month: Month, tz_name: str) -> bool:
     lo, hi = month.bounds_utc(tz_name)
+    active_staff = select(Staff.id).where(Staff.id == Shift.staff_id, _active_staff()).exists()
     query = select(Shift.id).where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi,
-                                   _unfinished()).limit(1)
+                                   _unfinished(), active_staff).limit(1)
     return (await session.scalar(query)) is not None
 
 
@@ -272,6 +323,15 @@ def _json_text(value, dialect) -> str | None:
 
 async def add_history(session: AsyncSession, rows: list[dict]) -> None:
     await bulk_insert(session, ReminderHistory.__table__, rows)
+
+
+async def copy_history(session: AsyncSession, from_key: str, to_key: str, at: datetime) -> None:
+    """A history row for a resend under ``to_key`` (the same person, month and round as ``from_key``)."""
+    h = ReminderHistory
+    old = await session.scalar(select(h).where(h.idempotency_key == from_key))
+    if old is not None:
+        await add_history(session, [{"org_id": old.org_id, "staff_id": old.staff_id, "month": old.month,
+                                     "sent_at": at, "round_id": old.round_id, "idempotency_key": to_key}])
 
 
 async def latest_unacknowledged_by_staff(session: AsyncSession, staff_ids: Iterable[int]) -> dict[int, tuple]:
@@ -319,6 +379,11 @@ async def enqueue(session: AsyncSession, rows: list[dict]) -> None:
         session.info[OUTBOX_QUEUED] = True
 
 
+async def set_payload(session: AsyncSession, key: str, payload: dict) -> None:
+    await session.execute(update(OutboxMessage).where(OutboxMessage.idempotency_key == key).values(payload=payload),
+                          execution_options={"synchronize_session": False})
+
+
 async def pending_team_message(session: AsyncSession, key_prefix: str, now: datetime) -> OutboxMessage | None:
     """An unsent gathered team message (e.g. acknowledgements) still open for more lines."""
     query = (
@@ -361,8 +426,16 @@ async def mark_provider_call(session: AsyncSession, row_id: int, worker: str, no
 
 
 async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: timedelta, limit: int,
-                    channels: Iterable[str], statuses: tuple[str, ...] = ("pending",)) -> list[OutboxMessage]:
-    """Claim up to ``limit`` due rows for ``worker``: mark them ``sending`` with a lease."""
+                    channels: Iterable[str], statuses: tuple[str, ...] = ("pending",),
+                    validity: timedelta | None = None) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due rows for ``worker``: mark them ``sending`` with a lease.
+
+    With ``validity`` (the default; an organisation may set its own), a row claimed for the first
+    time gets its deadline: retried until then, expired after.
+    """
+    channels = list(channels)
+    if not channels:
+        return []
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.status.in_(statuses), OutboxMessage.not_before <= now,
@@ -385,12 +458,146 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: ti
         )
         for r in rows:
             r.status, r.attempts, r.lease_until, r.claimed_by = "sending", r.attempts + 1, now + lease, worker
+        if validity is not None:
+            fresh = [r for r in rows if r.expires_at is None]
+            deadlines = await start_validity(session, now, validity, [r.id for r in fresh], {r.org_id for r in fresh})
+            for r in fresh:
+                r.expires_at = deadlines[r.org_id]
     return rows
+
+
+async def start_validity(session: AsyncSession, now: datetime, default: timedelta, row_ids: list[int],
+                         org_ids: set[str | None]) -> dict[str | None, datetime]:
+    """Give the rows without a deadline one: ``now`` plus their organisation's validity (one UPDATE per
+    distinct validity, few). Returns the deadline per organisation."""
+    if not row_ids:
+        return {}
+    known = {org_id: seconds for org_id, seconds in await session.execute(
+        select(Organisation.id, Organisation.message_validity)
+        .where(Organisation.id.in_(sorted(o for o in org_ids if o is not None))))}
+    deadlines = {org: now + (timedelta(seconds=known[org]) if known.get(org) else default) for org in org_ids}
+    o = OutboxMessage
+    for deadline in sorted(set(deadlines.values())):
+        orgs = [org for org, d in deadlines.items() if d == deadline]
+        org_match = or_(o.org_id.in_([x for x in orgs if x is not None]),
+                        *([o.org_id.is_(None)] if None in orgs else []))
+        for start in range(0, len(row_ids), 5000):
+            await session.execute(
+                update(o).where(o.id.in_(row_ids[start:start + 5000]), o.expires_at.is_(None), org_match)
+                .values(expires_at=deadline), execution_options={"synchronize_session": False})
+    return deadlines
+
+
+async def expire_overdue(session: AsyncSession, now: datetime, channels: Iterable[str],
+                         validity: timedelta) -> list[OutboxMessage]:
+    """On channels that are down (nothing is tried there), due rows whose validity has run out become
+    ``expired``; rows queued during the outage start their validity now. Returns the expired rows."""
+    channels = list(channels)
+    if not channels:
+        return []
+    o = OutboxMessage
+    due = (o.status == "pending", o.channel.in_(channels), o.not_before <= now)
+    unstarted = list(await session.execute(select(o.id, o.org_id).where(*due, o.expires_at.is_(None))))
+    await start_validity(session, now, validity, [r.id for r in unstarted], {r.org_id for r in unstarted})
+    ids = list(await session.scalars(select(o.id).where(*due, o.expires_at <= now).with_for_update(skip_locked=True)))
+    if not ids:
+        return []
+    await session.execute(update(o).where(o.id.in_(ids)).values(status="expired", error_code="expired",
+                                                                  error_message="validity ran out", updated_at=now),
+                          execution_options={"synchronize_session": False})
+    return list(await session.scalars(select(o).where(o.id.in_(ids)).order_by(o.id)))
+
+
+# ---------------------------------------------------------------- channel health, shared by all workers
+
+
+async def _channel_row(session: AsyncSession, channel: str) -> ChannelState:
+    """The channel's state row, locked (created if missing). The INSERT comes first so that on SQLite
+    the transaction holds the write lock before it reads."""
+    conn = await session.connection()
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(dialect_insert(ChannelState.__table__).values(channel=channel, failures=0)
+                          .on_conflict_do_nothing(index_elements=["channel"]))
+    return await session.scalar(select(ChannelState).where(ChannelState.channel == channel)
+                                .with_for_update().execution_options(populate_existing=True))
+
+
+async def record_channel_health(session: AsyncSession, channel: str, now: datetime, *, successes: int,
+                                failures: int, first_failure_at: datetime | None, down_after: int,
+                                probe_interval: timedelta) -> tuple[str | None, datetime | None]:
+    """Count a batch's outcomes on ``channel``: any success clears the streak (and brings a down channel
+    back), consecutive outage failures add up until ``down_after`` marks it down.
+
+    Returns ("down", since) or ("up", since) when this call changed the state (so exactly one worker
+    announces it), else (None, None).
+    """
+    state = await _channel_row(session, channel)
+    state.updated_at = now
+    if successes:
+        was_down = state.down_since
+        state.failures, state.failing_since, state.down_since, state.probe_at = 0, None, None, None
+        return ("up", was_down) if was_down is not None else (None, None)
+    if failures:
+        state.failures += failures
+        state.failing_since = state.failing_since or first_failure_at or now
+        if state.down_since is None and state.failures >= down_after:
+            state.down_since, state.probe_at = state.failing_since, now + probe_interval
+            return "down", state.down_since
+    return None, None
+
+
+async def channel_is_clean(session: AsyncSession, channel: str) -> bool:
+    """True when ``channel`` is up with no failures counted: a success then has nothing to clear."""
+    state = await session.get(ChannelState, channel, populate_existing=True)
+    return state is None or (state.failures == 0 and state.down_since is None)
+
+
+async def down_channels(session: AsyncSession) -> dict[str, ChannelState]:
+    rows = await session.scalars(select(ChannelState).where(ChannelState.down_since.is_not(None)))
+    return {r.channel: r for r in rows}
+
+
+async def take_probe(session: AsyncSession, channel: str, now: datetime, interval: timedelta) -> bool:
+    """True for the one worker whose turn it is to probe the down ``channel`` with one send."""
+    c = ChannelState
+    result = await session.execute(
+        update(c).where(c.channel == channel, c.down_since.is_not(None), c.probe_at <= now)
+        .values(probe_at=now + interval), execution_options={"synchronize_session": False})
+    return result.rowcount == 1
+
+
+async def waiting_by_org(session: AsyncSession, channel: str) -> dict[str, int]:
+    """How many messages wait to go on ``channel``, per organisation."""
+    o = OutboxMessage
+    rows = await session.execute(select(o.org_id, func.count()).where(
+        o.channel == channel, o.status.in_(WAITING_STATUSES), o.org_id.is_not(None)).group_by(o.org_id))
+    return {org_id: n for org_id, n in rows}
+
+
+async def orgs_with_key_prefix(session: AsyncSession, prefix: str) -> list[str]:
+    """The organisations that have an outbox row whose key starts with ``prefix``."""
+    o = OutboxMessage
+    rows = await session.scalars(select(o.org_id).distinct().where(o.idempotency_key.startswith(prefix),
+                                                                   o.org_id.is_not(None)))
+    return sorted(rows)
+
+
+async def expired_reminder_rounds(session: AsyncSession, keys: list[str]) -> list[tuple]:
+    """For expired reminders' keys: (org id, round id, who started the round, the person's name, month)."""
+    if not keys:
+        return []
+    h, r = ReminderHistory, ReminderRound
+    rows = await session.execute(
+        select(h.org_id, h.round_id, r.requested_by, Staff.name, h.month)
+        .join(Staff, Staff.id == h.staff_id).outerjoin(r, r.id == h.round_id)
+        .where(h.idempotency_key.in_(sorted(keys))).order_by(h.round_id, Staff.name))
+    return [tuple(row) for row in rows]
 
 
 STATUS_RANK = {
     "pending": 0, "sending": 1, "unknown": 1, "unconfirmed": 2, "queued": 2, "accepted": 2, "scheduled": 2, "sent": 3,
-    "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5,
+    "delivered": 5, "read": 6, "undelivered": 5, "failed": 5, "canceled": 5, "expired": 5,
+    "cancelled": 5,  # ours: its reminder or template was deleted before it went
 }
 
 
@@ -497,16 +704,54 @@ async def count_update_failure(session: AsyncSession, provider_id: str) -> int:
 # ---------------------------------------------------------------- customer reminders
 
 
-async def claim_due_customer_reminders(session: AsyncSession, send_on_or_before: date,
-                                       limit: int) -> list[CustomerReminder]:
-    """Active reminders whose send day has come, locked so a tick in another process skips them."""
+async def claim_due_customer_reminders(session: AsyncSession, send_on_or_before: date, limit: int,
+                                       skip_orgs: Iterable[str] = ()) -> list[CustomerReminder]:
+    """Active reminders whose send day has come, locked so a tick in another process skips them.
+
+    Reminders marked failed wait for an import to change them; ``skip_orgs`` have used their
+    rendering time for this tick.
+    """
+    # A deactivated customer's reminders wait (their send day stays): reactivated, the newest due date goes.
+    active_customer = select(Customer.id).where(Customer.id == CustomerReminder.customer_id,
+                                                Customer.deactivated_at.is_(None)).exists()
     query = (
         select(CustomerReminder)
-        .where(CustomerReminder.active.is_(True), CustomerReminder.send_on <= send_on_or_before)
+        .where(CustomerReminder.active.is_(True), CustomerReminder.send_on <= send_on_or_before,
+               CustomerReminder.failed_reason.is_(None), active_customer)
         .order_by(CustomerReminder.send_on, CustomerReminder.id).limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if skip_orgs:
+        query = query.where(CustomerReminder.org_id.not_in(sorted(set(skip_orgs))))
     return list(await session.scalars(query))
+
+
+# What shows that a planned reminder was dealt with meanwhile (another process queued it, an import
+# changed its schedule or turned it off): its plan is then dropped. A text changed by an import a
+# moment after it was rendered is not looked for: that due date goes with the text it was planned with.
+CUSTOMER_REMINDER_STATE = ("next_due", "send_on", "active", "failed_reason")
+
+
+def customer_reminder_state(reminder: CustomerReminder) -> tuple:
+    return tuple(getattr(reminder, c) for c in CUSTOMER_REMINDER_STATE)
+
+
+async def lock_customer_reminders(session: AsyncSession, ids: Iterable[int]) -> dict[int, tuple]:
+    """The reminders' state by id (``CUSTOMER_REMINDER_STATE``), locked for writing; ones another
+    process holds are left out (it is on them)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    columns = [getattr(CustomerReminder, c) for c in CUSTOMER_REMINDER_STATE]
+    rows = await session.execute(select(CustomerReminder.id, *columns).where(CustomerReminder.id.in_(wanted))
+                                 .order_by(CustomerReminder.id).with_for_update(skip_locked=True))
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+async def update_customer_reminders(session: AsyncSession, changes: list[dict]) -> None:
+    """Write changes to reminders by id, in bulk (each dict: ``id`` and the columns it sets)."""
+    for shape in {tuple(sorted(c)) for c in changes}:  # executemany needs one shape per batch
+        await session.execute(update(CustomerReminder), [c for c in changes if tuple(sorted(c)) == shape])
 
 
 async def customers_with_contact(session: AsyncSession, mobile: str) -> list[tuple[Customer, dict]]:
@@ -532,7 +777,7 @@ async def staff_with_roles(session: AsyncSession, org_ids: Iterable[str], roles:
     wanted_orgs, wanted_roles = sorted(set(org_ids)), set(roles)
     if not wanted_orgs:
         return []
-    rows = await session.scalars(select(Staff).where(Staff.org_id.in_(wanted_orgs),
+    rows = await session.scalars(select(Staff).where(Staff.org_id.in_(wanted_orgs), _active_staff(),
                                                      or_(*[Staff.roles.contains(r) for r in wanted_roles])))
     return [s for s in rows if wanted_roles & set(s.role_list())]
 
@@ -578,7 +823,7 @@ async def staff_by_external_ids(session: AsyncSession, org_id: str, ids: Iterabl
     if not wanted:
         return {}
     return {s.external_id: s for s in await session.scalars(
-        select(Staff).where(Staff.org_id == org_id, Staff.external_id.in_(wanted)))}
+        select(Staff).where(Staff.org_id == org_id, Staff.external_id.in_(wanted), _active_staff()))}
 
 
 async def claim_event(session: AsyncSession, row: dict) -> int | None:
@@ -666,15 +911,83 @@ async def _existing(session: AsyncSession, model, org_id: str, fields: tuple[str
 
 
 async def _upsert(session: AsyncSession, model, org_id: str, incoming: list[dict],
-                  fields: tuple[str, ...]) -> dict[str, int]:
-    """Insert the new rows and update the changed ones, matched by host id; return the counts."""
+                  fields: tuple[str, ...], retire: Retirement | None = None) -> dict[str, int]:
+    """Insert the new rows and update the changed ones, matched by host id; return the counts.
+
+    With ``retire``, the stored rows ``incoming`` lacks are removed or deactivated as well.
+    """
     existing = await _existing(session, model, org_id, fields)
     new, changed, same = _diff(existing, incoming, fields)
     if new:
         await session.execute(insert(model), [{"org_id": org_id, **r} for r in new])
     if changed:
         await session.execute(update(model), changed)
-    return {"created": len(new), "updated": len(changed), "unchanged": same}
+    counts = {"created": len(new), "updated": len(changed), "unchanged": same}
+    await _retire(session, model, org_id, existing, incoming, changed, retire, counts)
+    return counts
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """What becomes of stored rows a complete list (or a window) lacks: ``removed`` or ``deactivated``."""
+
+    mode: str
+    now: datetime
+    within: tuple[datetime, datetime] | None = None  # only rows whose start_at falls in [lo, hi)
+    cancels: str | None = None  # the outbox source whose unsent messages go with a removed row
+
+
+CANCELS = {"customer_reminders": "customer", "notification_templates": "event"}
+
+
+def _retirement(plan: ImportPlan, kind: str, now: datetime) -> Retirement | None:
+    if kind in plan.complete:
+        return Retirement(COMPLETABLE[kind], now, cancels=CANCELS.get(kind))
+    if kind == "shifts" and plan.shifts_window is not None:
+        return Retirement("removed", now, plan.shifts_window)
+    return None
+
+
+def _chunks(ids: list[int], size: int = 5000) -> Iterable[list[int]]:
+    """Slices of ``ids`` that fit every backend's limit on bound parameters."""
+    return (ids[start:start + size] for start in range(0, len(ids), size))
+
+
+async def _retire(session: AsyncSession, model, org_id: str, existing: dict[str, dict], incoming: list[dict],
+                  changed: list[dict], retire: Retirement | None, counts: dict[str, int]) -> list[int]:
+    """Remove or deactivate the organisation's rows of ``model`` that ``incoming`` lacks (bulk, by id).
+
+    Adds ``removed``/``deactivated`` to ``counts`` when retiring, and ``reactivated`` for deactivated rows
+    the import brought back (they are also among the updated); returns the ids retired.
+    """
+    back = None
+    if "deactivated_at" in model.__table__.c:
+        by_id = {old["id"]: old for old in existing.values()}
+        back = sum(1 for row in changed if by_id[row["id"]]["deactivated_at"] is not None)
+    if retire is None:
+        if back:
+            counts["reactivated"] = back
+        return []
+    listed = {r["external_id"] for r in incoming}
+    gone = [old["id"] for host_id, old in existing.items() if host_id not in listed
+            and (retire.within is None or retire.within[0] <= old["start_at"] < retire.within[1])
+            and (retire.mode == "removed" or old["deactivated_at"] is None)]
+    for chunk in _chunks(gone):
+        statement = delete(model) if retire.mode == "removed" else update(model).values(deactivated_at=retire.now)
+        await session.execute(statement.where(model.org_id == org_id, model.id.in_(chunk)),
+                              execution_options={"synchronize_session": False})
+    counts[retire.mode] = len(gone)
+    if back is not None:
+        counts["reactivated"] = back
+    if retire.cancels:
+        await cancel_pending(session, org_id, retire.cancels, gone, retire.now)
+    if model is Staff:  # what was queued for them (a round held by quiet hours) does not go either
+        await cancel_pending_to_staff(session, org_id, gone, retire.now)
+    if model is Customer and gone:
+        reminders = [rid for chunk in _chunks(gone) for rid in await session.scalars(select(CustomerReminder.id)
+                     .where(CustomerReminder.org_id == org_id, CustomerReminder.customer_id.in_(chunk)))]
+        await cancel_pending(session, org_id, "customer", reminders, retire.now)
+    return gone
 
 
 async def _id_map(session: AsyncSession, model, org_id: str) -> dict[str, int]:
@@ -691,20 +1004,31 @@ async def known_ids(session: AsyncSession, org_id: str) -> tuple[set[str], set[s
     return staff, recipients, customers
 
 
+# deactivated_at is in the compared fields (always None in an import's records), so listing a
+# deactivated record again reactivates it.
 STAFF_FIELDS = ("name", "mobile", "email", "roles", "reminders_enabled", "personal_number", "sd_number",
-                "area", "telegram_user_id")
-CUSTOMER_FIELDS = ("name", "area", "contacts", "decision_from", "decision_to")
+                "area", "telegram_user_id", "deactivated_at")
+CUSTOMER_FIELDS = ("name", "area", "contacts", "decision_from", "decision_to", "deactivated_at")
 VISIT_FIELDS = ("staff_id", "customer_id", "start_at", "end_at", "confirmed")
 TEMPLATE_FIELDS = ("event_type", "title", "text", "delivery", "staff_recipients", "contact_roles")
 CUSTOMER_REMINDER_FIELDS = ("customer_id", "type", "title", "text", "first_due", "days_before", "recurrence",
                             "delivery", "recipients", "active")
 SCHEDULE_FIELDS = ("first_due", "days_before", "recurrence")
-RECIPIENT_FIELDS = ("name", "reminders_enabled")
+RECIPIENT_FIELDS = ("name", "reminders_enabled", "deactivated_at")
 SHIFT_FIELDS = ("staff_id", "care_recipient_id", "start_at", "end_at", "reported", "signed")
 
 
-async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dict[str, int]]:
-    """Upsert a validated plan; return counts per kind (created, updated, unchanged)."""
+def _active(records: list[dict]) -> list[dict]:
+    """An import's records as stored: whatever it lists is active."""
+    return [{**r, "deactivated_at": None} for r in records]
+
+
+async def apply_import(session: AsyncSession, plan: ImportPlan, now: datetime) -> dict[str, dict[str, int]]:
+    """Upsert a validated plan; return counts per kind (created, updated, unchanged).
+
+    Lists the plan declares complete (and shifts in its window) also retire what they lack:
+    counted as ``removed`` or ``deactivated`` (``now`` is when).
+    """
     counts: dict[str, dict[str, int]] = {}
     org_in = plan.organisation
     org = await session.get(Organisation, org_in["id"])
@@ -722,7 +1046,8 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
     org_id = org_in["id"]
 
     existing = await _existing(session, Staff, org_id, STAFF_FIELDS)
-    new, changed, same = _diff(existing, plan.staff, STAFF_FIELDS)
+    incoming_staff = _active(plan.staff)
+    new, changed, same = _diff(existing, incoming_staff, STAFF_FIELDS)
     old_mobiles = {old["id"]: old["mobile"] for old in existing.values()}
     for row in changed:  # a new number is worth trying again
         if row["mobile"] != old_mobiles[row["id"]]:
@@ -732,9 +1057,12 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
     if changed:
         await session.execute(update(Staff), changed)
     counts["staff"] = {"created": len(new), "updated": len(changed), "unchanged": same}
+    await _retire(session, Staff, org_id, existing, incoming_staff, changed, _retirement(plan, "staff", now),
+                  counts["staff"])
     staff_map = await _id_map(session, Staff, org_id)
 
-    counts["care_recipients"] = await _upsert(session, CareRecipient, org_id, plan.care_recipients, RECIPIENT_FIELDS)
+    counts["care_recipients"] = await _upsert(session, CareRecipient, org_id, _active(plan.care_recipients),
+                                              RECIPIENT_FIELDS, _retirement(plan, "care_recipients", now))
     recipient_map = await _id_map(session, CareRecipient, org_id)
 
     if plan.care_recipients:
@@ -756,7 +1084,7 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
         "care_recipient_id": recipient_map[s["care_recipient"]], "start_at": s["start_at"], "end_at": s["end_at"],
         "reported": s["reported"], "signed": s["signed"],
     } for s in plan.shifts]
-    counts["shifts"] = await _upsert(session, Shift, org_id, shifts, SHIFT_FIELDS)
+    counts["shifts"] = await _upsert(session, Shift, org_id, shifts, SHIFT_FIELDS, _retirement(plan, "shifts", now))
 
     have_history = {(r.staff_id, r.month, r.sent_at) for r in await session.execute(
         select(ReminderHistory.staff_id, ReminderHistory.month, ReminderHistory.sent_at)
@@ -770,17 +1098,18 @@ async def apply_import(session: AsyncSession, plan: ImportPlan) -> dict[str, dic
     await add_history(session, history)
     counts["reminder_history"] = {"created": len(history), "updated": 0,
                                   "unchanged": len(plan.history) - len(history)}
-    if plan.customers or plan.customer_reminders:
-        counts.update(await _apply_customers(session, org_id, plan))
-    if plan.visits:
+    if plan.customers or plan.customer_reminders or {"customers", "customer_reminders"} & plan.complete:
+        counts.update(await _apply_customers(session, org_id, plan, now))
+    if plan.visits or "visits" in plan.complete:
         customer_map = await _id_map(session, Customer, org_id)
         visits = [{"external_id": v["external_id"], "staff_id": staff_map[v["staff"]],
                    "customer_id": customer_map[v["customer"]], "start_at": v["start_at"], "end_at": v["end_at"],
                    "confirmed": v["confirmed"]} for v in plan.visits]
-        counts["visits"] = await _upsert(session, Visit, org_id, visits, VISIT_FIELDS)
-    if plan.notification_templates:
+        counts["visits"] = await _upsert(session, Visit, org_id, visits, VISIT_FIELDS, _retirement(plan, "visits", now))
+    if plan.notification_templates or "notification_templates" in plan.complete:
         counts["notification_templates"] = await _upsert(session, NotificationTemplate, org_id,
-                                                         plan.notification_templates, TEMPLATE_FIELDS)
+                                                         plan.notification_templates, TEMPLATE_FIELDS,
+                                                         _retirement(plan, "notification_templates", now))
     await refresh_buffer(session, org_id, plan.timezone)  # new data may free waiting visits, or hold ready ones
     return counts
 
@@ -855,8 +1184,10 @@ def _schedule(values: dict, after: date | None) -> dict:
     return {"next_due": due, "send_on": due - timedelta(days=values["days_before"]) if due else None}
 
 
-async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan) -> dict[str, dict[str, int]]:
-    counts = {"customers": await _upsert(session, Customer, org_id, plan.customers, CUSTOMER_FIELDS)}
+async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan,
+                           now: datetime) -> dict[str, dict[str, int]]:
+    counts = {"customers": await _upsert(session, Customer, org_id, _active(plan.customers), CUSTOMER_FIELDS,
+                                         _retirement(plan, "customers", now))}
     customer_map = await _id_map(session, Customer, org_id)
 
     incoming = [{**{k: v for k, v in r.items() if k != "customer"}, "customer_id": customer_map[r["customer"]]}
@@ -870,8 +1201,129 @@ async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan)
         old = by_id[row["id"]]
         if any(old[f] != row[f] for f in SCHEDULE_FIELDS):
             row.update(_schedule(row, old["last_sent_due"]))
+        row["failed_reason"] = None  # a changed reminder is tried again
     for fields in {tuple(sorted(row)) for row in changed}:  # executemany needs one shape per batch
         await session.execute(update(CustomerReminder), [r for r in changed if tuple(sorted(r)) == fields])
     counts["customer_reminders"] = {"created": len(new), "updated": len(changed), "unchanged": same}
+    await _retire(session, CustomerReminder, org_id, existing, incoming, changed,
+                  _retirement(plan, "customer_reminders", now), counts["customer_reminders"])
     return counts
+
+
+
+# ---------------------------------------------------------------- API keys and audit
+
+
+async def api_key_named(session: AsyncSession, org_id: str, name: str) -> ApiKey | None:
+    return await session.scalar(select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.name == name))
+
+
+async def add_api_key(session: AsyncSession, org_id: str, name: str, key_hash: str, scopes: list[str],
+                      now: datetime) -> ApiKey:
+    key = ApiKey(org_id=org_id, name=name, key_hash=key_hash, scopes=",".join(scopes), created_at=now)
+    session.add(key)
+    await session.flush()
+    return key
+
+
+async def list_api_keys(session: AsyncSession, org_id: str | None = None) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.org_id, ApiKey.name)
+    if org_id is not None:
+        query = query.where(ApiKey.org_id == org_id)
+    return list(await session.scalars(query))
+
+
+async def revoke_api_key(session: AsyncSession, org_id: str, name: str, now: datetime) -> ApiKey | None:
+    """Revoke a key (from this statement on, it opens nothing); None when the organisation has no such key."""
+    key = await api_key_named(session, org_id, name)
+    if key is not None and key.revoked_at is None:
+        key.revoked_at = now
+        await session.flush()
+    return key
+
+
+async def active_api_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    return await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
+
+
+async def any_active_api_key(session: AsyncSession) -> bool:
+    return await session.scalar(select(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).exists())) or False
+
+
+LAST_USED_GRAIN = timedelta(minutes=1)
+
+
+async def touch_api_key(session: AsyncSession, key: ApiKey, now: datetime) -> None:
+    """Note the key's use; at most once a minute, so a busy key does not write (and, on SQLite, take the
+    database's write lock) on every request."""
+    if key.last_used_at is not None and key.last_used_at >= now - LAST_USED_GRAIN:
+        return
+    await session.execute(update(ApiKey).where(
+        ApiKey.id == key.id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_GRAIN))
+        .values(last_used_at=now))
+
+
+async def add_audit(session: AsyncSession, **values) -> None:
+    await session.execute(insert(ApiAudit).values(**values))
+
+
+async def audit_rows(session: AsyncSession, org_id: str, limit: int) -> list[ApiAudit]:
+    return list(await session.scalars(select(ApiAudit).where(ApiAudit.org_id == org_id)
+                                      .order_by(ApiAudit.at.desc(), ApiAudit.id.desc()).limit(limit)))
+# ---------------------------------------------------------------- deleting what a host no longer has
+
+
+# The outbox key of a customer reminder's message is "customer:<reminder id>:<due>:<way>:<address>",
+# of an event notification "event:<event id>:<template id>:<way>:<address>": which part names the source.
+SOURCE_PART = {"customer": 1, "event": 2}
+
+
+async def cancel_pending(session: AsyncSession, org_id: str, source: str, ids: Iterable[int],
+                         now: datetime) -> int:
+    """Mark the messages not yet sent for these customer reminders ("customer") or notification templates
+    ("event") ``cancelled``, which the dispatcher never claims; return how many.
+
+    Only ``pending`` rows: one a dispatcher holds (``sending``) is already on its way.
+    """
+    wanted = {str(i) for i in ids}
+    if not wanted:
+        return 0
+    o = OutboxMessage
+    rows = await session.execute(select(o.id, o.idempotency_key).where(
+        o.org_id == org_id, o.status == "pending", o.idempotency_key.startswith(f"{source}:")))
+    part = SOURCE_PART[source]
+    doomed = [r.id for r in rows if (parts := r.idempotency_key.split(":")) and len(parts) > part
+              and parts[part] in wanted]
+    cancelled = 0
+    for chunk in _chunks(doomed):
+        result = await session.execute(
+            update(o).where(o.id.in_(chunk), o.status == "pending").values(status="cancelled", updated_at=now),
+            execution_options={"synchronize_session": False})
+        cancelled += result.rowcount or 0
+    return cancelled
+
+
+async def cancel_pending_to_staff(session: AsyncSession, org_id: str, staff_ids: list[int], now: datetime) -> None:
+    """Mark the messages not yet sent to these people ``cancelled``."""
+    o = OutboxMessage
+    for chunk in _chunks(staff_ids):
+        await session.execute(update(o).where(o.org_id == org_id, o.status == "pending", o.staff_id.in_(chunk))
+                              .values(status="cancelled", updated_at=now),
+                              execution_options={"synchronize_session": False})
+
+
+DELETABLE = {"customer_reminder": (CustomerReminder, "customer"), "notification_template": (NotificationTemplate, "event"),
+             "visit": (Visit, None)}
+
+
+async def delete_record(session: AsyncSession, kind: str, org_id: str, external_id: str,
+                        now: datetime) -> int | None:
+    """Delete one of the organisation's customer reminders, notification templates or visits by host id,
+    cancelling the messages it has not sent yet; how many were cancelled, or None when there is no such row."""
+    model, source = DELETABLE[kind]
+    our_id = await session.scalar(delete(model).where(model.org_id == org_id, model.external_id == external_id)
+                                  .returning(model.id), execution_options={"synchronize_session": False})
+    if our_id is None:
+        return None
+    return await cancel_pending(session, org_id, source, [our_id], now) if source else 0
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from core import store
 from core import messages as text
+from core.catalogue import render
 from core.models import Organisation, Staff
 from core.months import Month, month_label
 from handlers.context import Context
@@ -33,10 +34,13 @@ async def acknowledge_many(ctx: Context, senders: list[list[Staff]]) -> list[lis
             continue
         _, _, staff_id, month_key = reminder
         month, person = Month.parse_key(month_key), staff[staff_id]
-        team_lines.setdefault(person.org_id, []).append((f"✓ {person.name} ({month_label(month)})", person))
+        loc = _locale(orgs[person.org_id])
+        line = render(loc, "team.ack_line", name=person.name, month=month_label(month, loc))
+        team_lines.setdefault(person.org_id, []).append((line, person))
         replies.append([text.ack_reply(month, _locale(orgs[person.org_id]))])
     for org_id, lines in team_lines.items():
-        await gather_to_team(ctx, orgs[org_id], "ack", "Har bekräftat påminnelsen:", [line for line, _ in lines],
+        header = render(_locale(orgs[org_id]), "team.ack_header")
+        await gather_to_team(ctx, orgs[org_id], "ack", header, [line for line, _ in lines],
                              f"{ctx.now.timestamp():.0f}:{lines[0][1].id}")
     return replies
 
@@ -55,7 +59,7 @@ async def stop(ctx: Context, people: list[Staff], provider_key: str) -> list[str
     await store.set_opt_out(ctx.session, [p.id for p in people], ctx.now)
     for p in newly_stopped:
         org = await store.get_org(ctx.session, p.org_id)
-        await to_team(ctx, org, f"{p.name} har stängt av sina påminnelser (STOPP).", f"team-stop:{provider_key}:{p.id}")
+        await to_team(ctx, org, render(_locale(org), "team.stopped", name=p.name), f"team-stop:{provider_key}:{p.id}")
     return [text.assistant_reply("stopped", await locale_of(ctx, people))]
 
 
@@ -69,7 +73,8 @@ async def free_text(ctx: Context, people: list[Staff], body: str, provider_key: 
     forwarded = False
     for p in people:
         org = await store.get_org(ctx.session, p.org_id)
-        forwarded |= await to_team(ctx, org, f"Meddelande från {p.name}: {body}", f"team-fwd:{provider_key}:{p.id}")
+        forwarded |= await to_team(ctx, org, render(_locale(org), "team.forwarded", name=p.name, body=body),
+                                   f"team-fwd:{provider_key}:{p.id}")
     locale = await locale_of(ctx, people)
     return [text.assistant_reply("forwarded", locale) if forwarded
             else text.unknown_reply(None, coordinator=False, locale=locale)]

@@ -1,7 +1,7 @@
 """What a handler gets: the transaction, the time, and the few policies the edge decides."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Organisation, Staff
 from core.quiet import QuietHours, parse_quiet_hours
+from core.templates import InProcessRenderer, Renderer
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Context:
     route_team: Callable[[str], Route | None] | None = None
     # Decides how a text to a bare address travels: (kind "sms" | "email", address).
     route_address: Callable[[str, str], Route | None] | None = None
+    # Renders organisations' templates; the edge passes worker processes (bot.template_workers),
+    # so a costly text never blocks the event loop. In-process (budgets only) is for tests.
+    templates: Renderer = field(default_factory=InProcessRenderer)
 
     def tz(self, org: Organisation) -> str:
         return org.timezone or self.default_timezone

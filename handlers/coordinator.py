@@ -1,22 +1,14 @@
-"""The coordinator's conversation: PÅMINN ALLA, PÅMINN <name>, STATUS."""
+"""The coordinator's conversation: PÅMINN ALLA, PÅMINN <name>, STATUS, in the organisation's language."""
 from __future__ import annotations
 
 from core import commands as cmd
 from core import store
+from core.catalogue import language, render, text
 from core.eligibility import Reason, evaluate, split
-from core.messages import (
-    REASON_TEXT,
-    STATUS_HEADINGS,
-    RoundSummary,
-    implicit_month_note,
-    limit_list,
-    reminder_text,
-    round_reply,
-    team_round_text,
-)
+from core.messages import RoundSummary, implicit_month_note, limit_list, reminder_text, round_reply, team_round_text
 from core.models import CareRecipient, Organisation, Staff
-from core.months import Month, month_label, resolve_month
-from core.phones import display, try_e164
+from core.months import Month, MonthSpec, month_label, month_name, resolve_month
+from core.phones import display, region_for, try_e164
 from core.quiet import next_allowed
 from core.segments import count_segments
 from handlers.context import Context, has_full_scope
@@ -27,43 +19,65 @@ class Refusal(Exception):
     """A command that cannot go ahead; the message says what to change."""
 
 
-def _resolve_month(ctx: Context, org: Organisation, spec) -> Month:
-    month = resolve_month(spec, ctx.today(org))
-    current = Month(ctx.today(org).year, ctx.today(org).month)
+def locale_of(org: Organisation | None) -> str:
+    return language(org.locale if org is not None else None)
+
+
+def region_of(ctx: Context, org: Organisation) -> str:
+    """The country national phone numbers are read in: see core.phones.region_for."""
+    return region_for(org.timezone, org.locale, ctx.default_timezone)
+
+
+def _resolve_month(ctx: Context, org: Organisation, spec: MonthSpec | None) -> tuple[Month, str]:
+    """The month meant, and a note to add when a month without a year was taken from last year."""
+    loc = locale_of(org)
+    today = ctx.today(org)
+    month = resolve_month(spec, today)
+    current = Month(today.year, today.month)
     if month > current:
-        raise Refusal(f"{month_label(month)} har inte börjat än. Välj en månad som har varit, t.ex. "
-                      f"{month_label(current.shift(-1))}.")
-    return month
+        raise Refusal(render(loc, "month.not_started", month=month_label(month, loc),
+                             example=month_label(current.shift(-1), loc)))
+    note = ""
+    if spec is not None and spec.month is not None and spec.year is None and month.year != today.year:
+        note = render(loc, "month.without_year", name=month_name(month, loc), month=month_label(month, loc))
+    return month, note
 
 
-async def _scope(ctx: Context, staff: Staff, command) -> tuple[set[int] | None, str]:
-    """The care recipients the command covers (None: all) and how to describe the narrowing."""
-    own = None if has_full_scope(staff) else await store.supervised_recipient_ids(ctx.session, staff.id)
-    recipient = getattr(command, "recipient", None)
-    supervisor = getattr(command, "supervisor", None)
-    if recipient:
-        found = await store.find_by_name(ctx.session, CareRecipient, staff.org_id, recipient)
-        if own is not None:
-            found = [r for r in found if r.id in own]
+async def _scope(ctx: Context, staff: Staff, command, loc: str) -> tuple[set[int] | None, str]:
+    """The care recipients the command covers (None: all) and how to describe the narrowing.
+
+    ``BRUKARE`` and ``ARBETSLEDARE`` may come together: the command then covers that care
+    recipient when the supervisor supervises them.
+    """
+    ids = None if has_full_scope(staff) else await store.supervised_recipient_ids(ctx.session, staff.id)
+    parts: list[str] = []
+    recipient_name = supervisor_name = None
+    if getattr(command, "recipient", None):
+        written = command.recipient_written or command.recipient
+        found = await store.find_by_name(ctx.session, CareRecipient, staff.org_id, command.recipient)
+        if ids is not None:
+            found = [r for r in found if r.id in ids]
         if not found:
-            raise Refusal(f"Hittar ingen brukare som heter '{recipient}' bland dina brukare.")
+            raise Refusal(render(loc, "find.no_recipient", name=written))
         if len(found) > 1:
-            raise Refusal("Flera brukare matchar: " + ", ".join(r.name for r in found[:5])
-                          + ". Skriv hela namnet.")
-        return {found[0].id}, f"brukare {found[0].name}"
-    if supervisor:
-        found = [s for s in await store.find_by_name(ctx.session, Staff, staff.org_id, supervisor)
+            raise Refusal(render(loc, "find.many_recipients", names=", ".join(r.name for r in found[:5])))
+        ids, recipient_name = {found[0].id}, found[0].name
+        parts.append(render(loc, "scope.recipient", name=recipient_name))
+    if getattr(command, "supervisor", None):
+        written = command.supervisor_written or command.supervisor
+        found = [s for s in await store.find_by_name(ctx.session, Staff, staff.org_id, command.supervisor)
                  if "supervisor" in s.role_list() or "coordinator" in s.role_list()]
         if not found:
-            raise Refusal(f"Hittar ingen arbetsledare som heter '{supervisor}'.")
+            raise Refusal(render(loc, "find.no_supervisor", name=written))
         if len(found) > 1:
-            raise Refusal("Flera arbetsledare matchar: " + ", ".join(s.name for s in found[:5])
-                          + ". Skriv hela namnet.")
-        ids = await store.supervised_recipient_ids(ctx.session, found[0].id)
-        if own is not None:
-            ids &= own
-        return ids, f"arbetsledare {found[0].name}"
-    return own, ""
+            raise Refusal(render(loc, "find.many_supervisors", names=", ".join(s.name for s in found[:5])))
+        supervised = await store.supervised_recipient_ids(ctx.session, found[0].id)
+        supervisor_name = found[0].name
+        if recipient_name is not None and not (supervised & ids):
+            raise Refusal(render(loc, "find.not_supervised", supervisor=supervisor_name, recipient=recipient_name))
+        ids = supervised if ids is None else supervised & ids
+        parts.append(render(loc, "scope.supervisor", name=supervisor_name))
+    return ids, text(loc, "scope.join").join(parts)
 
 
 def _deferred(ctx: Context, org: Organisation):
@@ -74,23 +88,29 @@ def _deferred(ctx: Context, org: Organisation):
 
 async def remind_all(ctx: Context, staff: Staff, command: cmd.RemindAll) -> list[str]:
     org = await store.get_org(ctx.session, staff.org_id)
+    loc = locale_of(org)
     try:
-        month = _resolve_month(ctx, org, command.month)
-        recipients, scope_text = await _scope(ctx, staff, command)
+        month, note = _resolve_month(ctx, org, command.month)
+        recipients, scope_text = await _scope(ctx, staff, command, loc)
     except Refusal as exc:
         return [str(exc)]
     await store.lock_org_for_round(ctx.session, org.id)
     candidates = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
     with_shifts = await store.count_with_shifts(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
     due, counts = split(candidates, ctx.now, done=with_shifts - len(candidates))
-    rnd, sent, deferred = await _queue_round(ctx, org, staff, month, scope_text, due)
-    unreachable = len(due) - sent
-    counts[Reason.DUE] -= unreachable
-    counts[Reason.NO_MOBILE] += unreachable
-    rnd.held_back = {r.value: n for r, n in counts.items() if r is not Reason.DUE and n}
-    summary = RoundSummary(month=month, sent=sent, segments=rnd.segments, counts=dict(counts), scope=scope_text,
-                           implicit_month=command.month is None, deferred_until=deferred)
-    await to_team(ctx, org, team_round_text(staff.name, summary), f"team-round:{rnd.id}")
+    sent, segments, deferred = 0, 0, None
+    if due:  # a round that can reach nobody is no round: nothing recorded, nothing told to the team
+        rnd, sent, deferred = await _queue_round(ctx, org, staff, month, scope_text, due)
+        segments = rnd.segments
+        unreachable = len(due) - sent
+        counts[Reason.DUE] -= unreachable
+        counts[Reason.NO_MOBILE] += unreachable
+        rnd.held_back = {r.value: n for r, n in counts.items() if r is not Reason.DUE and n}
+    summary = RoundSummary(month=month, sent=sent, segments=segments, counts=dict(counts), scope=scope_text,
+                           implicit_month=command.month is None, deferred_until=deferred, locale=loc,
+                           month_note=note)
+    if sent:
+        await to_team(ctx, org, team_round_text(staff.name, summary), f"team-round:{rnd.id}")
     return [round_reply(summary)]
 
 
@@ -119,80 +139,129 @@ async def _queue_round(ctx: Context, org: Organisation, staff: Staff, month: Mon
     return rnd, len(rows), deferred
 
 
-async def _find_person(ctx: Context, staff: Staff, who: str, recipients: set[int] | None, month: Month,
+async def _find_person(ctx: Context, command: cmd.RemindOne, recipients: set[int] | None, month: Month,
                        org: Organisation) -> Staff:
-    mobile = try_e164(who)
+    loc, region = locale_of(org), region_of(ctx, org)
+    mobile = try_e164(command.who, region)
     if mobile:
-        found = [s for s in await store.staff_by_mobile(ctx.session, mobile) if s.org_id == org.id]
+        found = [s for s in await store.staff_by_mobile(ctx.session, mobile, include_deactivated=True)
+                 if s.org_id == org.id]
     else:
-        found = await store.find_by_name(ctx.session, Staff, org.id, who)
+        found = await store.find_by_name(ctx.session, Staff, org.id, command.who)
+    active = [s for s in found if s.deactivated_at is None]
+    if found and not active:  # the host system no longer has them: say so rather than "no one"
+        raise Refusal(render(loc, "find.deactivated", name=found[0].name))
+    found = active
     if recipients is not None and found:
         lo, hi = month.bounds_utc(ctx.tz(org))
         in_scope = await store.staff_ids_with_shifts(ctx.session, [s.id for s in found], lo, hi, recipients)
         found = [s for s in found if s.id in in_scope]
+    who = command.who_written or command.who
     if not found:
-        raise Refusal(f"Hittar ingen som heter eller har numret '{who}' bland dina assistenter.")
+        raise Refusal(render(loc, "find.no_person", who=who))
     if len(found) > 1:
-        options = "; ".join(f"{s.name} ({display(s.mobile) if s.mobile else 'ingen mobil'})" for s in found[:5])
-        raise Refusal(f"Flera matchar '{who}': {options}. Skriv hela namnet eller mobilnumret.")
+        no_mobile = text(loc, "find.no_mobile")
+        options = "; ".join(f"{s.name} ({display(s.mobile, region) if s.mobile else no_mobile})" for s in found[:5])
+        raise Refusal(render(loc, "find.many_people", who=who, options=options))
     return found[0]
 
 
 async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list[str]:
     org = await store.get_org(ctx.session, staff.org_id)
+    loc = locale_of(org)
     try:
-        month = _resolve_month(ctx, org, command.month)
-        recipients, _ = await _scope(ctx, staff, command)
-        person = await _find_person(ctx, staff, command.who, recipients, month, org)
+        month, note = _resolve_month(ctx, org, command.month)
+        recipients, _ = await _scope(ctx, staff, command, loc)
+        person = await _find_person(ctx, command, recipients, month, org)
     except Refusal as exc:
         return [str(exc)]
-    prefix = "" if command.month else implicit_month_note(month) + "\n"
+    label = month_label(month, loc)
+
+    def reply(key: str, **values) -> list[str]:
+        prefix = "" if command.month else implicit_month_note(month, loc) + "\n"
+        return [prefix + render(loc, key, name=person.name, month=label, **values) + (f"\n{note}" if note else "")]
+
     found = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients,
                                           staff_ids={person.id})
     if not found:
         if await store.count_with_shifts(ctx.session, org.id, month, ctx.tz(org), recipients, {person.id}):
-            reason_text = REASON_TEXT[Reason.NOTHING_TO_REPORT]
-            return [f"{prefix}Ingen påminnelse skickad: {person.name} {reason_text} för {month_label(month)}."]
-        return [f"{prefix}{person.name} har inga pass i {month_label(month)}."]
+            return reply("one.nothing_to_report")
+        return reply("one.no_shifts")
     reason = evaluate(found[0], ctx.now, apply_interval=False)
     if reason is not Reason.DUE:
-        return [f"{prefix}Ingen påminnelse skickad: {person.name} {REASON_TEXT[reason]} för {month_label(month)}."]
-    _, sent, deferred = await _queue_round(ctx, org, staff, month, f"person {person.name}", [person])
+        return reply(f"one.{reason.value}")
+    scope = render(loc, "scope.person", name=person.name)
+    _, sent, deferred = await _queue_round(ctx, org, staff, month, scope, [person])
     if not sent:
-        return [f"{prefix}Ingen påminnelse skickad: {person.name} {REASON_TEXT[Reason.NO_MOBILE]}."]
-    where = f" ({display(person.mobile)})" if person.mobile else ""
-    later = f" Den går ut kl {deferred} (tysta timmar)." if deferred else ""
-    return [f"{prefix}Påminnelse för {month_label(month)} skickad till {person.name}{where}.{later}"]
+        return reply("one.no_mobile")
+    where = f" ({display(person.mobile, region_of(ctx, org))})" if person.mobile else ""
+    later = render(loc, "one.later", time=deferred) if deferred else ""
+    return reply("one.sent", where=where, later=later)
 
 
-STATUS_REASONS = {
-    "ready": {Reason.DUE},
-    "off": {Reason.REMINDERS_OFF, Reason.RECIPIENT_REMINDERS_OFF},
-    "no_mobile": {Reason.NO_MOBILE},
-    "all": {Reason.DUE, Reason.REMINDERS_OFF, Reason.RECIPIENT_REMINDERS_OFF, Reason.NO_MOBILE,
-            Reason.REMINDED_RECENTLY},
-}
+# STATUS's states in the order they are counted and shown; each is a ``status.part.<key>`` in the
+# catalogue. A new state is one more entry here and one more key there.
+STATUS_STATES: tuple[tuple[str, frozenset[Reason]], ...] = (
+    ("ready", frozenset({Reason.DUE})),
+    ("recent", frozenset({Reason.REMINDED_RECENTLY})),
+    # "Nyss påminda" counts reminders the provider took; one still queued (an outage, quiet hours) waits.
+    ("waiting", frozenset({Reason.WAITING})),
+    ("off", frozenset({Reason.REMINDERS_OFF, Reason.RECIPIENT_REMINDERS_OFF})),
+    ("no_mobile", frozenset({Reason.NO_MOBILE})),
+)
+# Shown only when someone is in them.
+STATUS_STATES_IF_ANY = frozenset({"waiting"})
+# Which people each filter lists; "all" lists everyone with a shift, finished included.
+STATUS_REASONS = {"ready": {Reason.DUE}, "off": {Reason.REMINDERS_OFF, Reason.RECIPIENT_REMINDERS_OFF},
+                  "no_mobile": {Reason.NO_MOBILE}}
+
+
+def _left(loc: str, to_report: int, to_sign: int) -> str:
+    """``2 att registrera, 1 att signera``, or ``klar``."""
+    parts = [render(loc, key, n=n) for key, n in (("status.left.report", to_report), ("status.left.sign", to_sign))
+             if n]
+    return text(loc, "list.join").join(parts) if parts else text(loc, "status.left.done")
 
 
 async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[str]:
     org = await store.get_org(ctx.session, staff.org_id)
+    loc = locale_of(org)
     try:
-        month = _resolve_month(ctx, org, command.month)
-        recipients, _ = await _scope(ctx, staff, command)
+        month, note = _resolve_month(ctx, org, command.month)
+        recipients, scope_text = await _scope(ctx, staff, command, loc)
     except Refusal as exc:
         return [str(exc)]
-    candidates = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
-    with_shifts = await store.count_with_shifts(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
+    tz = ctx.tz(org)
+    candidates = await store.select_candidates(ctx.session, org.id, month, tz, recipient_ids=recipients)
+    with_shifts = await store.count_with_shifts(ctx.session, org.id, month, tz, recipient_ids=recipients)
     reasons = {c.staff_id: evaluate(c, ctx.now) for c in candidates}
-    wanted = STATUS_REASONS[command.filter]
-    names = [c.name for c in candidates if reasons[c.staff_id] in wanted]
-    counts = {r: sum(1 for x in reasons.values() if x is r) for r in Reason}
-    counts[Reason.NOTHING_TO_REPORT] = with_shifts - len(candidates)
-    prefix = implicit_month_note(month) + "\n" if command.month is None else ""
-    summary = (f"{prefix}Status {month_label(month)}: {counts[Reason.DUE]} redo, "
-               f"{counts[Reason.REMINDED_RECENTLY]} nyss påminda, "
-               f"{counts[Reason.REMINDERS_OFF] + counts[Reason.RECIPIENT_REMINDERS_OFF]} avstängda, "
-               f"{counts[Reason.NO_MOBILE]} saknar mobil, {counts[Reason.NOTHING_TO_REPORT]} klara.")
+    counted = [(key, sum(1 for r in reasons.values() if r in wanted)) for key, wanted in STATUS_STATES]
+    parts = [render(loc, f"status.part.{key}", n=n) for key, n in counted if n or key not in STATUS_STATES_IF_ANY]
+    parts.append(render(loc, "status.part.done", n=with_shifts - len(candidates)))
+    prefix = implicit_month_note(month, loc) + "\n" if command.month is None else ""
+    head = prefix + render(loc, "status.head", month=month_label(month, loc),
+                           scope=f" ({scope_text})" if scope_text else "", parts=text(loc, "list.join").join(parts))
+    if command.filter == "all":
+        rows = await store.left_by_staff(ctx.session, org.id, month, tz, recipients)
+        names = [render(loc, "status.person", name=name, left=_left(loc, to_report, to_sign))
+                 for _, name, to_report, to_sign in rows]
+        sep = "\n"
+    else:
+        names = [c.name for c in candidates if reasons[c.staff_id] in STATUS_REASONS[command.filter]]
+        sep = text(loc, "list.join")
+    tail = f"\n{note}" if note else ""
     if not names:
-        return [f"{summary}\nIngen {STATUS_HEADINGS[command.filter]}."]
-    return [limit_list(f"{summary}\n{STATUS_HEADINGS[command.filter].capitalize()} ({len(names)}):", names)]
+        return [f"{head}\n{render(loc, f'status.empty.{command.filter}')}{tail}"]
+    listed = render(loc, f"status.list.{command.filter}", n=len(names))
+    return [limit_list(f"{head}\n{listed}", names, sep=sep, locale=loc) + tail]
+
+
+async def suggestion(ctx: Context, staff: Staff, command: cmd.Unknown) -> str | None:
+    """What to offer after a typo, in the organisation's language, with the person's own month
+    (or last month's name when they wrote none)."""
+    if command.suggestion_key is None:
+        return command.suggestion
+    org = await store.get_org(ctx.session, staff.org_id)
+    loc = locale_of(org)
+    month = command.suggestion_month or month_name(resolve_month(None, ctx.today(org)), loc)
+    return render(loc, f"suggest.{command.suggestion_key}", month=month).strip()

@@ -17,7 +17,7 @@ from core import store
 from core.models import CustomerReminder, Organisation
 from core.recipients import Recipient, StaffMember, resolve_recipients
 from core.recurrence import next_due, parse_recurrence
-from core.templates import render
+from core.templates import Rendered, RenderJob, TenantTime
 from handlers.context import Context
 from handlers.outbound import KINDS, rows_to_addresses, to_team
 
@@ -31,6 +31,26 @@ class CustomerReminderRun:
     messages: int = 0
     skipped_due_dates: int = 0  # older due dates passed over while the service was not running
     unreachable: list[str] = field(default_factory=list)  # "reminder: name" with no address for its delivery
+    failed: list[str] = field(default_factory=list)  # "reminder: why": marked, passed over until changed
+    deferred: int = 0  # left for the next tick: their organisation used its rendering time on this one
+
+    def add(self, other: "CustomerReminderRun") -> None:
+        self.reminders += other.reminders
+        self.messages += other.messages
+        self.skipped_due_dates += other.skipped_due_dates
+        self.unreachable += other.unreachable
+        self.failed += other.failed
+        self.deferred += other.deferred
+
+
+# Rendering time one organisation may use in one tick; the rest of its due reminders wait for the
+# next tick, so a costly organisation cannot hold up another's reminders.
+TICK_SECONDS_PER_ORG = 2.0
+
+
+def tick_time() -> TenantTime:
+    """Rendering time per organisation, kept across the batches of one tick."""
+    return TenantTime(TICK_SECONDS_PER_ORG)
 
 
 def _latest_due_to_send(reminder: CustomerReminder, today: date) -> tuple[date, int]:
@@ -55,51 +75,178 @@ def _values(reminder: CustomerReminder, customer_name: str, recipient: Recipient
             "datum": long_date(due, org.locale or "sv"), "dagar_kvar": (due - today).days}
 
 
-async def queue_due_customer_reminders(ctx: Context, limit: int = 500) -> CustomerReminderRun:
-    """Queue every customer reminder whose send day has come (in its organisation's time zone)."""
-    run = CustomerReminderRun()
+@dataclass
+class _Due:
+    """One reminder's due date on its way: who gets it, and where its texts are among the batch's jobs."""
+
+    reminder: CustomerReminder  # as read when planned; the row written is read again (``queue_planned``)
+    org: Organisation
+    customer_name: str
+    due: date
+    skipped: int
+    today: date
+    recipients: list[Recipient]
+    first_job: int
+
+
+@dataclass
+class _Failure:
+    reminder: CustomerReminder
+    org: Organisation
+    customer_name: str
+    problem: str  # English: the follow-up report
+    swedish: str  # the team chat
+
+
+@dataclass
+class DueBatch:
+    """A batch of due reminders worked out, with the texts to render for them (``jobs``)."""
+
+    claimed: int = 0  # 0: nothing is due any more
+    dues: list[_Due] = field(default_factory=list)
+    failures: list[_Failure] = field(default_factory=list)
+    jobs: list[RenderJob] = field(default_factory=list)
+
+
+def _unreadable(reminder: CustomerReminder, org: Organisation, customer_name: str, exc: Exception) -> _Failure:
+    """A stored row this version cannot work out: it fails alone (no values in the log)."""
+    logger.error("customer reminder %s could not be worked out: %s", reminder.id, type(exc).__name__)
+    return _Failure(reminder, org, customer_name, f"could not be worked out ({type(exc).__name__})",
+                    "påminnelsen kunde inte räknas ut")
+
+
+async def plan_due_customer_reminders(ctx: Context, limit: int = 500,
+                                      tick: TenantTime | None = None) -> DueBatch:
+    """Read the next batch of reminders whose send day has come (in each organisation's time zone)
+    and work out each one's due date, recipients and texts to render. Reads only.
+
+    The texts are rendered after this transaction (``Renderer.render_many(batch.jobs)``), so a
+    costly one holds no lock, and written by ``queue_planned`` in the next.
+    """
+    tick = tick or tick_time()
     # Tomorrow in UTC covers every organisation's today; each is checked against its own below.
-    reminders = await store.claim_due_customer_reminders(ctx.session, ctx.now.date() + timedelta(days=1), limit)
+    reminders = await store.claim_due_customer_reminders(ctx.session, ctx.now.date() + timedelta(days=1), limit,
+                                                         skip_orgs=tick.exhausted())
+    batch = DueBatch(claimed=len(reminders))
     if not reminders:
-        return run
+        return batch
     orgs = await store.orgs_by_ids(ctx.session, [r.org_id for r in reminders])
     customers = await store.customers_by_ids(ctx.session, [r.customer_id for r in reminders])
     staff_of: dict[str, list[StaffMember]] = {}
     for s in await store.staff_with_roles(ctx.session, orgs, ("admin", "inspector")):
         staff_of.setdefault(s.org_id, []).append(StaffMember(s.id, s.name, tuple(s.role_list()), s.area, s.email,
                                                              s.mobile))
-    rows: list[dict] = []
     for reminder in reminders:
         org, customer = orgs[reminder.org_id], customers[reminder.customer_id]
-        today = ctx.today(org)
-        if reminder.send_on > today:
+        try:
+            item = _plan(ctx, reminder, org, customer, staff_of.get(reminder.org_id, []), batch.jobs)
+        except Exception as exc:
+            batch.failures.append(_unreadable(reminder, org, customer.name, exc))
             continue
-        due, skipped = _latest_due_to_send(reminder, today)
-        recipients = resolve_recipients(reminder.recipients, customer.contacts or [], customer.area,
-                                        staff_of.get(reminder.org_id, []))
-        queued, unreached = _rows_for(ctx, org, reminder, customer.name, recipients, due, today)
+        if item is not None:
+            batch.dues.append(item)
+    return batch
+
+
+async def queue_planned(ctx: Context, batch: DueBatch, results: list[Rendered]) -> CustomerReminderRun:
+    """Queue the batch's messages with their rendered texts, in one transaction.
+
+    Each reminder stands alone: one that cannot be worked out or rendered is marked failed with why
+    (the team hears it once; the tick passes it over until an import changes it) and the rest go on.
+    A reminder that changed since it was planned (another process queued it, an import changed
+    it) or that another process holds now is left for the next tick.
+    """
+    run, rows, changes = CustomerReminderRun(), [], []
+    planned = [d.reminder for d in batch.dues] + [f.reminder for f in batch.failures]
+    state = await store.lock_customer_reminders(ctx.session, [r.id for r in planned])
+    current = {r.id for r in planned if state.get(r.id) == store.customer_reminder_state(r)}
+    failures = [f for f in batch.failures if f.reminder.id in current]
+    for item in batch.dues:
+        if item.reminder.id not in current:
+            continue
+        mine = results[item.first_job:item.first_job + len(item.recipients)]
+        bad = next((r for r in mine if not r.ok and r.code != "deferred"), None)
+        if bad is None and any(r.code == "deferred" for r in mine):
+            run.deferred += 1  # still due and unmarked: the next tick takes it
+            continue
+        if bad is not None:
+            failures.append(_Failure(item.reminder, item.org, item.customer_name, bad.reason, bad.swedish))
+            continue
+        try:
+            queued, unreached, following = _outcome(ctx, item, [r.text for r in mine])
+        except Exception as exc:
+            failures.append(_unreadable(item.reminder, item.org, item.customer_name, exc))
+            continue
+        changes.append(await _queue(ctx, item, queued, unreached, following, run))
         rows += queued
-        if not recipients:
-            unreached = ["inga mottagare: " + ", ".join(ROLE_NAMES[r] for r in reminder.recipients)]
-        reminder.last_unreached = unreached
-        if unreached:
-            # Nothing is lost quietly: the team hears who the reminder did not reach, and why.
-            run.unreachable += [f"{reminder.external_id}: {u}" for u in unreached]
-            await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {customer.name} "
-                                    f"({long_date(due, org.locale or 'sv')}) nådde inte "
-                                    f"{'någon' if not queued else 'alla'}: {'; '.join(unreached)}.",
-                          f"team-customer-unreached:{reminder.id}:{due.isoformat()}")
-        run.reminders += 1
-        run.skipped_due_dates += skipped
-        following = next_due(reminder.first_due, parse_recurrence(reminder.recurrence, "stored reminder", []),
-                             after=due)
-        reminder.last_sent_due, reminder.next_due = due, following
-        reminder.send_on = following - timedelta(days=reminder.days_before) if following else None
+    for failure in failures:
+        changes.append(await _mark_failed(ctx, failure, run))
+    await store.update_customer_reminders(ctx.session, changes)
     await store.enqueue(ctx.session, rows)
     run.messages = len(rows)
-    logger.info("customer reminders: %d due, %d messages queued, %d older due dates passed over, %d unreachable",
-                run.reminders, run.messages, run.skipped_due_dates, len(run.unreachable))
+    logger.info("customer reminders: %d due, %d messages queued, %d older due dates passed over, %d unreachable, "
+                "%d failed, %d deferred", run.reminders, run.messages, run.skipped_due_dates, len(run.unreachable),
+                len(run.failed), run.deferred)
     return run
+
+
+def _plan(ctx: Context, reminder: CustomerReminder, org: Organisation, customer, staff: list[StaffMember],
+          jobs: list[RenderJob]) -> _Due | None:
+    """The due date to send and its recipients, with a render job per recipient; None if not yet due."""
+    today = ctx.today(org)
+    if reminder.send_on > today:
+        return None
+    due, skipped = _latest_due_to_send(reminder, today)
+    recipients = resolve_recipients(reminder.recipients, customer.contacts or [], customer.area, staff)
+    item = _Due(reminder, org, customer.name, due, skipped, today, recipients, len(jobs))
+    jobs += [RenderJob(reminder.text, _values(reminder, customer.name, r, due, today, org), group=str(reminder.id),
+                       tenant=reminder.org_id) for r in recipients]
+    return item
+
+
+def _outcome(ctx: Context, item: _Due, bodies: list[str]) -> tuple[list[dict], list[str], date | None]:
+    """The due date's outbox rows, whom it does not reach and why, and the next due date (pure)."""
+    reminder = item.reminder
+    text_of = {id(r): body for r, body in zip(item.recipients, bodies)}
+    queued, unreached = rows_to_addresses(
+        ctx, item.org, item.recipients, KINDS[reminder.delivery], lambda r: text_of[id(r)],
+        key_prefix=delivery_key_prefix(reminder.id, item.due), kind="customer-reminder",
+        subject=f"{reminder.title}: {item.customer_name}")
+    if not item.recipients:
+        unreached = ["inga mottagare: " + ", ".join(ROLE_NAMES[r] for r in reminder.recipients)]
+    following = next_due(reminder.first_due, parse_recurrence(reminder.recurrence, "stored reminder", []),
+                         after=item.due)
+    return queued, unreached, following
+
+
+async def _queue(ctx: Context, item: _Due, queued: list[dict], unreached: list[str], following: date | None,
+                 run: CustomerReminderRun) -> dict:
+    """The due date as sent and the schedule moved on (the reminder's change); the team hears whom
+    it did not reach."""
+    reminder, org = item.reminder, item.org
+    if unreached:
+        # Nothing is lost quietly: the team hears who the reminder did not reach, and why.
+        run.unreachable += [f"{reminder.external_id}: {u}" for u in unreached]
+        await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {item.customer_name} "
+                                f"({long_date(item.due, org.locale or 'sv')}) nådde inte "
+                                f"{'någon' if not queued else 'alla'}: {'; '.join(unreached)}.",
+                      f"team-customer-unreached:{reminder.id}:{item.due.isoformat()}")
+    run.reminders += 1
+    run.skipped_due_dates += item.skipped
+    return {"id": reminder.id, "last_unreached": unreached, "last_sent_due": item.due, "next_due": following,
+            "send_on": following - timedelta(days=reminder.days_before) if following else None}
+
+
+async def _mark_failed(ctx: Context, failure: _Failure, run: CustomerReminderRun) -> dict:
+    """The reminder marked failed with why (its change); the team hears it once. Its due date stays,
+    for after the fix."""
+    reminder, org = failure.reminder, failure.org
+    run.failed.append(f"{reminder.external_id}: {failure.problem}")
+    due = long_date(reminder.next_due, org.locale or "sv") if reminder.next_due else "okänt datum"
+    await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {failure.customer_name} ({due}) skickades "
+                            f"inte: {failure.swedish}. Den väntar tills den ändras i en ny import.",
+                  f"team-customer-failed:{reminder.id}:{int(ctx.now.timestamp())}")
+    return {"id": reminder.id, "failed_reason": failure.problem[:300]}
 
 
 def delivery_key_prefix(reminder_id: int, due: date) -> str:
@@ -121,20 +268,12 @@ async def follow_up(ctx: Context, org_id: str, customer: str | None = None, limi
         "recipients": r.recipients, "active": r.active, "recurrence": r.recurrence,
         "next_due": _iso(r.next_due), "send_on": _iso(r.send_on), "last_sent_due": _iso(r.last_sent_due),
         "last_deliveries": deliveries.get(r.id, []), "last_unreached": r.last_unreached or [],
+        "failed": {"due": _iso(r.next_due), "reason": r.failed_reason} if r.failed_reason else None,
     } for r, customer_id in rows]
 
 
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
-
-
-def _rows_for(ctx: Context, org: Organisation, reminder: CustomerReminder, customer_name: str,
-              recipients: list[Recipient], due: date, today: date) -> tuple[list[dict], list[str]]:
-    return rows_to_addresses(
-        ctx, org, recipients, KINDS[reminder.delivery],
-        lambda r: render(reminder.text, _values(reminder, customer_name, r, due, today, org)),
-        key_prefix=delivery_key_prefix(reminder.id, due), kind="customer-reminder",
-        subject=f"{reminder.title}: {customer_name}")
 
 
 async def contact_wrote(ctx: Context, mobile: str, command, body: str, provider_key: str) -> list[str]:

@@ -6,12 +6,12 @@ became of every message.
 """
 from __future__ import annotations
 
-from jinja2 import UndefinedError
+from dataclasses import dataclass, field
 
 from core import store
-from core.models import Organisation
+from core.models import NotificationTemplate, Organisation
 from core.recipients import Recipient
-from core.templates import render
+from core.templates import Rendered, RenderJob
 from handlers.context import Context
 from handlers.outbound import KINDS, rows_to_addresses, to_team
 
@@ -28,8 +28,32 @@ def _plain(value: object) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
+@dataclass
+class EventPlan:
+    """A checked event: each template with its recipients, and the texts to render (``jobs``)."""
+
+    event_id: str
+    event_type: str
+    customer_id: int | None
+    values: dict
+    templates: list[tuple[NotificationTemplate, list[Recipient], int]]  # (template, recipients, first job)
+    jobs: list[RenderJob] = field(default_factory=list)
+    # Who cannot be reached whatever the texts say (the host no longer has them), found while planning.
+    unreached: list[str] = field(default_factory=list)
+
+
 async def receive_event(ctx: Context, org: Organisation, event: object) -> dict:
-    """Queue the event's notifications, or raise EventRefused listing what to change (nothing written)."""
+    """Queue the event's notifications, or raise EventRefused listing what to change (nothing written).
+
+    All in ``ctx``'s transaction; the API renders between two transactions instead (``plan_event``,
+    the renderer, ``queue_event``), so a costly text holds no lock.
+    """
+    plan = await plan_event(ctx, org, event)
+    return await queue_event(ctx, org, plan, await ctx.templates.render_many(plan.jobs))
+
+
+async def plan_event(ctx: Context, org: Organisation, event: object) -> EventPlan:
+    """Check the event and find each template's recipients (reads only); raise EventRefused."""
     problems: list[str] = []
     if not isinstance(event, dict):
         raise EventRefused(['send JSON like {"id": "e1", "type": "work_shift", "customer": "k1", '
@@ -57,32 +81,54 @@ async def receive_event(ctx: Context, org: Organisation, event: object) -> dict:
         problems.append(f"'customer' {customer_id!r} is not stored; import the customer first")
     if problems:
         raise EventRefused(problems)
-    new_id = await store.claim_event(ctx.session, {
-        "org_id": org.id, "external_id": event_id, "event_type": event_type,
-        "customer_id": customer.id if customer else None, "values": values, "received_at": ctx.now})
-    if new_id is None:  # the host sent it again: it was acted on the first time
-        return {"event": event_id, "repeat": True, "queued": 0, "unreached": []}
-
     staff = await store.staff_by_external_ids(ctx.session, org.id, [s for t in templates for s in t.staff_recipients])
-    rows, unreached = [], []
+    plan = EventPlan(event_id, event_type, customer.id if customer else None, values, [])
     for template in templates:
         recipients = [Recipient(s.name, s.email, s.mobile, s.id) for sid in template.staff_recipients
                       if (s := staff.get(sid)) is not None]
-        if customer is not None:
+        # Staff the host no longer has (deactivated) are not told; say so rather than drop them quietly.
+        plan.unreached += [f"mall {template.external_id}: personal {sid} är avslutad"
+                           for sid in template.staff_recipients if sid not in staff]
+        if customer is not None and customer.deactivated_at is None:
             recipients += [Recipient(c["name"], c.get("email"), c.get("mobile")) for c in customer.contacts or []
                            if set(c.get("roles", [])) & set(template.contact_roles)]
+        elif customer is not None and template.contact_roles:  # the host no longer has the customer
+            plan.unreached.append(f"mall {template.external_id}: kunden {customer.name} är avslutad, "
+                                  "dess kontakter fick inget")
+        plan.templates.append((template, recipients, len(plan.jobs)))
+        plan.jobs += [RenderJob(template.text, {"kund": customer.name if customer else "", "mottagare": r.name,
+                                                "rubrik": template.title, "typ": event_type, "händelse": values},
+                                group=str(template.id), tenant=org.id) for r in recipients]
+    return plan
 
-        def body_for(recipient: Recipient) -> str:
-            try:
-                return render(template.text, {"kund": customer.name if customer else "", "mottagare": recipient.name,
-                                              "rubrik": template.title, "typ": event_type, "händelse": values})
-            except UndefinedError as exc:
-                raise EventRefused([f"template {template.external_id!r} uses a value the event lacks ({exc.message});"
-                                    " send it under 'values'"]) from None
 
+async def queue_event(ctx: Context, org: Organisation, plan: EventPlan, results: list[Rendered]) -> dict:
+    """Store the event once and queue its rendered notifications; raise EventRefused (nothing written)
+    when a text needs a value the event lacks. A template whose text cannot be rendered otherwise
+    (too costly, an error) fails alone: named with why among the unreached, the others go."""
+    event_id, event_type = plan.event_id, plan.event_type
+    for template, recipients, first in plan.templates:
+        lacking = next((r for r in results[first:first + len(recipients)] if r.code == "undefined"), None)
+        if lacking is not None:
+            raise EventRefused([f"template {template.external_id!r} uses a value the event lacks "
+                                f"({lacking.problem}); send it under 'values'"])
+    new_id = await store.claim_event(ctx.session, {
+        "org_id": org.id, "external_id": event_id, "event_type": event_type, "customer_id": plan.customer_id,
+        "values": plan.values, "received_at": ctx.now})
+    if new_id is None:  # the host sent it again: it was acted on the first time
+        return {"event": event_id, "repeat": True, "queued": 0, "unreached": []}
+
+    rows, unreached = [], list(plan.unreached)
+    for template, recipients, first in plan.templates:
+        mine = results[first:first + len(recipients)]
+        bad = next((r for r in mine if not r.ok), None)
+        if bad is not None:  # this template's messages fail alone, with why; the others go
+            unreached.append(f"mall {template.external_id}: {bad.swedish}")
+            continue
+        text_of = {id(r): result.text for r, result in zip(recipients, mine)}
         queued, missed = rows_to_addresses(
-            ctx, org, recipients, KINDS[template.delivery], body_for, key_prefix=f"event:{new_id}:{template.id}:",
-            kind="event-notification", subject=template.title)
+            ctx, org, recipients, KINDS[template.delivery], lambda r: text_of[id(r)],
+            key_prefix=f"event:{new_id}:{template.id}:", kind="event-notification", subject=template.title)
         rows += queued
         unreached += missed if recipients else [f"mall {template.external_id}: inga mottagare"]
     await store.enqueue(ctx.session, rows)

@@ -15,6 +15,8 @@ from core.buffer import REASONS
 from handlers.context import Context
 
 LEASE = timedelta(minutes=10)
+NOT_ACKNOWLEDGED = ("not in this batch, or its lease ran out (those visits are offered again): "
+                    "take them from a new poll")
 MAX_BATCH = 100
 
 
@@ -39,8 +41,7 @@ async def acknowledge(ctx: Context, org_id: str, batch: str, ids: list[str]) -> 
     missing = sorted(set(ids) - set(done))
     answer: dict = {"acknowledged": done, "not_acknowledged": missing}
     if missing:
-        answer["note"] = ("not in this batch, or its lease ran out (those visits are offered again): "
-                          "take them from a new poll")
+        answer["note"] = NOT_ACKNOWLEDGED
     return answer
 
 

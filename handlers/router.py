@@ -144,9 +144,10 @@ async def dispatch(ctx: Context, people: list[Staff], command, body: str, provid
     leader = next((p for p in people if is_coordinator(p)), None)
     if isinstance(command, cmd.COORDINATOR_COMMANDS) or isinstance(command, cmd.Malformed):
         if leader is None:
-            return [text.NOT_YOURS]
+            return [text.render_for(await assistant.locale_of(ctx, people), "not_yours")]
         if isinstance(command, cmd.Malformed):
-            return [command.problem]
+            locale = await assistant.locale_of(ctx, [leader])
+            return [text.render_for(locale, command.key, **command.values) if command.key else command.problem]
         if isinstance(command, cmd.RemindAll):
             return await coordinator.remind_all(ctx, leader, command)
         if isinstance(command, cmd.RemindOne):
@@ -160,12 +161,13 @@ async def dispatch(ctx: Context, people: list[Staff], command, body: str, provid
         return await assistant.start(ctx, people)
     if isinstance(command, cmd.Help):
         if leader:
-            return [text.HELP_COORDINATOR]
+            return [text.help_coordinator(await assistant.locale_of(ctx, [leader]))]
         return [text.assistant_reply("help", await assistant.locale_of(ctx, people))]
     assert isinstance(command, cmd.Unknown)
     if leader is not None:
-        return [text.unknown_reply(command.suggestion, coordinator=True)]
+        return [text.unknown_reply(await coordinator.suggestion(ctx, leader, command), coordinator=True,
+                                   locale=await assistant.locale_of(ctx, [leader]))]
     if command.suggestion and len(command.text.split()) == 1:
-        return [text.unknown_reply(command.suggestion, coordinator=False,
+        return [text.unknown_reply(await coordinator.suggestion(ctx, people[0], command), coordinator=False,
                                    locale=await assistant.locale_of(ctx, people))]
     return await assistant.free_text(ctx, people, command.text, provider_key)

@@ -1,8 +1,10 @@
-"""The JSON API for host systems (bearer ``PAMINN_API_KEY``), health and metrics."""
+"""The JSON API for host systems (bearer keys per organisation and scope, or the operator's
+``PAMINN_API_KEY``), health and metrics."""
 from __future__ import annotations
 
 import hmac
 import json
+import re
 from pathlib import Path
 
 from aiohttp import web
@@ -10,7 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.imports import ImportError_, run_import
 from core import store
-from core.models import Organisation
+from core.api_access import OPERATOR, Access, hash_key, mask_personal_numbers, outcome_counts
+from core.models import ApiKey, Organisation
 from handlers import event_notifications, integration_buffer
 from handlers.customer_reminders import follow_up
 from webhooks.intake import BodyTooLarge, JSONRefused, is_ascii_number, parse_json, read_body
@@ -21,15 +24,132 @@ MAX_IMPORT = 50 * 1024 * 1024
 MAX_SMALL_BODY = 64 * 1024  # acknowledgements, events
 
 
-def _authorised(request: web.Request) -> None:
-    key = request.app[SERVICES].settings.api_key
-    if not key:
-        raise web.HTTPNotFound(text="the API is off: set PAMINN_API_KEY")
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {key}".encode()):
-        request.app[SERVICES].metrics.rejected.labels("api", "auth").inc()
-        raise web.HTTPUnauthorized(text="send Authorization: Bearer <PAMINN_API_KEY>",
-                                   headers={"WWW-Authenticate": "Bearer"})
+ACCESS = web.RequestKey("api_access", Access)
+AUDIT_ORG = web.RequestKey("api_audit_org", str)  # the import's organisation, named in its body
+PUBLIC = {"/api/v1/openapi.json"}
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+ORG_ROUTE = "/api/v1/organisations/{org}"
+# Every /api/v1 route and the scope it needs. A route not listed here needs "buffer" under …/buffer/,
+# "read" for GET and "import" for anything that changes data, so a new route is never left open.
+ROUTE_SCOPES = {
+    ("POST", "/api/v1/import"): "import",
+    ("POST", ORG_ROUTE + "/events"): "events",
+    ("GET", ORG_ROUTE + "/events/{event}"): "read",
+    ("GET", ORG_ROUTE + "/customer-reminders"): "read",
+    ("GET", ORG_ROUTE + "/audit"): "read",
+    ("POST", ORG_ROUTE + "/buffer/poll"): "buffer",
+    ("POST", ORG_ROUTE + "/buffer/ack"): "buffer",
+    ("GET", ORG_ROUTE + "/buffer/waiting"): "buffer",
+}
+# Only the buffer's batch carries personal numbers as they are; everywhere else they are masked.
+UNMASKED = {("POST", ORG_ROUTE + "/buffer/poll"): "buffer"}
+_BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def _authorised(request: web.Request) -> Access:
+    """Who the door let in (every /api/v1 route but the OpenAPI file passes ``api_door`` first)."""
+    return request[ACCESS]
+
+
+def scope_for(method: str, route: str) -> str:
+    method = "GET" if method == "HEAD" else method
+    if (method, route) in ROUTE_SCOPES:
+        return ROUTE_SCOPES[(method, route)]
+    if route.startswith(ORG_ROUTE + "/buffer/"):
+        return "buffer"
+    return "read" if method == "GET" else "import"
+
+
+def _unauthorised(services, message: str, error: str | None = None) -> web.HTTPUnauthorized:
+    services.metrics.rejected.labels("api", "auth").inc()
+    challenge = 'Bearer realm="paminn"' + (f', error="{error}"' if error else "")
+    return web.HTTPUnauthorized(text=json.dumps({"error": message}), content_type="application/json",
+                                headers={"WWW-Authenticate": challenge})
+
+
+async def _authenticate(request: web.Request, session) -> tuple[Access, ApiKey | None]:
+    """The operator (PAMINN_API_KEY) or an organisation's live key; 401 otherwise (404 while the API is off)."""
+    services = request.app[SERVICES]
+    operator_key = services.settings.api_key
+    given = _BEARER.match(request.headers.get("Authorization", ""))
+    token = given.group(1) if given else None
+    if token is not None and operator_key and hmac.compare_digest(token.encode(), operator_key.encode()):
+        return Access(actor=OPERATOR, org_id=None, scopes=frozenset()), None
+    key = await store.active_api_key(session, hash_key(token)) if token is not None else None
+    if key is not None:
+        return Access(actor=key.name, org_id=key.org_id, scopes=frozenset(key.scope_list()), key_id=key.id), key
+    if not operator_key and not await store.any_active_api_key(session):
+        raise web.HTTPNotFound(text=json.dumps({"error": "the API is off: set PAMINN_API_KEY, or create a key "
+                                                         "with `paminn keys create --org ORG --name NAME --scope …`"}),
+                               content_type="application/json")
+    if token is None:
+        raise _unauthorised(services, "send Authorization: Bearer <your key>")
+    raise _unauthorised(services, "this key is unknown or revoked; ask the operator for a key "
+                                  "(`paminn keys create`)", "invalid_token")
+
+
+@web.middleware
+async def api_door(request: web.Request, handler):
+    """Every /api/v1 route: who calls (401), whether their key reaches the organisation (404, as if it did not
+    exist) and has the route's scope (403); then the write's audit row and the masking of personal numbers."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else None
+    if (not request.path.startswith("/api/v1/") or request.match_info.http_exception is not None
+            or route in PUBLIC):
+        return await handler(request)
+    services = request.app[SERVICES]
+    scope = scope_for(request.method, route)
+    async with services.sessions.begin() as session:
+        access, key = await _authenticate(request, session)
+        org_id = request.match_info.get("org")
+        if org_id is not None and not access.reaches(org_id):
+            services.metrics.rejected.labels("api", "organisation").inc()
+            raise _no_organisation(org_id)
+        if not access.may(scope):
+            services.metrics.rejected.labels("api", "scope").inc()
+            raise web.HTTPForbidden(text=json.dumps({
+                "error": f"this key lacks the scope {scope!r}, which {request.method} {route} needs; "
+                         f"the key has {', '.join(sorted(access.scopes)) or 'none'}"}),
+                content_type="application/json")
+        if key is not None:
+            await store.touch_api_key(session, key, services.clock())
+    request[ACCESS] = access
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        await _after(request, access, route, exc)
+        raise
+    await _after(request, access, route, response)
+    return response
+
+
+async def _after(request: web.Request, access: Access, route: str, response: web.StreamResponse) -> None:
+    if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
+        return
+    if not (UNMASKED.get((request.method, route)) and access.may(UNMASKED[(request.method, route)])):
+        text = response.body.decode("utf-8", "replace")
+        masked = mask_personal_numbers(text)
+        if masked != text:
+            response.body = masked.encode("utf-8")
+    if request.method in WRITES:
+        await _audit(request, access, route, response)
+
+
+async def _audit(request: web.Request, access: Access, route: str, response: web.Response) -> None:
+    """Record a write that passed the door, whatever came of it (counts only; no names or numbers)."""
+    services = request.app[SERVICES]
+    org_id = request.match_info.get("org") or request.get(AUDIT_ORG)
+    if not org_id or not _plausible_id(org_id) or not access.reaches(org_id):
+        return
+    try:
+        answer = json.loads(response.body) if response.content_type == "application/json" else None
+    except ValueError:
+        answer = None
+    async with services.sessions.begin() as session:
+        if await store.get_org(session, org_id) is None:  # a refused import of a new organisation: no one's
+            return
+        await store.add_audit(session, org_id=org_id, actor=access.actor, method=request.method, route=route,
+                              status=response.status, outcome=outcome_counts(answer), at=services.clock())
 
 
 def _error(status: int, message: str, **extra) -> web.Response:
@@ -44,6 +164,12 @@ async def import_data(request: web.Request) -> web.Response:
         doc = parse_json(await read_body(request, MAX_IMPORT, "an import document"))
     except JSONRefused as exc:
         return _error(400, f"{exc}; nothing was written")
+    named = (doc.get("organisation") or {}).get("id") if isinstance(doc, dict) \
+        and isinstance(doc.get("organisation"), dict) else None
+    if isinstance(named, str):
+        if not _authorised(request).reaches(named):  # another organisation's, or one only the operator may create
+            raise _no_organisation(named)
+        request[AUDIT_ORG] = named
     try:
         counts = await run_import(request.app[SERVICES], doc)
     except ImportError_ as exc:
@@ -56,12 +182,23 @@ async def customer_reminders(request: web.Request) -> web.Response:
     _authorised(request)
     services = request.app[SERVICES]
     org_id, customer = request.match_info["org"], request.query.get("customer")
-    if customer is not None and not _plausible_id(customer):
-        return _error(400, "'customer' must be a customer's id as imported (at most 64 printable characters)")
+    if customer is not None and not _id_text(customer):
+        return _error(400, "'customer' must be a customer's id as imported (1 to 64 characters, no control "
+                           "characters)")
     async with services.sessions() as session:
         await _organisation(session, org_id)
-        report = await follow_up(services.context(session), org_id, customer)
+        # An id no customer can have (control characters: PostgreSQL's text cannot even hold NUL) matches none.
+        report = await follow_up(services.context(session), org_id, customer) \
+            if customer is None or _plausible_id(customer) else []
     return web.json_response({"customer_reminders": report})
+
+
+_ID_TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # as the OpenAPI file has ids: minLength, maxLength, pattern
+
+
+def _id_text(value: str) -> bool:
+    """An id as the OpenAPI file describes it: 1–64 characters, no control characters."""
+    return _ID_TEXT.fullmatch(value) is not None
 
 
 def _plausible_id(value: str) -> bool:
@@ -69,12 +206,18 @@ def _plausible_id(value: str) -> bool:
     return 0 < len(value) <= 64 and value.isprintable()
 
 
+def _no_organisation(org_id: str) -> web.HTTPNotFound:
+    """The answer for an organisation that does not exist, and for one the caller's key does not reach."""
+    named = mask_personal_numbers(repr(org_id[:64]))
+    return web.HTTPNotFound(text=json.dumps({"error": f"no organisation {named}; import it first"}),
+                            content_type="application/json")
+
+
 async def _organisation(session, org_id: str) -> Organisation:
     """The organisation named in the path; a 404 that says what to do when there is none."""
     org = await store.get_org(session, org_id) if _plausible_id(org_id) else None
     if org is None:
-        raise web.HTTPNotFound(text=json.dumps({"error": f"no organisation {org_id[:64]!r}; import it first"}),
-                               content_type="application/json")
+        raise _no_organisation(org_id)
     return org
 
 
@@ -114,15 +257,21 @@ async def buffer_ack(request: web.Request) -> web.Response:
     body, problem = await _small_json(request, "an acknowledgement", ACK_EXAMPLE)
     if problem is not None and problem.status == 413:
         return problem
-    if (not isinstance(body, dict) or not isinstance(body.get("batch"), str) or not _plausible_id(body["batch"])
+    if (not isinstance(body, dict) or not isinstance(body.get("batch"), str) or not _id_text(body["batch"])
             or not isinstance(body.get("ids"), list)
-            or not all(isinstance(i, str) and _plausible_id(i) for i in body["ids"])
+            or not all(isinstance(i, str) and _id_text(i) for i in body["ids"])
             or len(body["ids"]) > integration_buffer.MAX_BATCH):
         return _error(400, f"send JSON like {ACK_EXAMPLE} (at most {integration_buffer.MAX_BATCH} ids)")
     async with services.sessions.begin() as session:
         await _organisation(session, request.match_info["org"])
+        # Ids no visit can have (unprintable ones) are not acknowledged, and never reach the database.
+        ids = [i for i in body["ids"] if _plausible_id(i)] if _plausible_id(body["batch"]) else []
         answer = await integration_buffer.acknowledge(services.context(session), request.match_info["org"],
-                                                      body["batch"], body["ids"])
+                                                      body["batch"], ids) \
+            if ids else {"acknowledged": [], "not_acknowledged": []}
+        if len(ids) < len(body["ids"]):
+            answer = {**answer, "not_acknowledged": sorted(set(body["ids"]) - set(answer["acknowledged"])),
+                      "note": integration_buffer.NOT_ACKNOWLEDGED}
     services.metrics.buffer.labels("acknowledged").inc(len(answer["acknowledged"]))
     return web.json_response(answer)
 
@@ -148,7 +297,11 @@ async def post_event(request: web.Request) -> web.Response:
     try:
         async with services.sessions.begin() as session:
             org = await _organisation(session, org_id)
-            answer = await event_notifications.receive_event(services.context(session), org, event)
+            plan = await event_notifications.plan_event(services.context(session), org, event)
+        # Rendered between the two transactions, off the event loop: a costly text holds no lock.
+        results = await services.templates.render_many(plan.jobs)
+        async with services.sessions.begin() as session:
+            answer = await event_notifications.queue_event(services.context(session), org, plan, results)
     except event_notifications.EventRefused as exc:
         services.metrics.events.labels("refused").inc()
         return _error(422, "the event was refused; nothing was sent", problems=exc.problems)
@@ -170,6 +323,42 @@ async def get_event(request: web.Request) -> web.Response:
     if report is None:
         return _error(404, f"no event {event_id[:64]!r} in {org_id!r}")
     return web.json_response(report)
+
+
+async def get_audit(request: web.Request) -> web.Response:
+    """GET the organisation's API writes, newest first (``?limit=``, default 50, at most 500)."""
+    _authorised(request)
+    services = request.app[SERVICES]
+    raw_limit = request.query.get("limit", str(AUDIT_DEFAULT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= AUDIT_MAX:
+        return _error(400, f"'limit' must be a whole number from 1 to {AUDIT_MAX}")
+    async with services.sessions() as session:
+        await _organisation(session, request.match_info["org"])
+        rows = await store.audit_rows(session, request.match_info["org"], int(raw_limit))
+    return web.json_response({"items": [{
+        "at": row.at.isoformat(), "actor": row.actor, "method": row.method, "route": row.route,
+        "status": row.status, "outcome": row.outcome} for row in rows]})
+
+
+AUDIT_DEFAULT, AUDIT_MAX = 50, 500
+DELETE_NAMES = {"customer_reminder": "customer reminder", "notification_template": "notification template",
+                "visit": "visit"}
+
+
+def _delete_route(kind: str, param: str):
+    async def delete_record(request: web.Request) -> web.Response:
+        """DELETE one record by its host id; the messages it has not sent yet are cancelled."""
+        _authorised(request)
+        services = request.app[SERVICES]
+        org_id, record = request.match_info["org"], request.match_info[param]
+        async with services.sessions.begin() as session:
+            await _organisation(session, org_id)
+            cancelled = await store.delete_record(session, kind, org_id, record, services.clock()) \
+                if _plausible_id(record) else None
+        if cancelled is None:
+            return _error(404, f"no {DELETE_NAMES[kind]} {record[:64]!r} in {org_id[:64]!r}")
+        return web.json_response({"deleted": record, "cancelled_messages": cancelled})
+    return delete_record
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -216,6 +405,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app.middlewares.append(api_door)
     app.router.add_post("/api/v1/import", import_data)
     app.router.add_get("/api/v1/organisations/{org}/customer-reminders", customer_reminders)
     app.router.add_post("/api/v1/organisations/{org}/buffer/poll", buffer_poll)
@@ -223,6 +413,12 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/organisations/{org}/buffer/waiting", buffer_waiting)
     app.router.add_post("/api/v1/organisations/{org}/events", post_event)
     app.router.add_get("/api/v1/organisations/{org}/events/{event}", get_event)
+    app.router.add_get("/api/v1/organisations/{org}/audit", get_audit)
+    app.router.add_delete("/api/v1/organisations/{org}/customer-reminders/{reminder}",
+                          _delete_route("customer_reminder", "reminder"))
+    app.router.add_delete("/api/v1/organisations/{org}/notification-templates/{template}",
+                          _delete_route("notification_template", "template"))
+    app.router.add_delete("/api/v1/organisations/{org}/visits/{visit}", _delete_route("visit", "visit"))
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

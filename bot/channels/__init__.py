@@ -27,6 +27,10 @@ class SendResult:
     error_code: str | None = None
     error_message: str | None = None
     retry_after: float | None = None
+    # The provider looks unreachable or broken (no connection, a timeout, a 5xx), as opposed to
+    # refusing this one message or asking us to slow down: enough of these in a row and the
+    # dispatcher marks the channel down.
+    outage: bool = False
 
 
 class CannotTell(Exception):

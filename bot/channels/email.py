@@ -67,14 +67,14 @@ class EmailChannel:
         except aiosmtplib.SMTPRecipientsRefused:
             return SendResult("failed", error_code="rcpt", error_message="recipient refused")
         except aiosmtplib.SMTPConnectError as exc:  # connect timeouts included: nothing left us
-            return SendResult("retry", error_code="connect", error_message=type(exc).__name__)
+            return SendResult("retry", error_code="connect", error_message=type(exc).__name__, outage=True)
         except aiosmtplib.SMTPResponseException as exc:
             if 400 <= exc.code < 500:
                 return SendResult("retry", error_code=str(exc.code), error_message="temporary SMTP error")
             return SendResult("failed", error_code=str(exc.code), error_message="SMTP refused the message")
         except (aiosmtplib.SMTPException, OSError) as exc:
             # Cut off during the conversation: the server may or may not have taken it.
-            return SendResult("unknown", error_code="transport", error_message=type(exc).__name__)
+            return SendResult("unknown", error_code="transport", error_message=type(exc).__name__, outage=True)
         return SendResult("sent", status="sent")
 
     async def find_sent(self, msg: Outgoing) -> str | None:

@@ -88,9 +88,11 @@ class TelegramChannel:
             return SendResult("failed", error_code="400", error_message="bad_request")
         except NetworkError as exc:  # TimedOut included
             if never_left(exc):
-                return SendResult("retry", error_code="network", error_message=type(exc.__cause__).__name__)
+                return SendResult("retry", error_code="network", error_message=type(exc.__cause__).__name__,
+                                  outage=True)
             # The request may have reached Telegram: in doubt, never blindly send again.
-            return SendResult("unknown", error_code="transport", error_message=type(exc.__cause__ or exc).__name__)
+            return SendResult("unknown", error_code="transport", error_message=type(exc.__cause__ or exc).__name__,
+                              outage=True)
         message_id = getattr(result, "message_id", None)
         return SendResult("sent", provider_id=f"tg:{msg.address}:{message_id}" if message_id else None,
                           status="delivered")

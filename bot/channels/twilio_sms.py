@@ -15,8 +15,9 @@ from twilio.rest import Client
 from bot.channels import Outgoing, SendResult
 
 logger = logging.getLogger(__name__)
-# The library logs request bodies at INFO; message bodies must never reach the logs.
-logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+# The library logs request URLs, numbers and bodies at INFO, under twilio.http_client and (the async
+# client we use) twilio.async_http_client: hold their parent quiet (bot/logs.py does so too).
+logging.getLogger("twilio").setLevel(logging.WARNING)
 
 _last_retry_after: contextvars.ContextVar[float | None] = contextvars.ContextVar("retry_after", default=None)
 
@@ -85,18 +86,19 @@ class TwilioSMS:
             return self._classify(exc)
         except aiohttp.ClientConnectorError as exc:
             # Never connected: nothing can have been sent.
-            return SendResult("retry", error_code="connect", error_message=type(exc).__name__)
+            return SendResult("retry", error_code="connect", error_message=type(exc).__name__, outage=True)
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
             # The request may have reached Twilio: check its message list before any resend.
-            return SendResult("unknown", error_code="transport", error_message=type(exc).__name__)
+            return SendResult("unknown", error_code="transport", error_message=type(exc).__name__, outage=True)
         return SendResult("sent", provider_id=created.sid, status=created.status)
 
     @staticmethod
     def _classify(exc: TwilioRestException) -> SendResult:
         code = str(exc.code) if exc.code else str(exc.status)
         if exc.status == 429 or exc.status >= 500:
+            # 429 is Twilio asking us to slow down (it is up); a 5xx is Twilio failing.
             return SendResult("retry", error_code=code, error_message=f"HTTP {exc.status}",
-                              retry_after=_last_retry_after.get())
+                              retry_after=_last_retry_after.get(), outage=exc.status >= 500)
         reason = PERMANENT.get(exc.code or 0)
         if reason:
             return SendResult("failed", error_code=str(exc.code), error_message=reason[0])

@@ -1,7 +1,8 @@
 """A loopback fake of Twilio's REST API: speaks its wire format, records what it was asked.
 
 Faults are scripted per request: push entries onto ``faults`` and each Messages.json POST
-takes the next one (``None`` = answer normally).
+takes the next one (``None`` = answer normally). For an outage, set ``down``: every request is
+answered 503 and nothing is created, until it is cleared.
 """
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ class Fault:
 class FakeTwilio:
     messages: list[SentSMS] = field(default_factory=list)
     faults: list[Fault | None] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # the To of every create request, in arrival order
     requests: int = 0
+    down: bool = False
     auth_seen: set = field(default_factory=set)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     server: TestServer | None = None
@@ -79,6 +82,10 @@ class FakeTwilio:
         if request.match_info["sid"] != ACCOUNT_SID:
             return web.json_response({"code": 20404, "message": "not found", "status": 404}, status=404)
         form = await request.post()
+        if self.down:
+            return web.json_response({"code": 20503, "message": "Service unavailable", "more_info": "",
+                                      "status": 503}, status=503)
+        self.asked.append(form.get("To", ""))
         fault = self.faults.pop(0) if self.faults else None
         if fault and fault.delay and not fault.status and not fault.drop:
             # Like Twilio, finish creating the message even if the client has given up waiting.
@@ -110,6 +117,8 @@ class FakeTwilio:
         return msg
 
     async def _list(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.json_response({"code": 20503, "message": "Service unavailable", "status": 503}, status=503)
         to = request.query.get("To")
         found = [self._resource(m, "sent") for m in self.messages if to is None or m.to == to]
         return web.json_response({"messages": found, "page": 0, "page_size": 50, "uri": request.path,

@@ -69,7 +69,7 @@ async def test_21211_marks_number_invalid(harness):
     await harness.dispatch()
     harness.clock.advance(hours=3)
     assert await harness.sms(COORD, "PÅMINN Anna maj") == [
-        "Ingen påminnelse skickad: Anna Andersson saknar mobilnummer för maj 2026."]
+        "Ingen påminnelse för maj 2026 skickad: Anna Andersson har inget mobilnummer."]
     # A corrected number from the host system is tried again.
     doc = may_org()
     doc["staff"][2]["mobile"] = "+46701234500"
