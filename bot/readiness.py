@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Awaitable, Callable, TypeVar
 
-from sqlalchemy import Integer, String, and_, case, column, func, or_, select, table, text
+from sqlalchemy import Integer, String, and_, case, column, func, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.db import READ_ONLY, _select_one
 from core.models import Base, OutboxMessage, UTCDateTime
 
 logger = logging.getLogger(__name__)
@@ -133,11 +134,12 @@ class Readiness:
 
     async def _ping(self) -> None:
         async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+            await conn.run_sync(_select_one)  # outside a transaction: it waits for no writer
 
     async def _snapshot(self) -> Snapshot:
         now = self.clock()
         async with self.engine.connect() as conn:
+            conn = await conn.execution_options(**{READ_ONLY: True})
             backlog, retrying = await read_backlog(conn, now)
             if READ_CHANNEL_STATE_TABLE:
                 states, source = await read_channel_state_table(conn), "channel_state"

@@ -92,58 +92,27 @@ async def test_a_message_deferred_to_the_morning_is_not_counted_as_late(harness)
     assert body["outbox"]["oldest_pending_seconds"] == {}
 
 
-class Stall:
-    """Make the database stop answering: a held SQLite write lock, or a PostgreSQL path that hangs."""
-
-    def __init__(self, db_url: str):
-        self.db_url = db_url
-        self.proxy: StallingProxy | None = None
-        self._lock: sqlite3.Connection | None = None
-
-    async def app_url(self) -> str:
-        if self.db_url.startswith("sqlite"):
-            return self.db_url
-        url = make_url(self.db_url)
-        self.proxy = await StallingProxy(url.host, url.port or 5432).start()
-        return url.set(host="127.0.0.1", port=self.proxy.port).render_as_string(hide_password=False)
-
-    def start(self) -> None:
-        if self.proxy is not None:
-            self.proxy.stall()
-            return
-        self._lock = sqlite3.connect(make_url(self.db_url).database, isolation_level=None)
-        self._lock.execute("BEGIN IMMEDIATE")  # every writer (and our BEGIN IMMEDIATE) waits
-
-    def stop(self) -> None:
-        if self.proxy is not None:
-            self.proxy.resume()
-        if self._lock is not None:
-            self._lock.execute("ROLLBACK")
-            self._lock.close()
-            self._lock = None
-
-    async def close(self) -> None:
-        self.stop()
-        if self.proxy is not None:
-            await self.proxy.close()
-
-
 @pytest.fixture
-async def stalled_harness(db_url, fake_twilio, clock):
-    stall = Stall(db_url)
-    h = await start_harness(await stall.app_url(), fake_twilio, clock, PAMINN_INBOUND_WAIT="2")
-    h.stall = stall
+async def proxied_harness(db_url, fake_twilio, clock):
+    """The app reaching PostgreSQL through a proxy that can stall (a hung server, a partition)."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("a SQLite file has no network path to stall; a held write lock does not stall reads")
+    url = make_url(db_url)
+    proxy = await StallingProxy(url.host, url.port or 5432).start()
+    app_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    h = await start_harness(app_url, fake_twilio, clock)
+    h.proxy = proxy
     yield h
-    stall.stop()
+    proxy.resume()
     await h.client.close()
-    await stall.close()
+    await proxy.close()
 
 
-async def test_a_stalled_database_makes_readyz_503_within_the_bound_while_healthz_stays_200(stalled_harness):
-    h = stalled_harness
+async def test_a_stalled_database_makes_readyz_503_within_the_bound_while_healthz_stays_200(proxied_harness):
+    h = proxied_harness
     await load(h, may_org())
     await h.sms(COORD, "PÅMINN ALLA maj")
-    h.stall.start()
+    h.proxy.stall()
     started = time.monotonic()
     health = await h.client.get("/healthz")
     assert health.status == 200 and (await health.json())["database"]["reachable"] is False
@@ -158,7 +127,7 @@ async def test_a_stalled_database_makes_readyz_503_within_the_bound_while_health
     assert gauge(metrics, "paminn_database_up") == 0.0
     assert gauge(metrics, "paminn_outbox_backlog", channel="sms", status="pending") is None  # unknown, not 0
     assert gauge(metrics, "paminn_inbound_total", channel="sms", outcome="new") == 1.0  # counters still there
-    h.stall.stop()
+    h.proxy.resume()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         status, body = await readyz(h)
@@ -166,6 +135,42 @@ async def test_a_stalled_database_makes_readyz_503_within_the_bound_while_health
             break
         await asyncio.sleep(0.2)
     assert status == 200 and body["outbox"]["backlog"][0]["count"] == 4
+
+
+async def test_a_long_write_elsewhere_does_not_slow_health_readiness_or_metrics(harness, db_url):
+    """Reads wait for no writer: a SQLite write transaction held open, a PostgreSQL table locked
+    against writes (an import, a long round in another process)."""
+    h = harness
+    await load(h, may_org())
+    await h.sms(COORD, "PÅMINN ALLA maj")
+    lock = None
+    if db_url.startswith("sqlite"):
+        lock = sqlite3.connect(make_url(db_url).database, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+    else:
+        import asyncpg
+
+        url = make_url(db_url)
+        lock = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, database=url.database,
+                                     server_settings={"search_path": url.query["search_path"]})
+        await lock.execute("BEGIN")
+        await lock.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
+    try:
+        started = time.monotonic()
+        assert (await (await h.client.get("/healthz")).json())["database"]["reachable"] is True
+        status, body = await readyz(h)
+        metrics = await (await h.client.get("/metrics")).text()
+        elapsed = time.monotonic() - started
+    finally:
+        if db_url.startswith("sqlite"):
+            lock.execute("ROLLBACK")
+            lock.close()
+        else:
+            await lock.execute("ROLLBACK")
+            await lock.close()
+    assert status == 200 and body["outbox"]["backlog"][0]["count"] == 4
+    assert gauge(metrics, "paminn_outbox_backlog", channel="sms", status="pending") == 4.0
+    assert elapsed < 0.5, elapsed
 
 
 async def test_channel_states_are_read_from_the_dispatchers_channel_state_table(harness):
