@@ -16,6 +16,7 @@ from bot.db import make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
 from bot.logs import quiet_libraries
 from bot.inbound import InboundBatcher, handle_in_transaction
+from bot.readiness import Readiness
 from bot.routing import Routes
 from bot.services import Services, utcnow
 from bot.template_workers import TemplateWorkers
@@ -56,9 +57,11 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     services = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                         routes=Routes.from_settings(settings), clock=clock)
     services.channels = build_channels(settings, settings.public_url)
+    services.readiness = Readiness(engine, lambda: list(services.channels), clock)
     services.templates = TemplateWorkers(size=settings.template_workers,
                                          limits=replace(LIMITS, seconds=settings.template_seconds))
-    services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts))
+    services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts),
+                                      wait=settings.inbound_wait)
     if settings.telegram_bot_token:
         from bot.channels.telegram import TelegramChannel
         from bot.telegram_app import build_application

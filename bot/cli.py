@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -221,6 +222,12 @@ def cmd_serve(args, settings: Settings) -> int:
 
     from bot.app import create_app
 
+    if args.workers > 1:
+        # Before anything is counted: the workers' counters go to one directory, emptied of an
+        # earlier run's (counters this process keeps, if it was given one, land there too).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_directory()
+    elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
     if args.demo_if_empty:
         async def seed(services):
             if await database_is_empty(services):
@@ -264,7 +271,9 @@ def supervise_workers(args, host: str) -> int:
     """Run N `paminn serve` processes on one port (SO_REUSEPORT); restart any that dies.
 
     Migrations already ran in this parent, so workers start on a schema at head. Any worker
-    takes any webhook; dispatchers share the outbox through row claims and leases.
+    takes any webhook; dispatchers share the outbox through row claims and leases. Workers keep
+    their Prometheus counters in one directory (PROMETHEUS_MULTIPROC_DIR), so a scrape that lands
+    on any of them reports the sum of all.
     """
     import signal
     import subprocess
@@ -273,7 +282,8 @@ def supervise_workers(args, host: str) -> int:
     command = [sys.executable, "-m", "bot.cli", "serve", "--host", host, "--port", str(args.port), "--reuse-port"]
     if args.expose_simulator is not None:
         command += ["--expose-simulator", args.expose_simulator]
-    workers = [subprocess.Popen(command) for _ in range(args.workers)]
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR") or metrics_directory()}
+    workers = [subprocess.Popen(command, env=env) for _ in range(args.workers)]
     stopping = False
 
     def stop(signum, _frame):
@@ -289,11 +299,33 @@ def supervise_workers(args, host: str) -> int:
             if worker.poll() is not None and not stopping:
                 print(f"paminn serve: worker {worker.pid} exited ({worker.returncode}); starting another",
                       file=sys.stderr, flush=True)
-                workers[i] = subprocess.Popen(command)
+                workers[i] = subprocess.Popen(command, env=env)
         time.sleep(0.5)
     for worker in workers:
         worker.wait(timeout=15)
     return 0
+
+
+def metrics_directory() -> str:
+    """Where workers keep their counters: PROMETHEUS_MULTIPROC_DIR if set, else a new temporary
+    directory removed at exit. Files of an earlier run are removed first, as prometheus-client
+    requires (they would add old counts to the new ones); a restarted worker's files stay, so
+    counters never go backwards."""
+    import atexit
+    import shutil
+    import tempfile
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not given:
+        directory = tempfile.mkdtemp(prefix="paminn-metrics-")
+        atexit.register(shutil.rmtree, directory, True)
+        return directory
+    path = Path(given)
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        if old.name.split("_", 1)[0] in ("counter", "histogram", "gauge", "summary"):
+            old.unlink()
+    return str(path)
 
 
 # ---------------------------------------------------------------- API keys (docs/api-keys.md)

@@ -50,6 +50,7 @@ class Settings:
     send_timeout: float = 15.0
     lease_seconds: float = 60.0
     team_ack_window: float = 60.0
+    inbound_wait: float = 10.0  # s an inbound webhook waits for the database before answering 503
     # Outages (docs/outages.md): how long a message is retried (organisations may set their own),
     # the longest pause between tries, how many transient failures in a row mark a channel down,
     # how often a down channel is probed, and how long shutdown waits for sends in flight.
@@ -131,6 +132,7 @@ class Settings:
             team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
+            inbound_wait=number("PAMINN_INBOUND_WAIT", 10.0),
             message_validity=validity,
             retry_max_backoff=number("PAMINN_RETRY_MAX_BACKOFF", 300.0),
             channel_down_after=int(down_after),
@@ -140,6 +142,13 @@ class Settings:
             template_workers=max(1, int(number("PAMINN_TEMPLATE_WORKERS", 2))),
             template_seconds=number("PAMINN_TEMPLATE_SECONDS", 0.5) or 0.5,
         )
+        if settings.public_url and ("#" in settings.public_url or "?" in settings.public_url):
+            raise ConfigError(f"PAMINN_PUBLIC_URL must be the service's base URL (e.g. https://paminn.example.se), "
+                              "without '?' or '#': Twilio's connection overrides go on the webhook URL in "
+                              "Twilio's console, e.g. https://paminn.example.se/webhooks/twilio/sms#rc=3&rp=ct,rt,5xx")
+        if not 0 < settings.inbound_wait < 15:
+            raise ConfigError(f"PAMINN_INBOUND_WAIT={settings.inbound_wait:g} must be above 0 and below 15 "
+                              "(seconds): Twilio gives up on a webhook after 15 s; e.g. 10")
         if settings.lease_seconds <= settings.send_timeout:
             raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "
                               f"PAMINN_SEND_TIMEOUT ({settings.send_timeout:g}): a claim must outlive a send")

@@ -8,6 +8,7 @@ from alembic.config import Config
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+READ_ONLY = "paminn_read_only"  # execution option: this connection only reads (SQLite: plain BEGIN)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -35,7 +36,9 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
         def _sqlite_begin(conn):
             # IMMEDIATE takes the write lock up front, so concurrent writers wait (busy_timeout)
             # instead of failing when their read snapshot went stale before their first write.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A connection marked read_only (health and metrics reads) takes no lock: WAL readers
+            # do not wait for a writer.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     parsed = make_url(url)

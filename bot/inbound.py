@@ -8,12 +8,23 @@ per batch instead of per text.
 
 If a batch fails, each of its texts is retried in a transaction of its own, so one bad text
 cannot take the others down with it.
+
+The wait is bounded (``wait``, PAMINN_INBOUND_WAIT): Twilio gives up on a webhook after 15 s, so
+a batch still in the database when its oldest text has waited that long is cancelled (its
+transaction rolls back, nothing is stored) and its texts are answered "unavailable" (the webhook
+says 503 with Retry-After, and Twilio's retry is acted on once, later). A batch that is merely slow
+(a row lock held elsewhere) does not hold unrelated texts behind it: after ``overtake`` seconds the
+next texts start a batch of their own beside it, up to ``lanes`` batches at a time.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
 from core import store
 from handlers.router import Handled, InboundText, handle_inbound_batch
@@ -21,46 +32,179 @@ from handlers.router import Handled, InboundText, handle_inbound_batch
 logger = logging.getLogger(__name__)
 
 HandleBatch = Callable[[list[InboundText]], Awaitable[list[Handled]]]
+DEFAULT_WAIT = 10.0  # seconds: well inside Twilio's 15-second webhook timeout
+
+
+class InboundUnavailable(RuntimeError):
+    """The text was not handled because the database did not answer in time (or at all): try again later."""
+
+
+class InboundFailed(RuntimeError):
+    """The text could not be handled (a bug, bad data): not stored, the provider may retry it."""
+
+
+@dataclass
+class _Waiting:
+    text: InboundText
+    future: asyncio.Future
+    arrived: float = field(default_factory=time.monotonic)
 
 
 class InboundBatcher:
-    def __init__(self, handle_batch: HandleBatch, max_batch: int = 200) -> None:
+    def __init__(self, handle_batch: HandleBatch, max_batch: int = 200, *, wait: float = DEFAULT_WAIT,
+                 overtake: float = 1.0, lanes: int = 4) -> None:
         self._handle_batch = handle_batch
         self._max_batch = max_batch
-        self._waiting: list[tuple[InboundText, asyncio.Future]] = []
-        self._worker: asyncio.Task | None = None
+        self._wait = wait
+        self._overtake = overtake
+        self._lanes = lanes
+        self._waiting: list[_Waiting] = []
+        self._running: dict[asyncio.Task, tuple[float, set[str]]] = {}  # batch -> (started, senders)
+        self._pump: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._abandoned: set[asyncio.Task] = set()  # cancelled handlers still unwinding (a stuck driver)
 
     async def submit(self, text: InboundText) -> Handled:
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((text, future))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain())
+        self._waiting.append(_Waiting(text, future))
+        self._wake.set()
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._run())
         # If the request goes away the text is still handled: a cancelled wait must not cancel the batch.
         return await asyncio.shield(future)
 
     async def close(self) -> None:
-        """Finish what was handed in (at shutdown)."""
-        if self._worker is not None:
-            await self._worker
+        """Finish what was handed in (at shutdown); each batch is bounded by the wait."""
+        while self._pump is not None and not self._pump.done():
+            await asyncio.wait({self._pump})
+        if self._abandoned:  # give cancelled handlers a moment to roll back before the engine closes
+            await asyncio.wait(set(self._abandoned), timeout=2)
 
-    async def _drain(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting[:self._max_batch], self._waiting[self._max_batch:]
-            try:
-                outcomes = await self._handle_batch([text for text, _ in batch])
-            except Exception:
-                logger.warning("a batch of %d inbound text(s) failed; handling each on its own", len(batch))
-                for text, future in batch:
-                    try:
-                        (outcome,) = await self._handle_batch([text])
-                    except Exception:
-                        logger.exception("an inbound text could not be handled; the provider will retry it")
-                        _settle(future, error=True)
-                    else:
-                        _settle(future, outcome)
+    async def _run(self) -> None:
+        """Start batches: at once when none runs, beside the running ones when they all are slow."""
+        while self._waiting or self._running:
+            self._wake.clear()
+            now = time.monotonic()
+            self._expire_queued(now)
+            batch = self._next_batch(now)
+            if batch:
+                task = asyncio.create_task(self._batch(batch))
+                self._running[task] = (now, {item.text.sender for item in batch})
+                task.add_done_callback(self._finished)
                 continue
-            for (_, future), outcome in zip(batch, outcomes):
-                _settle(future, outcome)
+            await self._sleep(self._next_wakeup(now))
+
+    def _next_batch(self, now: float) -> list[_Waiting]:
+        """The next texts to start, in arrival order. Beside a slow batch, a sender's later texts wait
+        for the batch holding their earlier one: a person's texts are still acted on in order."""
+        if not self._waiting:
+            return []
+        if self._running:
+            if len(self._running) >= self._lanes or any(now - started < self._overtake
+                                                        for started, _ in self._running.values()):
+                return []
+        busy = set().union(*(senders for _, senders in self._running.values()))
+        batch, rest = [], []
+        for item in self._waiting:
+            if len(batch) < self._max_batch and item.text.sender not in busy:
+                batch.append(item)
+            else:
+                busy.add(item.text.sender)  # keep this sender's later texts behind this one
+                rest.append(item)
+        self._waiting = rest
+        return batch
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._running.pop(task, None)
+        self._wake.set()
+
+    def _next_wakeup(self, now: float) -> float | None:
+        """Until the oldest queued text runs out of time, or the running batches all turn slow."""
+        if not self._waiting:
+            return None  # a finished batch or a new text wakes us
+        times = [self._waiting[0].arrived + self._wait]
+        if self._running and len(self._running) < self._lanes:
+            slow_at = max(started for started, _ in self._running.values()) + self._overtake
+            if slow_at > now:
+                times.append(slow_at)
+        return max(0.0, min(times) - now)
+
+    async def _sleep(self, timeout: float | None) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def _expire_queued(self, now: float) -> None:
+        """Texts that waited their whole bound in the queue (every lane stuck) are never started."""
+        keep = []
+        for item in self._waiting:
+            if now - item.arrived >= self._wait:
+                _settle(item.future, error=InboundUnavailable("the database did not answer in time"))
+            else:
+                keep.append(item)
+        self._waiting = keep
+
+    async def _batch(self, batch: list[_Waiting]) -> None:
+        deadline = batch[0].arrived + self._wait
+        try:
+            outcomes = await self._bounded([w.text for w in batch], deadline)
+        except InboundUnavailable as exc:
+            for item in batch:
+                _settle(item.future, error=exc)
+            return
+        except Exception:
+            logger.warning("a batch of %d inbound text(s) failed; handling each on its own", len(batch))
+            for item in batch:
+                try:
+                    (outcome,) = await self._bounded([item.text], deadline)
+                except InboundUnavailable as exc:
+                    _settle(item.future, error=exc)
+                except Exception:
+                    logger.exception("an inbound text could not be handled; the provider will retry it")
+                    _settle(item.future, error=InboundFailed("inbound text not handled"))
+                else:
+                    _settle(item.future, outcome)
+            return
+        for item, outcome in zip(batch, outcomes):
+            _settle(item.future, outcome)
+
+    async def _bounded(self, texts: list[InboundText], deadline: float) -> list[Handled]:
+        """Handle ``texts`` unless ``deadline`` passes first: then cancel (roll back) and raise.
+
+        The cancelled handler is not waited for: a driver blocked in a thread (SQLite's busy wait)
+        finishes unwinding in the background, while the webhook is already answered.
+        """
+        task = asyncio.create_task(self._handle_batch(texts))
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        if not done:
+            task.cancel()
+            self._abandoned.add(task)
+            task.add_done_callback(_forget(self._abandoned))
+            logger.warning("%d inbound text(s) not handled within %.0f s; answered unavailable",
+                           len(texts), self._wait)
+            raise InboundUnavailable("the database did not answer in time")
+        try:
+            return task.result()
+        except (DBAPIError, PoolTimeout, OSError, TimeoutError) as exc:
+            if isinstance(exc, DBAPIError) and not _unavailable(exc):
+                raise
+            logger.warning("%d inbound text(s) not handled: the database is unavailable (%s); answered "
+                           "unavailable", len(texts), type(exc).__name__)
+            raise InboundUnavailable("the database is unavailable") from exc
+
+
+def _unavailable(exc: DBAPIError) -> bool:
+    """A lost or refused connection, a lock or statement timeout: the database, not the text."""
+    return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+
+
+def _forget(tasks: set[asyncio.Task]):
+    def done(task: asyncio.Task) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("a cancelled inbound batch ended with %s", type(task.exception()).__name__)
+    return done
 
 
 async def handle_in_transaction(services, texts: list[InboundText]) -> list[Handled]:
@@ -73,10 +217,10 @@ async def handle_in_transaction(services, texts: list[InboundText]) -> list[Hand
     return handled
 
 
-def _settle(future: asyncio.Future, outcome: Handled | None = None, error: bool = False) -> None:
+def _settle(future: asyncio.Future, outcome: Handled | None = None, error: Exception | None = None) -> None:
     if future.done():
         return
-    if error:
-        future.set_exception(RuntimeError("inbound text not handled"))
+    if error is not None:
+        future.set_exception(error)
     else:
         future.set_result(outcome)

@@ -16,6 +16,7 @@ from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.inbound import InboundUnavailable
 from core import store
 from core.phones import try_e164
 from handlers.router import InboundText
@@ -25,6 +26,7 @@ from webhooks.keys import SERVICES
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
+RETRY_AFTER = "5"  # seconds; Twilio's own retry timing is set by #rc/#rp, this is for other clients
 FORWARDED_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
@@ -100,7 +102,14 @@ async def inbound_sms(request: web.Request) -> web.Response:
         services.metrics.rejected.labels("sms", "fields").inc()
         raise web.HTTPBadRequest(text="MessageSid and From are required")
     sender = try_e164(sender) or sender[:64]
-    handled = await services.inbound.submit(InboundText("sms", sid, sender, body))
+    try:
+        handled = await services.inbound.submit(InboundText("sms", sid, sender, body))
+    except InboundUnavailable:
+        # Nothing was stored and nothing answered: Twilio retries 5xx when the webhook URL carries
+        # connection overrides (#rc=…&rp=…,5xx), and the retry is acted on once.
+        services.metrics.inbound.labels("sms", "unavailable").inc()
+        raise web.HTTPServiceUnavailable(text="the database is not answering; try again shortly",
+                                         headers={"Retry-After": RETRY_AFTER}) from None
     services.metrics.inbound.labels("sms", "new" if handled.new else "duplicate").inc()
     services.metrics.latency.labels("sms").observe(time.perf_counter() - started)
     return twiml(handled.replies)

@@ -60,3 +60,64 @@ async def test_a_request_that_goes_away_does_not_stop_its_text():
         await waiting
     await batcher.close()
     assert done == ["SM0"]
+
+
+async def test_a_batch_stuck_past_the_wait_is_cancelled_and_answered_unavailable_within_the_bound():
+    from bot.inbound import InboundUnavailable
+
+    committed: list[str] = []
+    release = asyncio.Event()
+
+    async def handle(batch):
+        await release.wait()  # a table lock held elsewhere
+        committed.extend(t.provider_id for t in batch)
+        return [Handled(["ok"], True) for _ in batch]
+
+    batcher = InboundBatcher(handle, wait=0.3)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(InboundUnavailable):
+        await batcher.submit(texts(1)[0])
+    assert 0.3 <= asyncio.get_running_loop().time() - started < 0.5
+    release.set()
+    await asyncio.sleep(0.05)
+    assert committed == []  # the cancelled batch never got to its commit
+    assert (await batcher.submit(texts(1)[0])).replies == ["ok"]  # the retry is acted on
+    await batcher.close()
+
+
+async def test_a_slow_batch_does_not_hold_unrelated_texts_behind_it():
+    async def handle(batch):
+        if any(t.body == "slow" for t in batch):
+            await asyncio.sleep(5)  # waits for a row lock another process holds
+        return [Handled([t.body], True) for t in batch]
+
+    batcher = InboundBatcher(handle, wait=1.0, overtake=0.1)
+    loop = asyncio.get_running_loop()
+    slow = asyncio.create_task(batcher.submit(InboundText("sms", "SMslow", "+46700000001", "slow")))
+    await asyncio.sleep(0.01)
+    started = loop.time()
+    quick = await batcher.submit(InboundText("sms", "SMquick", "+46700000002", "quick"))
+    assert quick.replies == ["quick"] and loop.time() - started < 0.3  # it started its own batch beside
+    with pytest.raises(Exception) as caught:
+        await slow
+    assert type(caught.value).__name__ == "InboundUnavailable"
+    await batcher.close()
+
+
+async def test_beside_a_slow_batch_a_senders_later_text_still_waits_for_their_earlier_one():
+    order: list[str] = []
+
+    async def handle(batch):
+        if any(t.body == "STOPP" for t in batch):
+            await asyncio.sleep(0.4)  # slow, but inside the bound
+        order.extend(t.body for t in batch)
+        return [Handled([t.body], True) for t in batch]
+
+    batcher = InboundBatcher(handle, wait=2.0, overtake=0.1)
+    first = asyncio.create_task(batcher.submit(InboundText("sms", "SM1", "+46700000001", "STOPP")))
+    await asyncio.sleep(0.01)
+    later = asyncio.create_task(batcher.submit(InboundText("sms", "SM2", "+46700000001", "START")))
+    other = asyncio.create_task(batcher.submit(InboundText("sms", "SM3", "+46700000002", "OK")))
+    await asyncio.gather(first, later, other)
+    assert order == ["OK", "STOPP", "START"]  # the other sender overtook; this sender's texts kept their order
+    await batcher.close()
