@@ -188,7 +188,9 @@ class ReminderRound(Base):
 
 class ReminderHistory(Base):
     __tablename__ = "reminder_history"
-    __table_args__ = (Index("ix_history_staff_month", "staff_id", "month", "sent_at"),)
+    __table_args__ = (Index("ix_history_staff_month", "staff_id", "month", "sent_at"),
+                      # A month's history per organisation (escalation's count every tick, the month's selection).
+                      Index("ix_history_org_month", "org_id", "month", "staff_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))

@@ -34,8 +34,6 @@ logger = logging.getLogger(__name__)
 # A slot missed while the service was down still runs when it comes back within this long
 # (and outside quiet hours); older slots are passed over: a round a day late helps no one.
 CATCH_UP = timedelta(hours=12)
-# Escalation looks at organisations with a reminder this recent, for the current and last month.
-ESCALATION_LOOKBACK = timedelta(days=62)
 
 
 @dataclass
@@ -181,8 +179,7 @@ async def run_auto_rounds(services) -> AutoRun:
             logger.exception("automatic round for organisation %s failed; the next tick tries again", org.id)
             run.failed_orgs.append(org.id)
     async with services.sessions.begin() as session:
-        ctx = services.context(session)
-        orgs = await store.orgs_with_reminders_since(session, ctx.now - ESCALATION_LOOKBACK)
+        orgs = await store.all_orgs(session)
     for org in orgs:
         try:
             async with services.sessions.begin() as session:

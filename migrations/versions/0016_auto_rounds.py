@@ -18,6 +18,7 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     op.add_column("organisations", sa.Column("auto_rounds", sa.JSON(), nullable=True))
     op.add_column("organisations", sa.Column("escalate_after", sa.Integer(), nullable=True))
+    op.create_index("ix_history_org_month", "reminder_history", ["org_id", "month", "staff_id"])
     op.create_table(
         "auto_round_slots",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -43,6 +44,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("escalations")
     op.drop_table("auto_round_slots")
+    op.drop_index("ix_history_org_month", table_name="reminder_history")
     with op.batch_alter_table("organisations") as batch:
         batch.drop_column("escalate_after")
         batch.drop_column("auto_rounds")
