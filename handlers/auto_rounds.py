@@ -134,7 +134,9 @@ async def escalate(ctx: Context, org: Organisation, month: Month) -> tuple[int, 
     loc = locale_of(org)
     head = render(loc, "escalation.head", month=month_label(month, loc), times=threshold)
     not_before = next_allowed(ctx.now, ctx.quiet(org), tz)
-    batch = min(claimed)  # one escalation run's messages share a key part: a later run is a new message
+    # The batch's key part: an assistant is escalated once per month, so the smallest id among
+    # those claimed now names this batch alone; a later batch is a new message.
+    batch = min(claimed)
     rows = []
     for recipient_id, assistants in sorted(told.items()):
         names = sorted(unfinished[a].name for a in assistants if a != recipient_id)
@@ -162,12 +164,12 @@ async def run_auto_rounds(services) -> AutoRun:
     transaction, so one that fails (logged, tried again next tick) holds up no other."""
     run = AutoRun()
     async with services.sessions.begin() as session:
-        orgs = await store.orgs_with_auto_rounds(session)
-    for org in orgs:
+        auto_ids = [org.id for org in await store.orgs_with_auto_rounds(session)]
+    for org_id in auto_ids:
         try:
             async with services.sessions.begin() as session:
                 ctx = services.context(session)
-                org = await store.get_org(session, org.id)  # as it is now, in this transaction
+                org = await store.get_org(session, org_id)  # as it is now, in this transaction
                 slot_at = due_slot(org, ctx) if org is not None and org.auto_rounds else None
                 if slot_at is None:
                     continue
@@ -175,20 +177,21 @@ async def run_auto_rounds(services) -> AutoRun:
             if queued is not None:
                 run.rounds += 1
                 run.summaries += queued
-        except Exception:
-            logger.exception("automatic round for organisation %s failed; the next tick tries again", org.id)
-            run.failed_orgs.append(org.id)
+        except Exception:  # a rolled-back row is unreadable here: name it by the id read before
+            logger.exception("automatic round for organisation %s failed; the next tick tries again", org_id)
+            run.failed_orgs.append(org_id)
     async with services.sessions.begin() as session:
-        orgs = await store.all_orgs(session)
-    for org in orgs:
+        all_ids = [org.id for org in await store.all_orgs(session)]
+    for org_id in all_ids:
         try:
             async with services.sessions.begin() as session:
                 ctx = services.context(session)
-                for month in escalation_months(org, ctx):
+                org = await store.get_org(session, org_id)
+                for month in escalation_months(org, ctx) if org is not None else []:
                     people, messages = await escalate(ctx, org, month)
                     run.escalated += people
                     run.escalation_messages += messages
         except Exception:
-            logger.exception("escalation for organisation %s failed; the next tick tries again", org.id)
-            run.failed_orgs.append(org.id)
+            logger.exception("escalation for organisation %s failed; the next tick tries again", org_id)
+            run.failed_orgs.append(org_id)
     return run

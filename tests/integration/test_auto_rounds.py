@@ -63,6 +63,23 @@ async def test_a_slot_runs_exactly_once_across_two_processes_and_a_restart(harne
     assert await harness.scalar("SELECT count(*) FROM reminder_rounds WHERE requested_by IS NULL") == 1
 
 
+async def test_an_organisation_whose_round_fails_holds_up_no_other(harness, fake_twilio):
+    from sqlalchemy import update
+
+    from core.models import Organisation
+
+    await load(harness, {"organisation": {"id": "org0", "name": "Trasig AB",
+                                          "auto_rounds": [{"day": 2, "time": "09:30"}]}})
+    await load(harness, may_org(auto_rounds=[{"day": 2, "time": "09:30"}]))
+    async with harness.services.sessions.begin() as session:  # a stored value this version cannot read
+        await session.execute(update(Organisation).where(Organisation.id == "org0")
+                              .values(auto_rounds=[{"day": 2, "time": "late"}]))
+    run = await run_auto_rounds(harness.services)
+    assert (run.rounds, run.failed_orgs) == (1, ["org0"])
+    await harness.dispatch()
+    assert fake_twilio.to(COORD) == [SUMMARY]
+
+
 async def test_a_slot_missed_into_quiet_hours_runs_when_they_end_within_twelve_hours(harness, fake_twilio, clock):
     await load(harness, may_org(auto_rounds=[{"day": 2, "time": "20:30"}]))
     clock.now = datetime(2026, 6, 2, 18, 0, tzinfo=timezone.utc)  # 20:00: before the slot
