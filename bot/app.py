@@ -128,6 +128,9 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
                      id="dispatch", next_run_time=datetime.now(timezone.utc))
         tick.add_job(_customer_reminder_tick, "interval", args=[services], seconds=60, id="customer-reminders",
                      next_run_time=datetime.now(timezone.utc))
+        # Automatic rounds and escalation: every process ticks; each slot and escalation is claimed once.
+        tick.add_job(_auto_round_tick, "interval", args=[services], seconds=60, id="auto-rounds",
+                     next_run_time=datetime.now(timezone.utc))
         # Daily, and soon after a start (a service restarted more often than daily still runs it).
         tick.add_job(_retention_tick, "interval", args=[services], hours=24, id="retention",
                      next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
@@ -186,6 +189,17 @@ async def _customer_reminder_tick(services: Services) -> None:
             services.kick()
     except Exception:
         logger.exception("customer reminder tick failed; the next tick tries again")
+
+
+async def _auto_round_tick(services: Services) -> None:
+    from handlers.auto_rounds import run_auto_rounds
+
+    try:
+        run = await run_auto_rounds(services)  # isolates organisations itself
+        if run.messages:
+            services.kick()
+    except Exception:
+        logger.exception("automatic round tick failed; the next tick tries again")
 
 
 async def _retention_tick(services: Services) -> None:

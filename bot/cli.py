@@ -106,9 +106,13 @@ def cmd_demo_data(args, settings: Settings) -> int:
 def cmd_send_due(args, settings: Settings) -> int:
     from bot.app import queue_customer_reminders
 
+    from handlers.auto_rounds import run_auto_rounds
+
     async def run(services):
         customer = await queue_customer_reminders(services)
         print(f"customer reminders: {customer.reminders} due, {customer.messages} messages queued")
+        auto = await run_auto_rounds(services)  # claims its slots like the scheduler's tick: safe beside it
+        print(f"automatic rounds: {auto.rounds} run, {auto.escalated} assistants escalated")
         return await services.dispatcher.run_once()
     stats = asyncio.run(_with_services(settings, run))
     print(f"sent {stats.sent}, retried {stats.retried}, failed {stats.failed}, unknown {stats.unknown}, "

@@ -17,7 +17,7 @@ async def run_import(services, doc: object) -> dict[str, dict[str, int]]:
         known_staff, known_recipients, known_customers = (await store.known_ids(session, org_id)) \
             if isinstance(org_id, str) else (set(), set(), set())
         plan = validate_import(doc, services.settings.timezone, known_staff, known_recipients, known_customers,
-                               template_checks=checks)
+                               template_checks=checks, default_quiet_hours=services.settings.quiet_hours)
         counts = await store.apply_import(session, plan, services.clock())
         await announce_completed_months(services.context(session), plan.organisation["id"])
         return counts

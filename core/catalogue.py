@@ -151,6 +151,11 @@ SV: dict[str, str] = {
     "tg.confirm": "Skicka påminnelse till alla som är redo för {month}?",
     "tg.yes": "Ja, skicka",
     "tg.cancel": "Avbryt",
+    # --- automatic rounds and escalation (handlers.auto_rounds)
+    "auto.actor": "Den automatiska rundan",
+    "auto.summary": "Automatisk påminnelserunda enligt schemat:\n{summary}",
+    "escalation.head": "Har fortfarande pass kvar för {month} efter {times} påminnelser:",
+    "escalation.person": "• {name}",
 }
 
 DA: dict[str, str] = {
@@ -263,6 +268,11 @@ DA: dict[str, str] = {
     "tg.confirm": "Send en påmindelse til alle, der er klar, for {month}?",
     "tg.yes": "Ja, send",
     "tg.cancel": "Annuller",
+    # --- automatic rounds and escalation (handlers.auto_rounds)
+    "auto.actor": "Den automatiske runde",
+    "auto.summary": "Automatisk påmindelsesrunde efter planen:\n{summary}",
+    "escalation.head": "Har stadig vagter tilbage for {month} efter {times} påmindelser:",
+    "escalation.person": "• {name}",
 }
 
 NB: dict[str, str] = {
@@ -374,6 +384,11 @@ NB: dict[str, str] = {
     "tg.confirm": "Sende påminnelse til alle som er klare for {month}?",
     "tg.yes": "Ja, send",
     "tg.cancel": "Avbryt",
+    # --- automatic rounds and escalation (handlers.auto_rounds)
+    "auto.actor": "Den automatiske runden",
+    "auto.summary": "Automatisk påminnelsesrunde etter planen:\n{summary}",
+    "escalation.head": "Har fortsatt vakter igjen for {month} etter {times} påminnelser:",
+    "escalation.person": "• {name}",
 }
 
 EN: dict[str, str] = {
@@ -485,6 +500,11 @@ EN: dict[str, str] = {
     "tg.confirm": "Send a reminder to everyone ready for {month}?",
     "tg.yes": "Yes, send",
     "tg.cancel": "Cancel",
+    # --- automatic rounds and escalation (handlers.auto_rounds)
+    "auto.actor": "The automatic round",
+    "auto.summary": "Scheduled automatic reminder round:\n{summary}",
+    "escalation.head": "Still have shifts left for {month} after {times} reminders:",
+    "escalation.person": "• {name}",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"sv": SV, "da": DA, "nb": NB, "en": EN}

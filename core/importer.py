@@ -30,7 +30,11 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Every field name the format has, per level; any other name is refused (see core.fieldnames).
 TOP_FIELDS = ("organisation", "staff", "care_recipients", "shifts", "reminder_history", "customers",
               "customer_reminders", "visits", "notification_templates", "complete", "shifts_window")
-ORGANISATION_FIELDS = ("id", "name", "app_name", "app_link", "timezone", "locale", "quiet_hours", "message_validity")
+ORGANISATION_FIELDS = ("id", "name", "app_name", "app_link", "timezone", "locale", "quiet_hours",
+                       "message_validity", "auto_rounds", "escalate_after")
+AUTO_ROUND_FIELDS = ("day", "time")
+MAX_AUTO_ROUNDS = 31  # slots per organisation: more is a mistake, not a schedule
+DEFAULT_ESCALATE_AFTER = 3
 RECORD_FIELDS = {
     "staff": ("id", "name", "mobile", "email", "roles", "reminders_enabled", "personal_number", "sd_number",
               "area", "telegram_user_id"),
@@ -79,6 +83,58 @@ class ImportPlan:
     complete: frozenset[str] = frozenset()
     # [from, to) in UTC: stored shifts starting in it that the file lacks are removed.
     shifts_window: tuple[datetime, datetime] | None = None
+
+
+def _auto_rounds(org_in: dict, quiet_hours: str | None, problems: list[str]) -> list[dict] | None:
+    """``"auto_rounds": [{"day": 1, "time": "09:00"}]``: day 1–28, or -1 for the month's last day;
+    a local time outside the organisation's quiet hours. Stored sorted, as ``{"day", "time"}``."""
+    value = org_in.get("auto_rounds")
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_AUTO_ROUNDS:
+        problems.append(f"organisation: 'auto_rounds' must be a list of at most {MAX_AUTO_ROUNDS} slots like "
+                        '[{"day": 1, "time": "09:00"}]')
+        return None
+    try:
+        quiet = parse_quiet_hours(quiet_hours)
+    except ValueError:
+        quiet = None  # already reported as the organisation's quiet hours problem
+    slots: set[tuple[int, str]] = set()
+    for i, slot in enumerate(value):
+        where = f"organisation: auto_rounds[{i}]"
+        if not isinstance(slot, dict):
+            problems.append(f'{where} must be an object like {{"day": 1, "time": "09:00"}}')
+            continue
+        problems += unknown_fields(slot, AUTO_ROUND_FIELDS, where)
+        day, at = slot.get("day"), slot.get("time")
+        if isinstance(day, bool) or not isinstance(day, int) or not (1 <= day <= 28 or day == -1):
+            problems.append(f"{where}: 'day' {day!r} must be a day of the month from 1 to 28, or -1 for the "
+                            "last day")
+            day = None
+        try:
+            local = time.fromisoformat(at) if isinstance(at, str) and len(at) == 5 else None
+        except ValueError:
+            local = None
+        if local is None:
+            problems.append(f"{where}: 'time' {at!r} must be a local time like '09:00'")
+        elif quiet is not None and quiet.contains(local):
+            problems.append(f"{where}: 'time' {at} is inside the quiet hours {quiet_hours}; choose a time outside "
+                            "them")
+            local = None
+        if day is not None and local is not None:
+            slots.add((day, at))
+    return [{"day": d, "time": t} for d, t in sorted(slots)]
+
+
+def _escalate_after(org_in: dict, problems: list[str]) -> int | None:
+    value = org_in.get("escalate_after")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 50:
+        problems.append(f"organisation: 'escalate_after' {value!r} must be a number of reminders from 1 to 50 "
+                        f"(default {DEFAULT_ESCALATE_AFTER})")
+        return None
+    return value
 
 
 def _label(kind: str, index: int, rec: object) -> str:
@@ -163,10 +219,13 @@ def _known(ref: object, ids: set[str]) -> bool:
 def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
                     known_staff: set[str] = frozenset(), known_recipients: set[str] = frozenset(),
                     known_customers: set[str] = frozenset(),
-                    template_checks: Mapping[tuple[str, str], list[str]] | None = None) -> ImportPlan:
+                    template_checks: Mapping[tuple[str, str], list[str]] | None = None,
+                    default_quiet_hours: str | None = None) -> ImportPlan:
     """Check the whole document; return the plan or raise ImportError_ listing every problem.
 
     ``known_*`` are the host ids already stored for this organisation, which records may refer to.
+    ``default_quiet_hours`` (the service's) are the quiet hours an organisation without its own has:
+    automatic round slots are checked against them.
     ``template_checks`` are the problems of each of ``template_texts(doc)`` as the template workers
     found them (syntax, names and a trial render's cost); without them only syntax and names are
     checked, here.
@@ -209,6 +268,9 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
             parse_quiet_hours(org["quiet_hours"])
         except ValueError as exc:
             problems.append(f"organisation: {exc}")
+    org["auto_rounds"] = _auto_rounds(org_in, org["quiet_hours"] if org["quiet_hours"] is not None
+                                      else default_quiet_hours, problems)
+    org["escalate_after"] = _escalate_after(org_in, problems)
     plan = ImportPlan(organisation=org, timezone=tz.key, complete=_complete(doc, problems),
                       shifts_window=_shifts_window(doc, tz, problems))
     region = _region(plan)

@@ -73,6 +73,11 @@ class Organisation(Base):
     simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Seconds a message may keep being retried after its first try (None: PAMINN_MESSAGE_VALIDITY).
     message_validity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Automatic rounds for last month: [{"day": 1..28 or -1 (last day), "time": "HH:MM"}], in the
+    # organisation's time zone (see handlers.auto_rounds). None: none.
+    auto_rounds: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # Accepted reminders for a month after which a still unfinished assistant is escalated (None: 3).
+    escalate_after: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Staff(Base):
@@ -183,7 +188,9 @@ class ReminderRound(Base):
 
 class ReminderHistory(Base):
     __tablename__ = "reminder_history"
-    __table_args__ = (Index("ix_history_staff_month", "staff_id", "month", "sent_at"),)
+    __table_args__ = (Index("ix_history_staff_month", "staff_id", "month", "sent_at"),
+                      # A month's history per organisation (escalation's count every tick, the month's selection).
+                      Index("ix_history_org_month", "org_id", "month", "staff_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
@@ -427,3 +434,33 @@ class ApiAudit(Base):
     # Counts only (created/updated/unchanged, leased, acknowledged, queued …): never names or numbers.
     outcome: Mapped[dict] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AutoRoundSlot(Base):
+    """An automatic round's slot, claimed once: the unique key makes it run exactly once across
+    processes and restarts (claimed in the same transaction as the round's messages)."""
+
+    __tablename__ = "auto_round_slots"
+    __table_args__ = (UniqueConstraint("org_id", "slot_at", name="uq_auto_round_slots"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    slot_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the slot's moment, in UTC
+    month: Mapped[str] = mapped_column(String(7))  # the month reminded about
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("reminder_rounds.id", ondelete="SET NULL"),
+                                                 nullable=True)
+
+
+class Escalation(Base):
+    """An assistant listed to supervisors and coordinators for a month: once per month per assistant."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("org_id", "staff_id", "month", name="uq_escalations"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    month: Mapped[str] = mapped_column(String(7))
+    reminders: Mapped[int] = mapped_column(Integer)  # accepted reminders counted when escalated
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
