@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Text, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import JSON, Text, bindparam, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -198,16 +198,21 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
     # Reminded means sent: a history row counts once the provider accepted its outbox row (imported
     # history has no row and counts as sent); a row still waiting holds the person as "waiting"
     # (not reminded, not queued twice); an expired or failed one counts for nothing.
+    # The 2-hour rule reads the latest reminder of ANY month ("mer än 2 timmar sedan senaste
+    # påminnelsen"): reminded for April an hour ago holds a May round back. Waiting is per month:
+    # it is this month's reminder that must not be queued twice.
     h, o = ReminderHistory, OutboxMessage
     accepted = or_(h.idempotency_key.is_(None), o.id.is_(None), o.provider_id.is_not(None),
                    o.status.in_(ACCEPTED_STATUSES))
     last = (
         select(h.staff_id.label("staff_id"),
                func.max(case((accepted, func.coalesce(o.sent_at, h.sent_at)))).label("last_sent"),
-               func.max(case((o.status.in_(WAITING_STATUSES), 1), else_=0)).label("waiting"))
+               func.max(case((and_(h.month == month.key, o.status.in_(WAITING_STATUSES)), 1), else_=0))
+               .label("waiting"))
         .select_from(h)
         .outerjoin(o, o.idempotency_key == h.idempotency_key)
-        .where(h.org_id == org_id, h.month == month.key)
+        # Only the people this selection is about (ix_history_staff_month leads with staff_id).
+        .where(h.org_id == org_id, h.staff_id.in_(select(per_staff.c.staff_id)))
         .group_by(h.staff_id)
         .subquery()
     )
