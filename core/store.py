@@ -18,6 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.eligibility import Candidate
+from core.funnel import HistoryRow, MonthFunnel, RoundInfo
+from core.funnel import build as build_funnel
 from core.importer import COMPLETABLE, ImportPlan
 from core.models import (
     ApiAudit,
@@ -369,6 +371,49 @@ async def mark_rounds_complete(session: AsyncSession, org_id: str, month_key: st
         update(ReminderRound).where(ReminderRound.org_id == org_id, ReminderRound.month == month_key,
                                     ReminderRound.completed_at.is_(None)).values(completed_at=at)
     )
+
+
+async def month_funnel(session: AsyncSession, org_id: str, month: Month, tz_name: str,
+                       recipient_ids: set[int] | None = None) -> MonthFunnel:
+    """The month's funnel (core.funnel) in three set-based queries, whatever the number of people:
+    the rounds, their history rows joined to the outbox, and who has unfinished shifts now."""
+    rnd, asker = ReminderRound, Staff.__table__.alias("asker")
+    rounds = [RoundInfo(id=row.id, started_at=row.created_at, requested_by=row.name, scope=row.scope or "")
+              for row in await session.execute(
+                  select(rnd.id, rnd.created_at, rnd.scope, asker.c.name)
+                  .outerjoin(asker, asker.c.id == rnd.requested_by)
+                  .where(rnd.org_id == org_id, rnd.month == month.key)
+                  .order_by(rnd.created_at, rnd.id))]
+    lo, hi = month.bounds_utc(tz_name)
+    h, o = ReminderHistory, OutboxMessage
+    # As select_candidates: reminded means the provider took it.
+    accepted = or_(h.idempotency_key.is_(None), o.id.is_(None), o.provider_id.is_not(None),
+                   o.status.in_(ACCEPTED_STATUSES))
+    history = (
+        select(h.round_id, h.staff_id, Staff.name, case((accepted, 1), else_=0).label("accepted"),
+               func.coalesce(o.sent_at, h.sent_at).label("reminded_at"), o.status, h.acknowledged_at)
+        .join(Staff, Staff.id == h.staff_id)
+        .outerjoin(o, o.idempotency_key == h.idempotency_key)
+        .where(h.org_id == org_id, h.month == month.key, h.round_id.is_not(None))
+    )
+    unfinished = (select(Shift.staff_id).where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi,
+                                               _unfinished()).group_by(Shift.staff_id))
+    if recipient_ids is not None:  # a supervisor: the people working for their care recipients that month
+        in_scope = select(Shift.staff_id).where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi,
+                                                Shift.care_recipient_id.in_(recipient_ids))
+        history = history.where(h.staff_id.in_(in_scope))
+        unfinished = unfinished.where(Shift.care_recipient_id.in_(recipient_ids))
+    time_type = ReminderHistory.__table__.c.sent_at.type
+    rows = []
+    for row in await session.execute(history):
+        at = row.reminded_at
+        if isinstance(at, str):  # SQLite may hand COALESCE() back untyped
+            at = time_type.process_result_value(datetime.fromisoformat(at), None)
+        rows.append(HistoryRow(round_id=row.round_id, staff_id=row.staff_id, name=row.name,
+                               accepted=bool(row.accepted), reminded_at=at, status=row.status,
+                               acknowledged_at=row.acknowledged_at))
+    unfinished_staff = set(await session.scalars(unfinished))
+    return build_funnel(month.key, rounds, rows, unfinished_staff)
 
 
 # ---------------------------------------------------------------- the outbox
