@@ -349,6 +349,10 @@ _MONTH_KEY = re.compile(r"(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])")
 ROUND_CSV_COLUMNS = ("name", "round", "reminded_at", "delivered", "acknowledged_at", "unfinished_now")
 
 
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment is not None else None
 
@@ -361,13 +365,14 @@ async def _month_funnel(request: web.Request):
     """The ``?month=YYYY-MM`` funnel of the organisation in the path (names only: no numbers, no mobiles)."""
     _authorised(request)
     services = request.app[SERVICES]
-    raw = request.query.get("month", "")
-    if not _MONTH_KEY.fullmatch(raw):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "'month' must be a month as YYYY-MM, e.g. 2026-05"}),
-                                 content_type="application/json")
-    month = Month.parse_key(raw)
     async with services.sessions() as session:
-        org = await _organisation(session, request.match_info["org"])
+        org = await _organisation(session, request.match_info["org"])  # a missing organisation before bad input
+        raw = request.query.get("month", "")
+        if not _MONTH_KEY.fullmatch(raw):
+            raise _bad_request("'month' must be a month as YYYY-MM, e.g. 2026-05")
+        if request.query.get("format", "json") not in ("json", "csv"):
+            raise _bad_request("'format' must be json or csv")
+        month = Month.parse_key(raw)
         tz = services.context(session).tz(org)
         return org, await store.month_funnel(session, org.id, month, tz)
 
@@ -391,11 +396,8 @@ def _csv_cell(value: str) -> str:
 
 async def get_rounds(request: web.Request) -> web.Response:
     """GET the month's reminder rounds and funnel (``?month=YYYY-MM``; ``?format=csv`` for the CSV)."""
-    fmt = request.query.get("format", "json")
-    if fmt not in ("json", "csv"):
-        return _error(400, "'format' must be json or csv")
     org, funnel = await _month_funnel(request)
-    if fmt == "csv":
+    if request.query.get("format") == "csv":
         return _funnel_csv(funnel)
     return web.json_response({
         "organisation": org.id, "month": funnel.month,
