@@ -200,3 +200,24 @@ async def test_rounds_api_gives_the_funnel_with_names_and_no_numbers(api_harness
     empty = await (await _api(h, "/api/v1/organisations/org1/rounds?month=2026-04")).json()
     assert empty["rounds"] == [] and empty["counts"] == {"reminded": 0, "delivered": 0, "acknowledged": 0,
                                                          "unfinished_now": 0}
+
+
+# ------------------------------------------------------------------ by Telegram
+
+from tests.integration.test_telegram import KARIN_TG, fake_telegram, link, say, tg  # noqa: E402
+
+__all__ = ["fake_telegram", "tg"]  # fixtures used below
+
+
+async def test_report_by_telegram(tg):
+    await link(tg, KARIN_TG, COORD)
+    await tg.sms(COORD, "PÅMINN ALLA maj")
+    await tg.dispatch()
+    expected = (
+        "Rapport maj 2026: 1 omgång, 4 påminda, 0 levererade, 0 bekräftade, 4 ännu inte klara.\n"
+        "Omgång 1 (02/06 10:00, Karin Koordinator): 4 påminda, 0 levererade, 0 bekräftade, 4 ännu inte klara.\n"
+        "Ännu inte klara (4):\nAnna Andersson, Gustav Grön, Ivar Isaksson, Jonna Jansson")
+    await say(tg, KARIN_TG, "/rapport maj")
+    assert tg.tg.sent(KARIN_TG)[-1].params["text"] == expected
+    await say(tg, KARIN_TG, "RAPPORT maj")  # plain words, as by SMS
+    assert tg.tg.sent(KARIN_TG)[-1].params["text"] == expected
