@@ -52,7 +52,8 @@ def build_application(settings, services) -> Application:
     app.add_handler(CommandHandler("start", on_start))
     app.add_handler(CommandHandler("teamchat", on_teamchat))
     app.add_handler(CommandHandler("kanal", on_channel))
-    app.add_handler(CommandHandler(["paminn", "pamind", "remind", "status", "hjalp", "hjelp", "help"], on_text))
+    app.add_handler(CommandHandler(["paminn", "pamind", "remind", "status", "rapport", "report", "hjalp", "hjelp",
+                                    "help"], on_text))
     app.add_handler(MessageHandler(filters.CONTACT & filters.ChatType.PRIVATE, on_contact))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, on_text))
     app.add_handler(CallbackQueryHandler(on_button))

@@ -42,6 +42,17 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Report:
+    """RAPPORT maj: the month's funnel (reminded, delivered, acknowledged, unfinished now)."""
+
+    month: MonthSpec | None
+    recipient: str | None = None
+    supervisor: str | None = None
+    recipient_written: str | None = field(default=None, compare=False)
+    supervisor_written: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class Acknowledge:
     pass
 
@@ -81,9 +92,9 @@ class Malformed:
     values: dict = field(default_factory=dict, compare=False)
 
 
-Command = RemindAll | RemindOne | Status | Acknowledge | Stop | Start | Help | Unknown | Malformed
+Command = RemindAll | RemindOne | Status | Report | Acknowledge | Stop | Start | Help | Unknown | Malformed
 
-COORDINATOR_COMMANDS = (RemindAll, RemindOne, Status)
+COORDINATOR_COMMANDS = (RemindAll, RemindOne, Status, Report)
 
 # Every organisation understands every language's words (folded: no case, no diacritics; æ and ø stay);
 # replies follow the organisation's locale. docs/commands.md has the table.
@@ -98,6 +109,7 @@ ACK_WORDS = {"ok", "okej", "okay", "klar", "klart", "ja", "japp", "kvitterat"}
 # Twilio's own STOP family reaches us too; Swedish, Danish and Norwegian first.
 STOP_WORDS = {"stopp", "stop", "stoppa", "stopall", "unsubscribe", "cancel", "end", "quit", "avsluta"}
 START_WORDS = {"start", "starta", "unstop", "yes"}
+REPORT_WORDS = {"rapport", "report"}  # sv, da, nb: RAPPORT; en: REPORT
 HELP_WORDS = {"hjalp", "help", "hjaelp", "hjælp", "info", "hjelp"}
 
 STATUS_FILTERS = {
@@ -111,12 +123,14 @@ STATUS_FILTERS = {
 SUGGESTIONS = {
     "paminn": "remind_all", "pamind": "remind_all", "remind": "remind_all",
     "status": "status",
+    "rapport": "report", "report": "report",
     "ok": "ok",
     "stopp": "stop",
     "start": "start",
     "hjalp": "help", "hjelp": "help", "help": "help",
 }
-SWEDISH_SUGGESTIONS = {"remind_all": "PÅMINN ALLA {month}", "status": "STATUS {month}", "ok": "OK",
+SWEDISH_SUGGESTIONS = {"remind_all": "PÅMINN ALLA {month}", "status": "STATUS {month}",
+                       "report": "RAPPORT {month}", "ok": "OK",
                        "stop": "STOPP", "start": "START", "help": "HJÄLP"}
 
 
@@ -150,6 +164,8 @@ def parse_command(text: str) -> Command:
         return _parse_remind(rest, rest_written)
     if head == "status":
         return _parse_status(rest, rest_written)
+    if head in REPORT_WORDS:
+        return _parse_report(rest, rest_written)
     if len(words) <= 3 and head in ACK_WORDS:
         return Acknowledge()
     if len(words) == 1:
@@ -168,7 +184,7 @@ def _unknown(text: str, head: str, rest: list[str], rest_written: list[str]) -> 
         return Unknown(text=text)
     key = SUGGESTIONS[match[0]]
     month_written = None
-    if key in ("remind_all", "status"):
+    if key in ("remind_all", "status", "report"):
         skip = 1 if key == "remind_all" and rest and rest[0] in ALL_WORDS else 0
         parsed = parse_month_words(rest[skip:])
         if parsed is not None:  # the person's own month, as they wrote it
@@ -277,3 +293,14 @@ def _parse_status(rest: list[str], written: list[str]) -> Command:
     if found is None:
         return _malformed("STATUS", "malformed.status", tail=" ".join(tail))
     return Status(month, wanted or "ready", **_narrowed(found))
+
+
+def _parse_report(rest: list[str], written: list[str]) -> Command:
+    """``RAPPORT [month] [BRUKARE <name>] [ARBETSLEDARE <name>]``."""
+    month, tail, tail_written = _take_month(rest, written)
+    if not tail:
+        return Report(month)
+    found = _narrowing(tail, tail_written)
+    if found is None:
+        return _malformed("RAPPORT", "malformed.report", tail=" ".join(tail))
+    return Report(month, **_narrowed(found))

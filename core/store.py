@@ -12,12 +12,14 @@ from datetime import date, datetime, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Text, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import JSON, Text, bindparam, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.eligibility import Candidate
+from core.funnel import HistoryRow, MonthFunnel, RoundInfo
+from core.funnel import build as build_funnel
 from core.importer import COMPLETABLE, ImportPlan
 from core.models import (
     ApiAudit,
@@ -200,16 +202,21 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
     # Reminded means sent: a history row counts once the provider accepted its outbox row (imported
     # history has no row and counts as sent); a row still waiting holds the person as "waiting"
     # (not reminded, not queued twice); an expired or failed one counts for nothing.
+    # The 2-hour rule reads the latest reminder of ANY month ("mer än 2 timmar sedan senaste
+    # påminnelsen"): reminded for April an hour ago holds a May round back. Waiting is per month:
+    # it is this month's reminder that must not be queued twice.
     h, o = ReminderHistory, OutboxMessage
     accepted = or_(h.idempotency_key.is_(None), o.id.is_(None), o.provider_id.is_not(None),
                    o.status.in_(ACCEPTED_STATUSES))
     last = (
         select(h.staff_id.label("staff_id"),
                func.max(case((accepted, func.coalesce(o.sent_at, h.sent_at)))).label("last_sent"),
-               func.max(case((o.status.in_(WAITING_STATUSES), 1), else_=0)).label("waiting"))
+               func.max(case((and_(h.month == month.key, o.status.in_(WAITING_STATUSES)), 1), else_=0))
+               .label("waiting"))
         .select_from(h)
         .outerjoin(o, o.idempotency_key == h.idempotency_key)
-        .where(h.org_id == org_id, h.month == month.key)
+        # Only the people this selection is about (ix_history_staff_month leads with staff_id).
+        .where(h.org_id == org_id, h.staff_id.in_(select(per_staff.c.staff_id)))
         .group_by(h.staff_id)
         .subquery()
     )
@@ -366,6 +373,49 @@ async def mark_rounds_complete(session: AsyncSession, org_id: str, month_key: st
         update(ReminderRound).where(ReminderRound.org_id == org_id, ReminderRound.month == month_key,
                                     ReminderRound.completed_at.is_(None)).values(completed_at=at)
     )
+
+
+async def month_funnel(session: AsyncSession, org_id: str, month: Month, tz_name: str,
+                       recipient_ids: set[int] | None = None) -> MonthFunnel:
+    """The month's funnel (core.funnel) in three set-based queries, whatever the number of people:
+    the rounds, their history rows joined to the outbox, and who has unfinished shifts now."""
+    rnd, asker = ReminderRound, Staff.__table__.alias("asker")
+    rounds = [RoundInfo(id=row.id, started_at=row.created_at, requested_by=row.name, scope=row.scope or "")
+              for row in await session.execute(
+                  select(rnd.id, rnd.created_at, rnd.scope, asker.c.name)
+                  .outerjoin(asker, asker.c.id == rnd.requested_by)
+                  .where(rnd.org_id == org_id, rnd.month == month.key)
+                  .order_by(rnd.created_at, rnd.id))]
+    lo, hi = month.bounds_utc(tz_name)
+    h, o = ReminderHistory, OutboxMessage
+    # As select_candidates: reminded means the provider took it.
+    accepted = or_(h.idempotency_key.is_(None), o.id.is_(None), o.provider_id.is_not(None),
+                   o.status.in_(ACCEPTED_STATUSES))
+    history = (
+        select(h.round_id, h.staff_id, Staff.name, case((accepted, 1), else_=0).label("accepted"),
+               func.coalesce(o.sent_at, h.sent_at).label("reminded_at"), o.status, h.acknowledged_at)
+        .join(Staff, Staff.id == h.staff_id)
+        .outerjoin(o, o.idempotency_key == h.idempotency_key)
+        .where(h.org_id == org_id, h.month == month.key, h.round_id.is_not(None))
+    )
+    unfinished = (select(Shift.staff_id).where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi,
+                                               _unfinished()).group_by(Shift.staff_id))
+    if recipient_ids is not None:  # a supervisor: the people working for their care recipients that month
+        in_scope = select(Shift.staff_id).where(Shift.org_id == org_id, Shift.start_at >= lo, Shift.start_at < hi,
+                                                Shift.care_recipient_id.in_(recipient_ids))
+        history = history.where(h.staff_id.in_(in_scope))
+        unfinished = unfinished.where(Shift.care_recipient_id.in_(recipient_ids))
+    time_type = ReminderHistory.__table__.c.sent_at.type
+    rows = []
+    for row in await session.execute(history):
+        at = row.reminded_at
+        if isinstance(at, str):  # SQLite may hand COALESCE() back untyped
+            at = time_type.process_result_value(datetime.fromisoformat(at), None)
+        rows.append(HistoryRow(round_id=row.round_id, staff_id=row.staff_id, name=row.name,
+                               accepted=bool(row.accepted), reminded_at=at, status=row.status,
+                               acknowledged_at=row.acknowledged_at))
+    unfinished_staff = set(await session.scalars(unfinished))
+    return build_funnel(month.key, rounds, rows, unfinished_staff)
 
 
 # ---------------------------------------------------------------- the outbox

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from core import commands as cmd
 from core import store
-from core.catalogue import language, render, text
+from core.catalogue import language, render, render_plural, text
 from core.eligibility import Reason, evaluate, split
 from core.messages import RoundSummary, implicit_month_note, limit_list, reminder_text, round_reply, team_round_text
 from core.models import CareRecipient, Organisation, Staff
@@ -265,3 +265,43 @@ async def suggestion(ctx: Context, staff: Staff, command: cmd.Unknown) -> str | 
     loc = locale_of(org)
     month = command.suggestion_month or month_name(resolve_month(None, ctx.today(org)), loc)
     return render(loc, f"suggest.{command.suggestion_key}", month=month).strip()
+
+
+# RAPPORT's stages in the order they are shown; each is a ``report.part.<stage>`` in the catalogue.
+REPORT_STAGES = ("reminded", "delivered", "acknowledged", "unfinished_now")
+
+
+def _funnel_parts(loc: str, counts: dict[str, int]) -> str:
+    return text(loc, "list.join").join(render(loc, f"report.part.{stage}", n=counts[stage]) for stage in REPORT_STAGES)
+
+
+async def report(ctx: Context, staff: Staff, command: cmd.Report) -> list[str]:
+    """RAPPORT maj: the month's funnel for the sender's scope, for the month and per round, and the
+    names of those still unfinished (the API has every name behind every number)."""
+    org = await store.get_org(ctx.session, staff.org_id)
+    loc = locale_of(org)
+    try:
+        month, note = _resolve_month(ctx, org, command.month)
+        recipients, scope_text = await _scope(ctx, staff, command, loc)
+    except Refusal as exc:
+        return [str(exc)]
+    funnel = await store.month_funnel(ctx.session, org.id, month, ctx.tz(org), recipients)
+    rounds = [r for r in funnel.rounds if r.people or recipients is None]
+    prefix = implicit_month_note(month, loc) + "\n" if command.month is None else ""
+    tail = f"\n{note}" if note else ""
+    values = {"month": month_label(month, loc), "scope": f" ({scope_text})" if scope_text else ""}
+    if not rounds:
+        return [prefix + render(loc, "report.empty", **values) + tail]
+    head = render(loc, "report.head", parts=render_plural(loc, "report.rounds", len(rounds)) + text(loc, "list.join")
+                  + _funnel_parts(loc, funnel.counts()), **values)
+    lines = [prefix + head]
+    for i, rnd in enumerate(rounds, start=1):
+        when = ctx.local(org, rnd.info.started_at).strftime("%d/%m %H:%M")
+        lines.append(render(loc, "report.round", n=i, time=when, by=rnd.info.requested_by
+                            or text(loc, "report.round.auto"), parts=_funnel_parts(loc, rnd.counts())))
+    names = funnel.names("unfinished_now")
+    if names:
+        lines.append(render(loc, "report.list.unfinished_now", n=len(names)))
+        return [limit_list("\n".join(lines[:-1]) + "\n" + lines[-1], names, sep=text(loc, "list.join"),
+                           locale=loc) + tail]
+    return ["\n".join(lines) + tail]

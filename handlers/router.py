@@ -152,6 +152,8 @@ async def dispatch(ctx: Context, people: list[Staff], command, body: str, provid
             return await coordinator.remind_all(ctx, leader, command)
         if isinstance(command, cmd.RemindOne):
             return await coordinator.remind_one(ctx, leader, command)
+        if isinstance(command, cmd.Report):
+            return await coordinator.report(ctx, leader, command)
         return await coordinator.status(ctx, leader, command)
     if isinstance(command, cmd.Acknowledge):
         return await assistant.acknowledge(ctx, people)
