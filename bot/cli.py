@@ -12,6 +12,8 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings
 
+logger = logging.getLogger("bot.cli")  # not __main__ when run as `python -m bot.cli`
+
 
 def _settings() -> Settings:
     try:
@@ -105,7 +107,6 @@ def cmd_demo_data(args, settings: Settings) -> int:
 
 def cmd_send_due(args, settings: Settings) -> int:
     from bot.app import queue_customer_reminders
-
     from handlers.auto_rounds import run_auto_rounds
 
     async def run(services):
@@ -200,11 +201,11 @@ def cmd_retention_run(args, settings: Settings) -> int:
 
 
 def add_privacy_commands(sub) -> None:
-    person = sub.add_parser("person", help="one person's data: export or erase")
-    person_sub = person.add_subparsers(dest="person_command", required=True)
+    person = _command(sub, "person", "one person's data: export or erase (docs/privacy.md)")
+    person_sub = person.add_subparsers(dest="person_command", required=True, metavar="ACTION")
     for name, func, help_text in (("export", cmd_person_export, "print everything held on one person as JSON"),
                                   ("erase", cmd_person_erase, "remove everything held on one person")):
-        p = person_sub.add_parser(name, help=help_text)
+        p = _command(person_sub, name, help_text)
         p.add_argument("--org", required=True, help="the organisation's id")
         who = p.add_mutually_exclusive_group(required=True)
         who.add_argument("--id", help="the host system's id of a staff member or care recipient")
@@ -213,11 +214,11 @@ def add_privacy_commands(sub) -> None:
         if name == "erase":
             p.add_argument("--yes", action="store_true", help="do not ask first")
         p.set_defaults(func=func)
-    retention = sub.add_parser("retention", help="message bodies past PAMINN_RETENTION_DAYS")
-    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
-    p = retention_sub.add_parser("run", help="blank message bodies older than the retention period, once")
-    p.add_argument("--org", help="only this organisation's messages")
-    p.add_argument("--days", type=int, help="instead of PAMINN_RETENTION_DAYS")
+    retention = _command(sub, "retention", "message bodies past PAMINN_RETENTION_DAYS")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True, metavar="ACTION")
+    p = _command(retention_sub, "run", "blank message bodies older than the retention period, once")
+    p.add_argument("--org", help="only this organisation's messages (default: every organisation's)")
+    p.add_argument("--days", type=int, help="instead of PAMINN_RETENTION_DAYS (default 90)")
     p.set_defaults(func=cmd_retention_run)
 
 
@@ -249,8 +250,11 @@ def cmd_serve(args, settings: Settings) -> int:
         if settings.simulator and not settings.simulator_hosts:
             print(f"paminn serve: the simulator answers only requests for 127.0.0.1/localhost; pass "
                   f"--expose-simulator HOST to name the host browsers use for {host}", file=sys.stderr)
-    simulator_note = "  (phone simulator at /)" if settings.simulator else ""
-    print(f"Påminn is running on http://{host}:{args.port}/{simulator_note}", flush=True)
+    if not args.reuse_port:  # a worker of --workers: its parent printed the banner
+        print(start_banner(settings, host, args.port, telegram_polling=args.telegram_polling), flush=True)
+    logger.info("dispatch every %ss (%d at a time), send rate %s/s, default time zone %s, quiet hours %s, "
+                "bodies kept %d days", settings.dispatch_interval, settings.dispatch_batch, settings.send_rate,
+                settings.timezone, settings.quiet_hours, settings.retention_days)
     if args.workers > 1:
         async def migrate_once(services):  # build_services migrated; workers find the schema at head
             return None
@@ -259,6 +263,49 @@ def cmd_serve(args, settings: Settings) -> int:
     app = create_app(settings, telegram_polling=args.telegram_polling)
     web.run_app(app, host=host, port=args.port, print=None, access_log=None, reuse_port=args.reuse_port)
     return 0
+
+
+def start_banner(settings: Settings, host: str, port: int, *, telegram_polling: bool = False) -> str:
+    """The few lines `paminn serve` starts with: where it listens, what it sends through, where its data is.
+
+    Never a secret: the database URL is shown without its password, channels only by name.
+    """
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    channels = []
+    if settings.twilio_enabled:
+        channels.append("SMS (Twilio)")
+    if settings.telegram_bot_token:
+        channels.append("Telegram (" + ("long polling" if telegram_polling else "webhook") + ")")
+    if settings.smtp_url:
+        channels.append("e-mail (SMTP)")
+    if settings.simulator:
+        channels.append("the phone simulator")
+    lines = [f"Påminn is running on {url}"]
+    if settings.simulator:
+        lines.append(f"  phone simulator: {url}")
+    lines.append("  channels: " + (", ".join(channels) if channels else
+                                   "none (set TWILIO_*, TELEGRAM_* or SMTP_URL, or PAMINN_SIMULATOR=on)"))
+    lines.append(f"  database: {describe_database(settings.database_url)}")
+    lines.append("  settings: docs/configuration.md; more log lines: --verbose or PAMINN_LOG_LEVEL=INFO; "
+                 "stop with Ctrl+C")
+    return "\n".join(lines)
+
+
+def describe_database(database_url: str) -> str:
+    """The database for a person to read: a SQLite file's full path, or a server URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(database_url)
+    except Exception:  # noqa: BLE001 (the engine reports a bad URL itself; never echo it here)
+        return "(unreadable URL)"
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite file {Path(url.database).resolve()}" if url.database not in (None, "", ":memory:") \
+            else "SQLite in memory"
+    # A password in the query (``?password=…``) is as secret as the one before the host.
+    query = {k: v for k, v in url.query.items() if not any(w in k.lower() for w in ("pass", "secret", "key", "token"))}
+    return url.set(query=query).render_as_string(hide_password=True)
 
 
 def simulator_hosts(value: str, listen_host: str) -> tuple[str, ...]:
@@ -286,6 +333,8 @@ def supervise_workers(args, host: str) -> int:
     command = [sys.executable, "-m", "bot.cli", "serve", "--host", host, "--port", str(args.port), "--reuse-port"]
     if args.expose_simulator is not None:
         command += ["--expose-simulator", args.expose_simulator]
+    if args.verbose:
+        command.append("--verbose")
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR") or metrics_directory()}
     workers = [subprocess.Popen(command, env=env) for _ in range(args.workers)]
     stopping = False
@@ -415,56 +464,138 @@ def cmd_keys_revoke(args, settings: Settings) -> int:
 
 
 def _keys_parser(sub) -> None:
-    keys = sub.add_parser("keys", help="API keys per organisation (shown once, stored as a hash)")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    p = keys_sub.add_parser("create", help="create a key; prints it once")
-    p.add_argument("--org", required=True)
+    keys = _command(sub, "keys", "API keys per organisation (shown once, stored as a hash; docs/api-keys.md)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    p = _command(keys_sub, "create", "create a key; prints it once, on stdout",
+                 epilog="example:\n  paminn keys create --org demo --name lonesystem --scope import,events")
+    p.add_argument("--org", required=True, help="the organisation's id (as in its import file)")
     p.add_argument("--name", required=True, help="what the key is for, e.g. lonesystem (unique per organisation)")
     p.add_argument("--scope", required=True, help="comma-separated: import, events, buffer, read")
     p.set_defaults(func=cmd_keys_create)
-    p = keys_sub.add_parser("list", help="keys (never the keys themselves)")
-    p.add_argument("--org")
+    p = _command(keys_sub, "list", "list keys: names, scopes, when created, last used and revoked (never the keys)")
+    p.add_argument("--org", help="only this organisation's keys (default: every organisation's)")
     p.set_defaults(func=cmd_keys_list)
-    p = keys_sub.add_parser("revoke", help="revoke a key at once")
-    p.add_argument("--org", required=True)
-    p.add_argument("--name", required=True)
+    p = _command(keys_sub, "revoke", "revoke a key at once; it opens nothing from then on")
+    p.add_argument("--org", required=True, help="the organisation's id")
+    p.add_argument("--name", required=True, help="the key's name, as `paminn keys list` shows it")
     p.set_defaults(func=cmd_keys_revoke)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from bot.logs import configure_logging, settings_secrets
+# ---------------------------------------------------------------- the parser, logging levels
 
-    # Before anything else logs: libraries held quiet, personal data and secrets redacted.
-    log_handler = configure_logging(logging.INFO)
-    parser = argparse.ArgumentParser(prog="paminn", description="Påminn reminder service")
-    sub = parser.add_subparsers(dest="command", required=True)
+
+EPILOG = """\
+examples:
+  paminn demo-data                      load a demo organisation (simulated phones, a team chat)
+  PAMINN_SIMULATOR=on paminn serve      serve it; the phone simulator is at http://127.0.0.1:8080/
+  paminn import org.json                import (upsert) an organisation, its staff and shifts
+  paminn keys create --org ORG --name lonesystem --scope import,events
+  paminn serve --verbose                also show the service's INFO log lines
+
+The import file's format: docs/import-format.md. Settings (environment variables or a .env file):
+docs/configuration.md. Commands: `paminn COMMAND --help`; the chat commands: docs/commands.md.
+"""
+LOG_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+QUIET = logging.WARNING  # by default: warnings and errors only; a start prints its own few lines
+
+
+def _command(sub, name: str, help_text: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose one-line help is also its description, with --verbose like every command."""
+    p = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    return p
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """Give every command that runs (a parser without subcommands) the same --verbose."""
+    subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subcommands:
+        parser.add_argument("-v", "--verbose", action="store_true",
+                            help="also log the service's INFO lines (PAMINN_LOG_LEVEL=DEBUG for even more); "
+                                 "libraries stay quiet and personal data is redacted either way")
+    for action in subcommands:
+        for child in action.choices.values():
+            _add_verbose(child)
+
+
+def log_level(verbose: bool, environ) -> int:
+    """The root logger's level: quiet (warnings) unless --verbose or PAMINN_LOG_LEVEL asks for more."""
+    raw = (environ.get("PAMINN_LOG_LEVEL") or "").strip().upper()
+    if raw and raw not in LOG_LEVELS:
+        raise ConfigError(f"PAMINN_LOG_LEVEL={raw[:20]!r} is not a level; set it to one of "
+                          f"{', '.join(LOG_LEVELS)} (or leave it out: warnings only, --verbose for INFO)")
+    level = LOG_LEVELS.get(raw, QUIET)
+    return min(level, logging.INFO) if verbose else level
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command, argument and its help: `paminn --help`, `paminn COMMAND --help`."""
+    parser = argparse.ArgumentParser(
+        prog="paminn", description="Påminn: reminders to personal assistants and notifications to customers, "
+                                   "by SMS, Telegram and e-mail.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_privacy_commands(sub)  # person export/erase, retention run
-    db = sub.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="run migrations to head").set_defaults(func=cmd_db_upgrade)
-    p = sub.add_parser("import", help="idempotent upsert of an import file")
-    p.add_argument("file")
+    db = _command(sub, "db", "database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    _command(db_sub, "upgrade", "run the Alembic migrations to head (serve does this at start too)") \
+        .set_defaults(func=cmd_db_upgrade)
+    p = _command(sub, "import", "idempotent upsert of an import file; prints created/updated/unchanged per kind",
+                 epilog="The file's format, field by field: docs/import-format.md.\n"
+                        "example:\n  paminn import org.json")
+    p.add_argument("file", help="a JSON import document (docs/import-format.md); refused whole on any error")
     p.set_defaults(func=cmd_import)
-    p = sub.add_parser("demo-data", help="load the demo organisation")
-    p.add_argument("--assistants", type=int, default=40)
+    p = _command(sub, "demo-data", "load the demo organisation 'demo' (simulated phones, a team chat)")
+    p.add_argument("--assistants", type=_at_least_one, default=40, metavar="N",
+                   help="how many assistants the demo has (1 or more; default 40)")
     p.set_defaults(func=cmd_demo_data)
-    p = sub.add_parser("serve", help="web server, Telegram bot and scheduler")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int, default=8080)
+    p = _command(sub, "serve", "web server, webhooks, API, Telegram bot and scheduler",
+                 epilog="Settings come from the environment or .env: docs/configuration.md.\n"
+                        "examples:\n  PAMINN_SIMULATOR=on paminn serve --demo-if-empty\n"
+                        "  paminn serve --host 0.0.0.0 --port 8080 --workers 2")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1 with the simulator on, else 0.0.0.0)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     p.add_argument("--demo-if-empty", action="store_true", help="load the demo organisation into an empty database")
     p.add_argument("--expose-simulator", nargs="?", const="", metavar="HOST",
                    help="serve the simulator beyond loopback, to requests for HOST[:PORT] (comma-separated; "
                         "without HOST: the --host address)")
-    p.add_argument("--workers", type=int, default=1, help="processes on one port (SO_REUSEPORT)")
-    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--workers", type=int, default=1, help="processes on one port (SO_REUSEPORT; default 1)")
+    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set by --workers for its children
     p.add_argument("--telegram-polling", action="store_true",
                    help="fetch Telegram updates by long polling instead of a webhook (no public URL needed)")
     p.set_defaults(func=cmd_serve)
-    sub.add_parser("send-due", help="queue due customer reminders, then dispatch due messages once") \
+    _command(sub, "send-due", "queue due customer reminders and automatic rounds, then dispatch due messages once and exit") \
         .set_defaults(func=cmd_send_due)
     _keys_parser(sub)
-    args = parser.parse_args(argv)
-    settings = _settings()
+    _add_verbose(parser)
+    return parser
+
+
+def _at_least_one(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too few: the demo needs at least 1 assistant")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    from bot.logs import configure_logging, settings_secrets
+
+    # Before anything else logs: libraries held quiet, personal data and secrets redacted; the service's own
+    # INFO lines only when asked for.
+    log_handler = configure_logging(QUIET)
+    args = build_parser().parse_args(argv)
+    settings = _settings()  # also reads .env, which may set PAMINN_LOG_LEVEL
+    try:
+        logging.getLogger().setLevel(log_level(args.verbose, os.environ))
+    except ConfigError as exc:
+        print(f"paminn: configuration error: {exc}", file=sys.stderr)
+        return 2
     log_handler.formatter.add_secrets(settings_secrets(settings))
     return args.func(args, settings)
 

@@ -32,9 +32,9 @@ def demo_document(now: datetime, assistants: int = 40, tz_name: str = "Europe/St
         {"id": "l1", "name": "Lisa Arbetsledare", "mobile": "+46701110001", "roles": ["supervisor"]},
         {"id": "l2", "name": "Leif Arbetsledare", "mobile": "+46701110002", "roles": ["supervisor"]},
     ]
-    names = sorted({f"{first} {last}" for first, last in zip(rng.sample(FIRST * 2, assistants * 2),
-                                                  rng.choices(LAST, k=assistants * 2))})[:assistants]
-    rng.shuffle(names)
+    if assistants < 1:
+        raise ValueError("the demo needs at least 1 assistant")
+    names = _names(rng, assistants)
     for i, name in enumerate(names, start=1):
         staff.append({
             "id": f"a{i}", "name": name, "mobile": None if i in (6, 7) else f"+4670200{i:04d}",
@@ -61,13 +61,30 @@ def demo_document(now: datetime, assistants: int = 40, tz_name: str = "Europe/St
                 shifts.append({"id": f"s{i}-{month.key}-{n}", "staff": f"a{i}", "care_recipient": home,
                                "start": start.isoformat(), "end": (start + timedelta(hours=8)).isoformat(),
                                "reported": reported, "signed": signed})
-    history = [{"staff": "a3", "month": last.key, "sent_at": (now - timedelta(hours=1)).astimezone(tz).isoformat()}]
+    # Someone reminded an hour ago, to show the 2-hour rule: a3 has shifts left; a small demo takes its last one.
+    history = [{"staff": f"a{min(3, assistants)}", "month": last.key, "sent_at": (now - timedelta(hours=1)).astimezone(tz).isoformat()}]
     return {
         "organisation": {"id": "demo", "name": "Assistans Norr AB (demo)", "app_name": "Coordinare",
                          "app_link": "https://app.coordinare.se", "timezone": tz_name, "locale": "sv",
                          "quiet_hours": "off"},
         "staff": staff, "care_recipients": recipients, "shifts": shifts, "reminder_history": history,
     }
+
+
+def _names(rng: random.Random, count: int) -> list[str]:
+    """``count`` distinct assistant names (the first 42 as the demo always had them, then more combinations)."""
+    pool = FIRST * 2
+    drawn = min(len(pool), count * 2)
+    names = sorted({f"{first} {last}" for first, last in zip(rng.sample(pool, drawn),
+                                                            rng.choices(LAST, k=drawn))})[:count]
+    rng.shuffle(names)
+    if len(names) < count:  # more than the first draw gave: every other first-last pair, then numbered
+        taken = set(names)
+        rest = [f"{first} {last}" for first in FIRST for last in LAST if f"{first} {last}" not in taken]
+        rng.shuffle(rest)
+        names += rest[:count - len(names)]
+        names += [f"{FIRST[n % len(FIRST)]} {LAST[n % len(LAST)]} {n}" for n in range(len(names), count)]
+    return names
 
 
 def _days_so_far(month: Month, now: datetime, tz: ZoneInfo) -> list[int]:

@@ -30,6 +30,7 @@ LIBRARY_LEVELS: dict[str, int] = {
     "aiosqlite": logging.WARNING,  # every statement and its parameters at DEBUG
     "asyncpg": logging.WARNING,
     "alembic": logging.WARNING,  # plugin set-up and every migration step at INFO
+    "apscheduler": logging.WARNING,  # "Added job …", "Scheduler started" at every start; misfires still show
     "apscheduler.executors": logging.WARNING,  # "Running job …" twice per dispatch tick; failures still show
     "aiosmtplib": logging.WARNING,
     "aiohttp_retry": logging.WARNING,
@@ -97,9 +98,12 @@ def quiet_libraries() -> None:
             logger.setLevel(level)
 
 
-def configure_logging(level: int = logging.INFO, stream: TextIO | None = None,
+def configure_logging(level: int = logging.WARNING, stream: TextIO | None = None,
                       secrets: Iterable[str | None] = ()) -> logging.Handler:
     """The service's logging: one redacting handler on the root logger, libraries held quiet.
+
+    Quiet by default (warnings and errors); `paminn … --verbose` or PAMINN_LOG_LEVEL lowers the root's level,
+    never the libraries' (``LIBRARY_LEVELS`` hold whatever the root is at).
 
     Returns the handler, so the caller can add secrets once settings are read (``add_secrets``).
     """

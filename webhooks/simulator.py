@@ -44,7 +44,7 @@ def _json_error(status: int, message: str) -> web.Response:
 
 
 def _is_simulator_path(path: str) -> bool:
-    return path == "/" or path.startswith(("/static/", "/simulator/"))
+    return path in ("/", "/favicon.ico") or path.startswith(("/static/", "/simulator/"))
 
 
 def allowed_hosts(request: web.Request) -> set[str]:
@@ -96,6 +96,12 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
 
+async def favicon(request: web.Request) -> web.FileResponse:
+    """The page links its icon; browsers that ask for /favicon.ico anyway get the same one, not a 404."""
+    return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml",
+                                                             "Cache-Control": "max-age=86400"})
+
+
 async def _shown_organisation(session) -> Organisation | None:
     """The organisation the simulator shows: the first simulated one (the demo, in `make run`)."""
     return await store.first_simulated_org(session)
@@ -118,6 +124,7 @@ async def state(request: web.Request) -> web.Response:
         "team_address": (services.routes.team(org.team_chat).address
                          if org.team_chat and services.routes.team(org.team_chat) else None),
         "phones": phones,
+        "max_text": MAX_TEXT,  # the page refuses a longer text itself, in Swedish, keeping what was typed
     })
 
 
@@ -228,6 +235,7 @@ async def status_panel(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.middlewares.append(simulator_guard)
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/simulator/api/state", state)
     app.router.add_post("/simulator/api/send", send)

@@ -98,6 +98,28 @@ async def refused_from_another_origin(browser, server: str, text: str) -> None:
     await page.close()
 
 
+async def overlong_text_refused_in_swedish_and_kept(page) -> None:
+    """A text longer than the service takes is refused on the page, in Swedish; it stays in the box, unsent."""
+    sends = []
+    page.on("request", lambda r: sends.append(r) if r.url.endswith("/simulator/api/send") else None)
+    before = await thread_texts(page, "#coordinator-phone")
+    text = "STATUS " + "å" * 1600  # 1 607 characters; the simulator takes 1 600
+    box = page.locator("#coordinator-phone input")
+    await box.fill(text)
+    await box.press("Enter")
+    notice = page.locator("#coordinator-phone .notice")
+    await notice.wait_for(state="visible")
+    assert await notice.inner_text() == ("Texten är för lång: 1\u00a0607 tecken, högst 1\u00a0600 går att skicka. "
+                                         "Korta den och skicka igen – inget skickades.")
+    assert await box.input_value() == text
+    await asyncio.sleep(1)  # a text that had been sent would be in the thread by now
+    assert sends == []
+    assert await thread_texts(page, "#coordinator-phone") == before
+    # Shortened to what fits, the notice goes and the text can be sent.
+    await box.fill("STATUS")
+    assert await notice.is_hidden()
+
+
 async def test_coordinator_round_and_assistant_ok_in_the_browser(server):
     from playwright.async_api import async_playwright
 
@@ -109,6 +131,9 @@ async def test_coordinator_round_and_assistant_ok_in_the_browser(server):
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        failed = []  # every answer the page got that was not a success (a missing favicon, say)
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
         await page.goto(server + "/")
         await page.get_by_text("Karin Koordinator").first.wait_for()
         await page.locator("[data-reason=due] li").first.wait_for()
@@ -116,6 +141,12 @@ async def test_coordinator_round_and_assistant_ok_in_the_browser(server):
         held = await page.locator("[data-reason=reminders_off] li").all_inner_texts()
         assert ready and held
 
+        icon = await page.locator("link[rel=icon]").get_attribute("href")
+        for path in (icon, "/favicon.ico"):
+            with urllib.request.urlopen(server + path, timeout=5) as r:
+                assert r.status == 200 and r.headers["Content-Type"] == "image/svg+xml"
+                assert r.read().startswith(b"<svg")
+        await overlong_text_refused_in_swedish_and_kept(page)
         await refused_from_another_origin(browser, server, f"PÅMINN ALLA {month_name(last)}")
 
         await page.locator("#coordinator-phone input").fill(f"PÅMINN ALLA {month_name(last)}")
@@ -151,6 +182,7 @@ async def test_coordinator_round_and_assistant_ok_in_the_browser(server):
         await wait_for_text(page, "#assistant-phone", f"Tack! Vi har noterat att du sett påminnelsen för "
                                                       f"{month_label(last)}.")
         await wait_for_text(page, "[data-testid=team-chat]", f"✓ {first} ({month_label(last)})")
+        assert failed == []
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "simulator.png"), full_page=True)
         await page.set_viewport_size({"width": 400, "height": 850})

@@ -102,7 +102,8 @@ async def test_sigterm_on_paminn_serve_hands_back_what_it_had_not_sent(harness, 
     env = {**os.environ, "PAMINN_DATABASE_URL": db_url, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM_NUMBER": "+46766860000",
            "TWILIO_API_BASE": harness.fake.base_url, "PAMINN_SEND_RATE": "2", "PAMINN_DISPATCH_INTERVAL": "0.2",
-           "PAMINN_SHUTDOWN_GRACE": "1", "PAMINN_QUIET_HOURS": "off"}
+           "PAMINN_SHUTDOWN_GRACE": "1", "PAMINN_QUIET_HOURS": "off",
+           "PAMINN_LOG_LEVEL": "INFO"}  # the hand-back line is INFO; serve logs only warnings unless asked
     env.pop("PAMINN_SIMULATOR", None)
     log_path = tmp_path / "serve.log"
     with open(log_path, "w") as log:

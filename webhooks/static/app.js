@@ -1,7 +1,7 @@
 // The phone simulator: draws the phones, sends as any of them, and shows what the service sends, live.
 "use strict";
 const state = { phones: [], byMobile: new Map(), teamAddress: null, messages: new Map(), selected: null,
-                unread: new Map(), coordinator: null };
+                unread: new Map(), coordinator: null, maxText: 1600 };
 const STATUS_TEXT = { pending: "köad", sending: "skickas", sent: "skickad", delivered: "levererad ✓✓",
                       failed: "misslyckades", unknown: "okänd", received: "" };
 
@@ -80,22 +80,52 @@ function render() {
   renderPeople();
 }
 
-async function send(from, text) {
-  const response = await fetch("/simulator/api/send", { method: "POST", headers: { "Content-Type": "application/json" },
-                                                       body: JSON.stringify({ from, text }) });
-  if (!response.ok) alert((await response.json()).error || "Kunde inte skicka");
+function notify(phoneEl, text) {
+  const notice = $(".notice", phoneEl);
+  notice.textContent = text || "";
+  notice.hidden = !text;
+}
+
+// Characters as the server counts them (code points, so an emoji is one).
+const length = text => [...text].length;
+
+// Send as `from`; true when the service took the text. A refusal is told on the phone, in Swedish.
+async function send(phoneEl, from, text) {
+  if (length(text) > state.maxText) {
+    notify(phoneEl, "Texten är för lång: " + length(text).toLocaleString("sv-SE") + " tecken, högst " +
+           state.maxText.toLocaleString("sv-SE") + " går att skicka. Korta den och skicka igen – inget skickades.");
+    return false;
+  }
+  let response;
+  try {
+    response = await fetch("/simulator/api/send", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                    body: JSON.stringify({ from, text }) });
+  } catch (e) {
+    notify(phoneEl, "Kunde inte nå tjänsten – kör paminn serve? Texten finns kvar, försök igen.");
+    return false;
+  }
+  if (!response.ok) {
+    const detail = await response.json().catch(() => ({}));
+    notify(phoneEl, "Skickades inte (" + response.status + "): " + (detail.error || "okänt fel") +
+           ". Texten finns kvar.");
+    return false;
+  }
+  notify(phoneEl, "");
   setTimeout(loadStatus, 600);
+  return true;
 }
 
 function wire(phoneEl, getFrom) {
-  $("form", phoneEl).addEventListener("submit", ev => {
+  const input = $("input", phoneEl);
+  input.addEventListener("input", () => { if (length(input.value) <= state.maxText) notify(phoneEl, ""); });
+  $("form", phoneEl).addEventListener("submit", async ev => {
     ev.preventDefault();
-    const input = $("input", phoneEl);
     const text = input.value.trim();
-    if (text && getFrom()) { send(getFrom(), text); input.value = ""; }
+    // Cleared only once the service took it: a refused text stays to be fixed.
+    if (text && getFrom() && await send(phoneEl, getFrom(), text) && input.value.trim() === text) input.value = "";
   });
   phoneEl.querySelectorAll(".quick button").forEach(b => b.addEventListener("click", () => {
-    if (getFrom()) send(getFrom(), b.dataset.text);
+    if (getFrom()) send(phoneEl, getFrom(), b.dataset.text);
   }));
 }
 
@@ -125,6 +155,7 @@ async function start() {
   const data = await (await fetch("/simulator/api/state")).json();
   if (!data.organisation) { $("#org").textContent = "Ingen organisation – kör paminn demo-data"; return; }
   $("#org").textContent = data.organisation.name;
+  state.maxText = data.max_text || state.maxText;
   state.phones = data.phones;
   state.phones.forEach(p => p.mobile && state.byMobile.set(p.mobile, p));
   state.teamAddress = data.team_address;
