@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from dataclasses import replace
@@ -12,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, upgrade
+from bot.db import check_at_head, make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
 from bot.logs import quiet_libraries
 from bot.inbound import InboundBatcher, handle_in_transaction
@@ -96,13 +97,15 @@ async def close_services(services: Services) -> None:
 
 
 def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
-               telegram_polling: bool = False) -> web.Application:
+               telegram_polling: bool = False, migrate: bool = True) -> web.Application:
     """The web application: webhooks, API, health, metrics, the simulator when on, and the ticking scheduler."""
     # Each route reads its body itself, within its own limit (webhooks.intake.read_body).
     app = web.Application(client_max_size=api.MAX_IMPORT, middlewares=[intake.undecodable_headers])
 
     async def services_ctx(app: web.Application):
-        services = await build_services(settings, clock)
+        services = await build_services(settings, clock, migrate=migrate)
+        if not migrate:  # a worker of `serve --workers`: its parent migrated
+            await check_at_head(services.engine)
         app[SERVICES] = services
         poller = None
         if services.telegram is not None:
@@ -122,28 +125,32 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
         # Babel reads a locale's data on first use (tens of ms each): read them off the loop now,
         # not in the first tick.
         await asyncio.to_thread(_load_locales)
+        ticks = RunningTicks()
         tick = AsyncIOScheduler(timezone=settings.timezone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
-        tick.add_job(_dispatch_tick, "interval", args=[services], seconds=max(settings.dispatch_interval, 0.2),
+        tick.add_job(ticks.track(_dispatch_tick), "interval", args=[services], seconds=max(settings.dispatch_interval, 0.2),
                      id="dispatch", next_run_time=datetime.now(timezone.utc))
-        tick.add_job(_customer_reminder_tick, "interval", args=[services], seconds=60, id="customer-reminders",
+        tick.add_job(ticks.track(_customer_reminder_tick), "interval", args=[services], seconds=60, id="customer-reminders",
                      next_run_time=datetime.now(timezone.utc))
         # Automatic rounds and escalation: every process ticks; each slot and escalation is claimed once.
-        tick.add_job(_auto_round_tick, "interval", args=[services], seconds=60, id="auto-rounds",
+        tick.add_job(ticks.track(_auto_round_tick), "interval", args=[services], seconds=60, id="auto-rounds",
                      next_run_time=datetime.now(timezone.utc))
         # Daily, and soon after a start (a service restarted more often than daily still runs it).
-        tick.add_job(_retention_tick, "interval", args=[services], hours=24, id="retention",
+        tick.add_job(ticks.track(_retention_tick), "interval", args=[services], hours=24, id="retention",
                      next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
         if services.telegram is not None:
-            tick.add_job(telegram_app.reprocess_stored_updates, "interval", args=[services.telegram, services],
+            tick.add_job(ticks.track(telegram_app.reprocess_stored_updates), "interval", args=[services.telegram, services],
                          seconds=30, id="telegram-recover")
         tick.start()
         app[SCHEDULER] = tick
         services.kick = lambda: _kick(tick)
         yield
-        # First the dispatcher (stop claiming, finish or hand back what is in flight), then the
-        # scheduler: its shutdown cancels a running tick, which would leave claimed rows to their lease.
+        # No new ticks; then the dispatcher (stop claiming, finish or hand back what is in flight);
+        # then the ticks still running get the grace to finish: the scheduler's shutdown cancels a
+        # running tick, which would leave claimed rows to their lease and a connection half-closed.
+        tick.pause()
         await services.dispatcher.shutdown(settings.shutdown_grace)
+        await ticks.finish(settings.shutdown_grace)
         tick.shutdown(wait=False)
 
     app.cleanup_ctx.append(services_ctx)
@@ -157,6 +164,28 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
 
         simulator.setup(app)
     return app
+
+
+class RunningTicks:
+    """The scheduler's ticks that are running, so a shutdown can let them finish first."""
+
+    def __init__(self) -> None:
+        self.running: set[asyncio.Task] = set()
+
+    def track(self, job):
+        @functools.wraps(job)
+        async def tracked(*args, **kwargs):
+            task = asyncio.current_task()
+            self.running.add(task)
+            try:
+                return await job(*args, **kwargs)
+            finally:
+                self.running.discard(task)
+        return tracked
+
+    async def finish(self, grace: float) -> None:
+        if self.running:
+            await asyncio.wait(set(self.running), timeout=grace)
 
 
 async def queue_customer_reminders(services: Services) -> CustomerReminderRun:

@@ -250,7 +250,7 @@ def cmd_serve(args, settings: Settings) -> int:
         if settings.simulator and not settings.simulator_hosts:
             print(f"paminn serve: the simulator answers only requests for 127.0.0.1/localhost; pass "
                   f"--expose-simulator HOST to name the host browsers use for {host}", file=sys.stderr)
-    if not args.reuse_port:  # a worker of --workers: its parent printed the banner
+    if not args.worker:  # a worker of --workers: its parent printed the banner
         print(start_banner(settings, host, args.port, telegram_polling=args.telegram_polling), flush=True)
     logger.info("dispatch every %ss (%d at a time), send rate %s/s, default time zone %s, quiet hours %s, "
                 "bodies kept %d days", settings.dispatch_interval, settings.dispatch_batch, settings.send_rate,
@@ -260,8 +260,11 @@ def cmd_serve(args, settings: Settings) -> int:
             return None
         asyncio.run(_with_services(settings, migrate_once))
         return supervise_workers(args, host)
-    app = create_app(settings, telegram_polling=args.telegram_polling)
-    web.run_app(app, host=host, port=args.port, print=None, access_log=None, reuse_port=args.reuse_port)
+    # A worker only checks the schema its parent migrated: on SQLite a second upgrade would wait for
+    # the single write lock behind the other worker's traffic, and could time out and die.
+    app = create_app(settings, telegram_polling=args.telegram_polling, migrate=not args.worker)
+    web.run_app(app, host=host, port=args.port, print=None, access_log=None,
+                reuse_port=args.reuse_port or args.worker)
     return 0
 
 
@@ -330,7 +333,7 @@ def supervise_workers(args, host: str) -> int:
     import subprocess
     import time
 
-    command = [sys.executable, "-m", "bot.cli", "serve", "--host", host, "--port", str(args.port), "--reuse-port"]
+    command = [sys.executable, "-m", "bot.cli", "serve", "--host", host, "--port", str(args.port), "--worker"]
     if args.expose_simulator is not None:
         command += ["--expose-simulator", args.expose_simulator]
     if args.verbose:
@@ -560,7 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve the simulator beyond loopback, to requests for HOST[:PORT] (comma-separated; "
                         "without HOST: the --host address)")
     p.add_argument("--workers", type=int, default=1, help="processes on one port (SO_REUSEPORT; default 1)")
-    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set by --workers for its children
+    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # share the port with other processes
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # set by --workers for its children
     p.add_argument("--telegram-polling", action="store_true",
                    help="fetch Telegram updates by long polling instead of a webhook (no public URL needed)")
     p.set_defaults(func=cmd_serve)

@@ -78,6 +78,30 @@ async def upgrade(engine: AsyncEngine) -> None:
         await conn.run_sync(_run)
 
 
+class SchemaNotAtHead(RuntimeError):
+    """The database's schema is not the one this code expects (run `paminn migrate`)."""
+
+
+async def check_at_head(engine: AsyncEngine) -> None:
+    """Refuse to start on a schema other than head, without writing (a worker of ``serve --workers``
+    finds the schema its parent migrated; migrating again would queue behind live traffic for
+    SQLite's single write lock)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+    def _current(sync_conn):
+        return set(MigrationContext.configure(sync_conn).get_current_heads())
+
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**{READ_ONLY: True})
+        current = await conn.run_sync(_current)
+    if current != heads:
+        raise SchemaNotAtHead(f"the database schema is at {sorted(current) or 'nothing'}, this code needs "
+                              f"{sorted(heads)}: run `paminn migrate` first")
+
+
 def _select_one(sync_conn) -> None:
     # On the driver's connection, outside a transaction: SQLite's BEGIN IMMEDIATE (above) would make
     # the health check wait for whatever transaction is writing.

@@ -134,7 +134,7 @@ async def test_a_stalled_database_makes_readyz_503_within_the_bound_while_health
         if status == 200:
             break
         await asyncio.sleep(0.2)
-    assert status == 200 and body["outbox"]["backlog"][0]["count"] == 4
+    assert status == 200 and body["outbox"]["backlog"][0]["count"] == 4, (status, body)
 
 
 async def test_a_long_write_elsewhere_does_not_slow_health_readiness_or_metrics(harness, db_url):
