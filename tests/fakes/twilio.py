@@ -30,7 +30,9 @@ class SentSMS:
 class Fault:
     """status: an HTTP error to answer; code: Twilio's error code; retry_after: the header;
     delay: seconds before answering; drop: close the connection without answering;
-    hang_after_create: record the message, then never answer (the 201 is lost)."""
+    hang_after_create: record the message, then never answer (the 201 is lost);
+    create_when: a slow provider under the test's control: the message is created (and answered) only
+    once this event is set, however long the client has waited."""
 
     status: int | None = None
     code: int | None = None
@@ -38,6 +40,7 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     hang_after_create: bool = False
+    create_when: asyncio.Event | None = None
 
 
 @dataclass
@@ -87,9 +90,9 @@ class FakeTwilio:
                                       "status": 503}, status=503)
         self.asked.append(form.get("To", ""))
         fault = self.faults.pop(0) if self.faults else None
-        if fault and fault.delay and not fault.status and not fault.drop:
+        if fault and (fault.delay or fault.create_when) and not fault.status and not fault.drop:
             # Like Twilio, finish creating the message even if the client has given up waiting.
-            msg = await asyncio.shield(asyncio.ensure_future(self._create_later(form, fault.delay)))
+            msg = await asyncio.shield(asyncio.ensure_future(self._create_later(form, fault)))
             return web.json_response(self._resource(msg, "queued"), status=201)
         if fault and fault.delay:
             await asyncio.sleep(fault.delay)
@@ -108,8 +111,11 @@ class FakeTwilio:
             await self._release.wait()
         return web.json_response(self._resource(msg, "queued"), status=201)
 
-    async def _create_later(self, form, delay: float) -> SentSMS:
-        await asyncio.sleep(delay)
+    async def _create_later(self, form, fault: Fault) -> SentSMS:
+        if fault.create_when is not None:
+            await fault.create_when.wait()
+        else:
+            await asyncio.sleep(fault.delay)
         msg = SentSMS(sid=f"SM{next(self._ids):032d}", to=form["To"],
                       from_=form.get("From") or form.get("MessagingServiceSid"), body=form["Body"],
                       status_callback=form.get("StatusCallback"))

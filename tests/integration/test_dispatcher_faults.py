@@ -1,6 +1,7 @@
 """The outbox under provider faults: retried when safe, never sent twice, nothing lost."""
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -110,10 +111,11 @@ async def test_reply_slower_than_client_timeout_is_not_sent_twice(harness):
     """Twilio answers after our 2 s timeout but creates the message anyway."""
     await load(harness, may_org())
     await harness.sms(COORD, "PÅMINN Anna maj")
-    harness.fake.faults = [Fault(delay=3)]
+    created = asyncio.Event()  # the provider creates it only after we gave up (however slow this machine is)
+    harness.fake.faults = [Fault(create_when=created)]
     stats = await harness.dispatch()
     assert stats.unknown == 1 and harness.fake.messages == []
-    # meanwhile the slow provider finishes creating it
+    created.set()  # meanwhile the slow provider finishes creating it
     await eventually(lambda: harness.fake.to(ANNA), what="the slow provider creating the message")
     assert harness.fake.to(ANNA) == [reminder()]
     harness.clock.advance(seconds=30)

@@ -94,10 +94,10 @@ async def report(h, org_id: str) -> dict:
 
 
 def answered_quickly(times: list[float]) -> bool:
-    """Every answer within 100 ms, but for a few (up to one in ten, none over 0.5 s): the test machine
+    """Every answer within 200 ms, but for a few (up to one in ten, none over 0.5 s): the test machine
     is shared and busy, so the odd answer waits for a CPU. A blocked loop (what was found) would
     hold every answer for as long as the render ran: seconds, or for ever."""
-    slow = [t for t in times if t >= 0.1]
+    slow = [t for t in times if t >= 0.2]
     return len(slow) <= len(times) // 10 and max(times) < 0.5
 
 
@@ -276,14 +276,18 @@ async def test_a_costly_reminder_due_today_does_not_freeze_paminn_serve(h, db_ur
                     break
                 except OSError:
                     await asyncio.sleep(0.05)
-            times = []
-            for _ in range(40):  # about 2 s: the tick renders the costly texts meanwhile
+            times, settled_by = [], time.monotonic() + 60
+            while True:  # at least about 2 s, and until the tick has settled the costly texts (a busy
+                # machine renders slower): every answer meanwhile counts
                 status, took = await asyncio.to_thread(_get, port)
                 assert status == 200
                 times.append(took)
+                failed = await h.scalar("SELECT count(*) FROM customer_reminders WHERE failed_reason IS NOT NULL")
+                if failed == 4 and len(times) >= 40:
+                    break
+                assert time.monotonic() < settled_by, f"the tick settled {failed} of the 4 costly texts"
                 await asyncio.sleep(0.05)
             assert answered_quickly(times), sorted(times)[-5:]
-            assert await h.scalar("SELECT count(*) FROM customer_reminders WHERE failed_reason IS NOT NULL") == 4
             stopping = time.monotonic()
             server.send_signal(signal.SIGTERM)  # heard at once: nothing holds the loop
             server.wait(timeout=15)
@@ -329,7 +333,9 @@ async def test_a_worker_stuck_in_one_operation_is_killed_and_the_rest_rendered()
     assert [(r.code, r.text) for r in results] == [
         ("ok", "Hej 1"), ("slow", None), ("ok", "Hej 2"), ("slow", None)]  # its group fails with it
     assert results[1].problem == "takes too long to render (over 0.5 s)"
-    assert workers.killed >= 1 and max(gaps) < 0.1
+    # Rendered on the loop, the stuck text would hold it for at least the 0.5 s until the kill (in fact
+    # for its whole run): a gap well under that proves the loop stayed free, with room for a busy machine.
+    assert workers.killed >= 1 and max(gaps) < 0.4
 
 
 async def test_closed_workers_are_gone():
