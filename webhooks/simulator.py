@@ -255,11 +255,14 @@ async def _funnel_month(session, org: Organisation, ctx):
     month (last month); when none has a round, that default month (an empty funnel)."""
     default = resolve_month(None, ctx.today(org))
     open_months = {Month.parse_key(r.month) for r in await store.rounds_awaiting_completion(session, org.id)}
+    empty = None
     for month in sorted(open_months | {default}, reverse=True):
         funnel = await store.month_funnel(session, org.id, month, ctx.tz(org))
         if funnel.rounds:
             return month, funnel
-    return default, await store.month_funnel(session, org.id, default, ctx.tz(org))
+        if month == default:
+            empty = funnel
+    return default, empty
 
 
 def _funnel_person(p) -> dict:
