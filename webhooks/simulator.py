@@ -241,3 +241,61 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/simulator/api/send", send)
     app.router.add_get("/simulator/api/events", events)
     app.router.add_get("/simulator/api/status", status_panel)
+    app.router.add_get("/simulator/api/funnel", funnel_panel)
+
+
+# ---------------------------------------------------------------- the month's funnel, for the side panel
+
+FUNNEL_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+async def _funnel_month(session, org: Organisation, ctx):
+    """The month the panel shows unasked, with its funnel: the latest month that has a round, looked for among
+    the months of rounds not yet complete (their month not yet announced as all reported) and STATUS's default
+    month (last month); when none has a round, that default month (an empty funnel)."""
+    default = resolve_month(None, ctx.today(org))
+    open_months = {Month.parse_key(r.month) for r in await store.rounds_awaiting_completion(session, org.id)}
+    empty = None
+    for month in sorted(open_months | {default}, reverse=True):
+        funnel = await store.month_funnel(session, org.id, month, ctx.tz(org))
+        if funnel.rounds:
+            return month, funnel
+        if month == default:
+            empty = funnel
+    return default, empty
+
+
+def _funnel_person(p) -> dict:
+    """One person in one round: names only (never a mobile or personal number)."""
+    return {"name": p.name, "reminded": p.reminded, "delivered": p.delivered,
+            "acknowledged": p.acknowledged_at is not None, "unfinished_now": p.reminded and p.unfinished_now}
+
+
+async def funnel_panel(request: web.Request) -> web.Response:
+    """The month's funnel (reminded → delivered → acknowledged → still unfinished) of the organisation the
+    simulator shows (a simulated one only), per round and for the month, with the names behind each number."""
+    services = request.app[SERVICES]
+    async with services.sessions() as session:
+        org = await _shown_organisation(session)
+        if org is None:
+            return web.json_response({"month": None, "rounds": []})
+        ctx = services.context(session)
+        wanted = request.query.get("month")
+        if wanted is not None:
+            if not FUNNEL_MONTH.fullmatch(wanted):
+                return _json_error(400, "month must look like 2026-05")
+            month = Month.parse_key(wanted)
+            funnel = await store.month_funnel(session, org.id, month, ctx.tz(org))
+        else:
+            month, funnel = await _funnel_month(session, org, ctx)
+        rounds = [{
+            "id": r.info.id, "started_at": r.info.started_at.isoformat(),
+            "started": ctx.local(org, r.info.started_at).strftime("%d/%m %H:%M"),
+            "requested_by": r.info.requested_by, "scope": r.info.scope, "counts": r.counts(),
+            "people": [_funnel_person(p) for p in r.people],
+        } for r in funnel.rounds]
+    counts = funnel.counts()  # every stage, in the funnel's order
+    return web.json_response({
+        "month": month.key, "label": month_label(month), "counts": counts,
+        "names": {stage: funnel.names(stage) for stage in counts}, "rounds": rounds,
+    })

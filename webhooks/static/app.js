@@ -151,6 +151,96 @@ async function loadStatus() {
   }));
 }
 
+// The month's funnel: reminded → delivered → acknowledged → still unfinished, per round and for the month.
+const FUNNEL_STAGES = [["reminded", "påminda"], ["delivered", "levererade"], ["acknowledged", "bekräftade"],
+                       ["unfinished_now", "ännu inte klara"]];
+let funnelTimer = null, funnelAsked = 0;
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// One line of counts: "4 påminda → 4 levererade → 1 bekräftade → 3 ännu inte klara".
+function funnelSteps(counts) {
+  const ol = el("ol", "steps");
+  ol.replaceChildren(...FUNNEL_STAGES.map(([stage, label]) => {
+    const li = el("li");
+    li.dataset.stage = stage;
+    li.append(el("strong", "count", String(counts[stage])), " " + label);
+    return li;
+  }));
+  return ol;
+}
+
+// A person in a round: confirmed (answered OK) is marked so; the rest say where they are.
+function funnelPerson(p) {
+  const li = el("li", p.acknowledged ? "confirmed" : "");
+  li.dataset.name = p.name;
+  li.dataset.confirmed = String(p.acknowledged);
+  li.append(el("span", "name", p.name));
+  const marks = el("span", "marks");
+  marks.append(el("span", "mark", p.delivered ? "levererad" : p.reminded ? "skickad" : "inte skickad än"));
+  marks.append(p.acknowledged ? el("span", "mark ok", "✓ bekräftad") : el("span", "mark", "inte bekräftad"));
+  if (p.unfinished_now) marks.append(el("span", "mark left", "ännu inte klar"));
+  li.append(marks);
+  return li;
+}
+
+function renderFunnel(data) {
+  $("#funnel-month").textContent = data.label || "";
+  const panel = $("#funnel-panel");
+  if (!data.rounds.length) {
+    panel.replaceChildren(el("p", "muted", "Inga påminnelser skickade för " + data.label + " än."));
+    return;
+  }
+  const month = el("div", "part");
+  month.dataset.part = "month";
+  const head = el("h3", "", "Hela månaden ");
+  head.append(el("span", "muted", "(" + data.rounds.length + (data.rounds.length === 1 ? " omgång)" : " omgångar)")));
+  const names = el("dl", "names");
+  for (const [stage, label] of FUNNEL_STAGES) {
+    const who = data.names[stage];
+    if (!who.length) continue;
+    const dt = el("dt", "", label.charAt(0).toUpperCase() + label.slice(1) + " (" + who.length + ")");
+    const dd = el("dd", "", who.map(n => stage === "acknowledged" ? "✓ " + n : n).join(", "));
+    dt.dataset.stage = dd.dataset.stage = stage;
+    names.append(dt, dd);
+  }
+  month.append(head, funnelSteps(data.counts), names);
+  const rounds = data.rounds.map((r, i) => {
+    const div = el("div", "part");
+    div.dataset.round = r.id;
+    const h = el("h3", "", "Omgång " + (i + 1) + " ");
+    h.append(el("span", "muted", r.started + " · " + (r.requested_by || "automatisk") + (r.scope ? " · " + r.scope : "")));
+    const people = el("ul", "funnel-people");
+    people.replaceChildren(...r.people.map(funnelPerson));
+    div.append(h, funnelSteps(r.counts), people);
+    return div;
+  });
+  panel.replaceChildren(month, ...rounds);
+}
+
+async function loadFunnel() {
+  const asked = ++funnelAsked;
+  let data;
+  try {
+    data = await (await fetch("/simulator/api/funnel")).json();
+  } catch (e) {
+    return;  // the next update of the feed asks again
+  }
+  if (asked !== funnelAsked || !data.month) return;  // a newer answer is on its way, or nothing to show
+  renderFunnel(data);
+}
+
+// Asked again whenever the feed brings something (a round, a delivery, an OK), a burst of it once.
+function refreshFunnel() {
+  clearTimeout(funnelTimer);
+  funnelTimer = setTimeout(loadFunnel, 300);
+}
+
 async function start() {
   const data = await (await fetch("/simulator/api/state")).json();
   if (!data.organisation) { $("#org").textContent = "Ingen organisation – kör paminn demo-data"; return; }
@@ -168,6 +258,7 @@ async function start() {
   wire($("#assistant-phone"), () => state.selected);
   renderPeople();
   loadStatus();
+  loadFunnel();
   const events = new EventSource("/simulator/api/events");
   events.onmessage = ev => {
     const { messages, initial } = JSON.parse(ev.data);
@@ -180,6 +271,7 @@ async function start() {
       }
     }
     render();
+    refreshFunnel();
   };
 }
 
