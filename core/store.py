@@ -44,7 +44,7 @@ from core.models import (
 )
 from core.buffer import blocking_reasons, buffer_state
 from core.months import Month
-from core.recurrence import next_due, parse_recurrence
+from core.recurrence import next_schedule
 from core.text import fold
 
 # ---------------------------------------------------------------- organisations and people
@@ -1232,9 +1232,7 @@ async def waiting_visits(session: AsyncSession, org_id: str, limit: int = 1000) 
 
 def _schedule(values: dict, after: date | None) -> dict:
     """next_due and send_on for a reminder's rule, counting from the last due date sent."""
-    rule = parse_recurrence(values["recurrence"], "stored reminder", [])
-    due = next_due(values["first_due"], rule, after)
-    return {"next_due": due, "send_on": due - timedelta(days=values["days_before"]) if due else None}
+    return next_schedule(values["first_due"], values["recurrence"], values["days_before"], after).columns()
 
 
 async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan,
