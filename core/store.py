@@ -422,14 +422,9 @@ async def month_funnel(session: AsyncSession, org_id: str, month: Month, tz_name
 # ---------------------------------------------------------------- the outbox
 
 
-OUTBOX_QUEUED = "paminn.outbox_queued"  # session.info flag: this transaction queued outbound messages
-
-
 async def enqueue(session: AsyncSession, rows: list[dict]) -> None:
     """Insert outbox rows in bulk; each dict needs the non-default columns."""
     await bulk_insert(session, OutboxMessage.__table__, rows)
-    if rows:
-        session.info[OUTBOX_QUEUED] = True
 
 
 async def set_payload(session: AsyncSession, key: str, payload: dict) -> None:

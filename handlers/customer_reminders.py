@@ -181,7 +181,7 @@ async def queue_planned(ctx: Context, batch: DueBatch, results: list[Rendered]) 
     for failure in failures:
         changes.append(await _mark_failed(ctx, failure, run))
     await store.update_customer_reminders(ctx.session, changes)
-    await store.enqueue(ctx.session, rows)
+    await ctx.enqueue(rows)
     run.messages = len(rows)
     logger.info("customer reminders: %d due, %d messages queued, %d older due dates passed over, %d unreachable, "
                 "%d failed, %d deferred", run.reminders, run.messages, run.skipped_due_dates, len(run.unreachable),
