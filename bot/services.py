@@ -13,6 +13,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application
 
+from bot import imports
 from bot.channels import Channel
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
@@ -186,3 +187,7 @@ class Services:
 
     def context(self, session: AsyncSession, now: datetime | None = None) -> Context:
         return self.contexts(session, now)
+
+    async def run_import(self, doc: object) -> dict[str, dict[str, int]]:
+        """The import use case (bot.imports) for the API; core.importer.ImportError_ when refused."""
+        return await imports.run_import(self, doc)
