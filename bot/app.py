@@ -69,9 +69,9 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
         application = telegram_app.build_application(settings, None)
         await application.initialize()  # getMe: fails early on a wrong token or base URL
         channels["telegram"] = TelegramChannel(application.bot)
-    names = sorted(channels)
+    outbound = MappingProxyType(channels)  # complete now: read-only from here on
     dispatcher = Dispatcher(
-        sessions, MappingProxyType(channels), make_context=contexts, rate=settings.send_rate,
+        sessions, outbound, make_context=contexts, rate=settings.send_rate,
         concurrency=settings.dispatch_concurrency, batch=settings.dispatch_batch,
         lease_seconds=settings.lease_seconds, clock=clock,
         check_after_seconds=max(30.0, 2 * settings.send_timeout), send_timeout=settings.send_timeout,
@@ -82,8 +82,8 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts), wait=settings.inbound_wait)
     services = Services(
         settings=settings, engine=engine, sessions=sessions, routes=routes, contexts=contexts,
-        channels=MappingProxyType(channels), dispatcher=dispatcher, inbound=inbound,
-        readiness=Readiness(engine, lambda: list(names), clock), templates=templates, kick=kick,
+        channels=outbound, dispatcher=dispatcher, inbound=inbound,
+        readiness=Readiness(engine, tuple(outbound), clock), templates=templates, kick=kick,
         metrics=Metrics(), clock=clock, telegram=application)
     if application is not None:
         application.bot_data["services"] = services  # where the PTB handlers (bot.telegram_app) find it
