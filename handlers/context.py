@@ -16,7 +16,7 @@ from core.templates import InProcessRenderer, Renderer
 
 @dataclass(frozen=True)
 class Route:
-    channel: str  # sms | simulator | telegram
+    channel: str  # sms | simulator | telegram | email
     address: str
 
 
