@@ -7,11 +7,17 @@ import json
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import telegram_app
+from bot.channels import Channel
+from bot.channels.email import EmailChannel
 from bot.channels.simulator import SimulatorChannel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.twilio_sms import TwilioSMS
 from bot.config import Settings
 from bot.db import check_at_head, make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
@@ -19,9 +25,8 @@ from bot.logs import quiet_libraries
 from bot.inbound import InboundBatcher, handle_in_transaction
 from bot.readiness import Readiness
 from bot.routing import Routes
-from bot.services import Services, utcnow
+from bot.services import Contexts, Metrics, Services, Wakeup, utcnow
 from bot.template_workers import TemplateWorkers
-from bot import telegram_app
 from core.templates import LIMITS
 from handlers.customer_reminders import CustomerReminderRun, plan_due_customer_reminders, queue_planned, tick_time
 from webhooks import api, intake, telegram, twilio
@@ -31,11 +36,9 @@ logger = logging.getLogger(__name__)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 
 
-def build_channels(settings: Settings, public_url: str | None) -> dict:
-    channels: dict = {"simulator": SimulatorChannel()}
+def build_channels(settings: Settings, public_url: str | None) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {"simulator": SimulatorChannel()}
     if settings.twilio_enabled:
-        from bot.channels.twilio_sms import TwilioSMS
-
         channels["sms"] = TwilioSMS(
             settings.twilio_account_sid, settings.twilio_auth_token, from_number=settings.twilio_from_number,
             messaging_service_sid=settings.twilio_messaging_service_sid, api_base=settings.twilio_api_base,
@@ -43,56 +46,59 @@ def build_channels(settings: Settings, public_url: str | None) -> dict:
             timeout=settings.send_timeout,
         )
     if settings.smtp_url:
-        from bot.channels.email import EmailChannel
-
         channels["email"] = EmailChannel(settings.smtp_url, settings.email_from, timeout=settings.send_timeout)
     return channels
 
 
 async def build_services(settings: Settings, clock=utcnow, migrate: bool = True) -> Services:
-    """Engine, migrations, channels and dispatcher; call inside a running event loop."""
+    """Engine, migrations, channels and dispatcher, built once in dependency order; call inside a
+    running event loop."""
     quiet_libraries()  # however the service is embedded, libraries must not log personal data
     engine = make_engine(settings.database_url)
     if migrate:
         await upgrade(engine)
-    services = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-                        routes=Routes.from_settings(settings), clock=clock)
-    services.channels = build_channels(settings, settings.public_url)
-    services.readiness = Readiness(engine, lambda: list(services.channels), clock)
-    services.templates = TemplateWorkers(size=settings.template_workers,
-                                         limits=replace(LIMITS, seconds=settings.template_seconds))
-    services.inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts),
-                                      wait=settings.inbound_wait)
+    sessions = make_sessionmaker(engine)
+    routes = Routes.from_settings(settings)
+    templates = TemplateWorkers(size=settings.template_workers,
+                                limits=replace(LIMITS, seconds=settings.template_seconds))
+    contexts = Contexts(settings, routes, templates, clock)
+    kick = Wakeup()  # connected by the scheduler, when there is one
+    channels = build_channels(settings, settings.public_url)
+    application = None
     if settings.telegram_bot_token:
-        from bot.channels.telegram import TelegramChannel
-        from bot.telegram_app import build_application
-
-        services.telegram = build_application(settings, services)
-        await services.telegram.initialize()  # getMe: fails early on a wrong token or base URL
-        services.channels["telegram"] = TelegramChannel(services.telegram.bot)
-    services.dispatcher = Dispatcher(
-        services.sessions, services.channels, make_context=services.context, rate=settings.send_rate,
+        application = telegram_app.build_application(settings, None)
+        await application.initialize()  # getMe: fails early on a wrong token or base URL
+        channels["telegram"] = TelegramChannel(application.bot)
+    outbound = MappingProxyType(channels)  # complete now: read-only from here on
+    dispatcher = Dispatcher(
+        sessions, outbound, make_context=contexts, rate=settings.send_rate,
         concurrency=settings.dispatch_concurrency, batch=settings.dispatch_batch,
         lease_seconds=settings.lease_seconds, clock=clock,
         check_after_seconds=max(30.0, 2 * settings.send_timeout), send_timeout=settings.send_timeout,
         validity_seconds=settings.message_validity, max_backoff=settings.retry_max_backoff,
         down_after=settings.channel_down_after, probe_interval=settings.probe_interval,
     )
+    # The batcher's handler runs per batch, only after ``services`` below exists.
+    inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts), wait=settings.inbound_wait)
+    services = Services(
+        settings=settings, engine=engine, sessions=sessions, routes=routes, contexts=contexts,
+        channels=outbound, dispatcher=dispatcher, inbound=inbound,
+        readiness=Readiness(engine, tuple(outbound), clock), templates=templates, kick=kick,
+        metrics=Metrics(), clock=clock, telegram=application)
+    if application is not None:
+        application.bot_data["services"] = services  # where the PTB handlers (bot.telegram_app) find it
     return services
 
 
 async def close_services(services: Services) -> None:
-    if services.dispatcher is not None:
-        # Before the channels close: sends in flight get their grace, unsent rows go back at once.
-        await services.dispatcher.shutdown(services.settings.shutdown_grace)
+    # Before the channels close: sends in flight get their grace, unsent rows go back at once.
+    await services.dispatcher.shutdown(services.settings.shutdown_grace)
     await services.inbound.close()
     await services.templates.close()
     if services.telegram is not None:
         await services.telegram.shutdown()
     for channel in services.channels.values():
-        close = getattr(channel, "close", None)
-        if close:
-            await close()
+        await channel.close()
     await services.engine.dispose()
 
 
@@ -143,7 +149,7 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
                          seconds=30, id="telegram-recover")
         tick.start()
         app[SCHEDULER] = tick
-        services.kick = lambda: _kick(tick)
+        services.kick.connect(lambda: _kick(tick))
         yield
         # No new ticks; then the dispatcher (stop claiming, finish or hand back what is in flight);
         # then the ticks still running get the grace to finish: the scheduler's shutdown cancels a
@@ -152,6 +158,7 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
         await services.dispatcher.shutdown(settings.shutdown_grace)
         await ticks.finish(settings.shutdown_grace)
         tick.shutdown(wait=False)
+        services.kick.disconnect()
 
     app.cleanup_ctx.append(services_ctx)
     if scheduler:
@@ -253,8 +260,6 @@ async def _dispatch_tick(services: Services) -> None:
 
 async def _poll_telegram(services: Services) -> None:
     """For trying a real bot from a laptop without a public URL: long-poll getUpdates."""
-    from webhooks.telegram import accept_update
-
     bot = services.telegram.bot
     await bot.delete_webhook()
     offset = None
@@ -268,7 +273,7 @@ async def _poll_telegram(services: Services) -> None:
         for update in updates:
             offset = update.update_id + 1
             data = update.to_dict()
-            await accept_update(services, data, json.dumps(data))
+            await telegram.accept_update(services, data, json.dumps(data))
 
 
 def _load_locales() -> None:

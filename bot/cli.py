@@ -45,7 +45,7 @@ def cmd_db_upgrade(args, settings: Settings) -> int:
 
 def cmd_import(args, settings: Settings) -> int:
     from bot.imports import ImportError_, format_counts, run_import
-    from webhooks.intake import JSONRefused, parse_json
+    from core.safe_json import JSONRefused, parse_json
 
     path = Path(args.file)
     try:

@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Mapping
 
 from sqlalchemy import bindparam, case, update
 
@@ -108,7 +108,7 @@ _FINISH = (
 
 
 class Dispatcher:
-    def __init__(self, sessionmaker, channels: dict[str, Channel], *, make_context: Callable[..., Context],
+    def __init__(self, sessionmaker, channels: Mapping[str, Channel], *, make_context: Callable[..., Context],
                  rate: float = 10.0, concurrency: int = 20, batch: int = 200, lease_seconds: float = 60.0,
                  clock: Callable[[], datetime] = utcnow, worker_id: str | None = None,
                  check_after_seconds: float = 30.0, send_timeout: float = 15.0,
@@ -118,9 +118,9 @@ class Dispatcher:
         self._channels = channels
         self._make_context = make_context
         # SMS at the configured rate (the number's throughput); others at their provider's own limit.
-        self._pacers = {name: Pacer(rate if name == "sms" else getattr(channel, "max_rate", 0))
+        self._pacers = {name: Pacer(rate if name == "sms" else channel.max_rate)
                         for name, channel in channels.items()}
-        self._unaskable = [name for name, channel in channels.items() if not getattr(channel, "askable", True)]
+        self._unaskable = [name for name, channel in channels.items() if not channel.askable]
         self._semaphore = asyncio.Semaphore(concurrency)
         self._lease = timedelta(seconds=lease_seconds)
         # A send may start only while the lease still covers its whole timeout ...
@@ -261,15 +261,14 @@ class Dispatcher:
             if self._handing_back(row):
                 return SendResult("released")
             await self._pacers[row.channel].wait(self._stopping)
-            pace = getattr(channel, "pace", None)
-            if pace is not None and not await self._unless_stopping(pace(_outgoing(row))):
+            if channel.paced and not await self._unless_stopping(channel.pace(_outgoing(row))):
                 return SendResult("released")
             if self._handing_back(row):
                 return SendResult("released")
             if row.lease_until is not None and self._clock() + self._send_window >= row.lease_until:
                 # Our claim could run out mid-send and another process take the row: hand it back unsent.
                 return SendResult("released")
-            if not getattr(channel, "askable", True):
+            if not channel.askable:
                 # The provider cannot be asked later: record durably that the call starts now, so a
                 # crash before this point is known to have sent nothing.
                 async with self._sessions.begin() as session:

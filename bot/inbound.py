@@ -26,7 +26,6 @@ from typing import Awaitable, Callable
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
-from core import store
 from handlers.router import Handled, InboundText, handle_inbound_batch
 
 logger = logging.getLogger(__name__)
@@ -210,9 +209,9 @@ def _forget(tasks: set[asyncio.Task]):
 async def handle_in_transaction(services, texts: list[InboundText]) -> list[Handled]:
     """One batch, one transaction; outbound messages it queued go out at once."""
     async with services.sessions.begin() as session:
-        handled = await handle_inbound_batch(services.context(session), texts)
-        queued = session.info.pop(store.OUTBOX_QUEUED, False)
-    if queued:
+        ctx = services.context(session)
+        handled = await handle_inbound_batch(ctx, texts)
+    if ctx.queued:
         services.kick()
     return handled
 

@@ -85,7 +85,7 @@ class Readiness:
     """Bounded reads of the database's health and the outbox; one instance per process."""
 
     engine: AsyncEngine
-    channels: Callable[[], list[str]]  # the configured outbound channels
+    channels: tuple[str, ...]  # the configured outbound channels
     clock: Callable[[], datetime]
     timeout: float = PROBE_TIMEOUT
     _inflight: dict[str, asyncio.Task] = field(default_factory=dict)
@@ -145,7 +145,7 @@ class Readiness:
                 states, source = await read_channel_state_table(conn), "channel_state"
             else:
                 states, source = channel_states_from_outbox(retrying), "outbox"
-        channels = {name: states.get(name, ChannelState(name, "up", 0)) for name in sorted(self.channels())}
+        channels = {name: states.get(name, ChannelState(name, "up", 0)) for name in sorted(self.channels)}
         channels.update({name: state for name, state in states.items() if name not in channels})
         return Snapshot(backlog, channels, source)
 

@@ -3,17 +3,25 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram.ext import Application
 
+from bot import imports
+from bot.channels import Channel
 from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.inbound import InboundBatcher
+from bot.readiness import Readiness
 from bot.routing import Routes
+from bot.template_workers import TemplateWorkers
+from core.templates import Renderer
 from handlers.context import Context
 
 logger = logging.getLogger(__name__)
@@ -117,28 +125,69 @@ class DatabaseGauges:
         yield total
 
 
-@dataclass
-class Services:
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker
-    routes: Routes
-    metrics: Metrics = field(default_factory=Metrics)
-    clock: Callable[[], datetime] = utcnow
-    dispatcher: object | None = None
-    channels: dict = field(default_factory=dict)
-    telegram: object | None = None  # python-telegram-bot Application, when TELEGRAM_BOT_TOKEN is set
-    inbound: object | None = None  # bot.inbound.InboundBatcher: webhook texts handled a batch per transaction
-    readiness: object | None = None  # bot.readiness.Readiness: bounded reads for /readyz, /healthz, /metrics
-    templates: object | None = None  # bot.template_workers.TemplateWorkers: organisations' texts, off the loop
-    # Set by the scheduler: ask for a dispatch now. A no-op without one (tests, CLI).
-    kick: Callable[[], None] = lambda: None
+class Wakeup:
+    """Asks for a dispatch now rather than at the next tick (replies should feel instant).
 
-    def context(self, session: AsyncSession, now: datetime | None = None) -> Context:
+    Made first by the composition root and handed to everything that queues messages (as
+    ``Services.kick``); the scheduler connects its dispatch job when it starts and disconnects it
+    when it stops. Unconnected (tests, the CLI) a call does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._target: Callable[[], None] | None = None
+
+    def connect(self, target: Callable[[], None]) -> None:
+        self._target = target
+
+    def disconnect(self) -> None:
+        self._target = None
+
+    def __call__(self) -> None:
+        if self._target is not None:
+            self._target()
+
+
+@dataclass(frozen=True)
+class Contexts:
+    """Makes the handler Context of one transaction: the time, and the policies the edge decides."""
+
+    settings: Settings
+    routes: Routes
+    templates: Renderer
+    clock: Callable[[], datetime] = utcnow
+
+    def __call__(self, session: AsyncSession, now: datetime | None = None) -> Context:
         s = self.settings
         return Context(
             session=session, now=now or self.clock(), default_timezone=s.timezone,
             default_quiet_hours=s.quiet_hours, team_ack_window=timedelta(seconds=s.team_ack_window),
             route_person=self.routes.person, route_team=self.routes.team, route_address=self.routes.address,
-            **({"templates": self.templates} if self.templates is not None else {}),
+            templates=self.templates,
         )
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the edges (webhooks, the scheduler, the CLI) use, built once by bot.app.build_services."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    routes: Routes
+    contexts: Contexts
+    channels: Mapping[str, Channel]  # the outbound channels by name, all of them, read-only
+    dispatcher: Dispatcher
+    inbound: InboundBatcher  # webhook texts handled a batch per transaction
+    readiness: Readiness  # bounded reads for /readyz, /healthz, /metrics
+    templates: TemplateWorkers  # organisations' texts, rendered off the event loop
+    kick: Wakeup  # ask for a dispatch now
+    metrics: Metrics
+    clock: Callable[[], datetime] = utcnow
+    telegram: Application | None = None  # python-telegram-bot's, when TELEGRAM_BOT_TOKEN is set
+
+    def context(self, session: AsyncSession, now: datetime | None = None) -> Context:
+        return self.contexts(session, now)
+
+    async def run_import(self, doc: object) -> dict[str, dict[str, int]]:
+        """The import use case (bot.imports) for the API; core.importer.ImportError_ when refused."""
+        return await imports.run_import(self, doc)

@@ -11,7 +11,8 @@ The first due date is where the rule starts; every due date is an occurrence of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import islice
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
@@ -168,3 +169,33 @@ def next_due(first_due: date, rule: Recurrence | None, after: date | None) -> da
     else:
         found = _rule(first_due, rule).after(datetime.combine(after, time()), inc=False)
     return found.date() if found else None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Where a reminder's schedule stands: its next due date and the day its messages go."""
+
+    next_due: date | None  # None: the rule has ended
+    send_on: date | None
+
+    def columns(self) -> dict:
+        return {"next_due": self.next_due, "send_on": self.send_on}
+
+
+def next_schedule(first_due: date, recurrence: dict | None, days_before: int, after: date | None) -> Schedule:
+    """The schedule of a stored reminder after the due date ``after`` was sent (from its start when
+    None): the import and the tick both move a reminder on with this, and only with this."""
+    due = next_due(first_due, stored_rule(recurrence), after)
+    return Schedule(due, due - timedelta(days=days_before) if due is not None else None)
+
+
+def stored_rule(recurrence: dict | None) -> Recurrence | None:
+    """A rule as stored (``Recurrence.to_json``, checked when it was imported), parsed once per shape."""
+    if recurrence is None:
+        return None
+    return _parsed(tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in recurrence.items())))
+
+
+@lru_cache(maxsize=1024)  # a tick moves on thousands of reminders with a handful of distinct rules
+def _parsed(frozen: tuple) -> Recurrence | None:
+    return parse_recurrence({k: list(v) if isinstance(v, tuple) else v for k, v in frozen}, "stored reminder", [])

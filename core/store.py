@@ -44,7 +44,7 @@ from core.models import (
 )
 from core.buffer import blocking_reasons, buffer_state
 from core.months import Month
-from core.recurrence import next_due, parse_recurrence
+from core.recurrence import next_schedule
 from core.text import fold
 
 # ---------------------------------------------------------------- organisations and people
@@ -422,14 +422,9 @@ async def month_funnel(session: AsyncSession, org_id: str, month: Month, tz_name
 # ---------------------------------------------------------------- the outbox
 
 
-OUTBOX_QUEUED = "paminn.outbox_queued"  # session.info flag: this transaction queued outbound messages
-
-
 async def enqueue(session: AsyncSession, rows: list[dict]) -> None:
     """Insert outbox rows in bulk; each dict needs the non-default columns."""
     await bulk_insert(session, OutboxMessage.__table__, rows)
-    if rows:
-        session.info[OUTBOX_QUEUED] = True
 
 
 async def set_payload(session: AsyncSession, key: str, payload: dict) -> None:
@@ -1232,9 +1227,7 @@ async def waiting_visits(session: AsyncSession, org_id: str, limit: int = 1000) 
 
 def _schedule(values: dict, after: date | None) -> dict:
     """next_due and send_on for a reminder's rule, counting from the last due date sent."""
-    rule = parse_recurrence(values["recurrence"], "stored reminder", [])
-    due = next_due(values["first_due"], rule, after)
-    return {"next_due": due, "send_on": due - timedelta(days=values["days_before"]) if due else None}
+    return next_schedule(values["first_due"], values["recurrence"], values["days_before"], after).columns()
 
 
 async def _apply_customers(session: AsyncSession, org_id: str, plan: ImportPlan,

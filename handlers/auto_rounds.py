@@ -98,7 +98,7 @@ async def run_slot(ctx: Context, org: Organisation, slot_at: datetime) -> int | 
     rows = [person_row(ctx, coordinator, body, kind="reply", key=f"auto-summary:{slot_id}:{coordinator.id}")
             for coordinator in await store.staff_with_roles(ctx.session, [org.id], ("coordinator",))]
     rows = [r for r in rows if r is not None]
-    await store.enqueue(ctx.session, rows)
+    await ctx.enqueue(rows)
     logger.info("automatic round for organisation %s, month %s: %d summaries", org.id, month.key, len(rows))
     return len(rows)
 
@@ -147,7 +147,7 @@ async def escalate(ctx: Context, org: Organisation, month: Month) -> tuple[int, 
                          key=f"escalation:{org.id}:{month.key}:{batch}:{recipient_id}")
         if row is not None:
             rows.append(row)
-    await store.enqueue(ctx.session, rows)
+    await ctx.enqueue(rows)
     logger.info("escalation for organisation %s, month %s: %d assistants, %d messages", org.id, month.key,
                 len(claimed), len(rows))
     return len(claimed), len(rows)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import store
 from core.models import Organisation, Staff
 from core.quiet import QuietHours, parse_quiet_hours
 from core.templates import InProcessRenderer, Renderer
@@ -15,7 +16,7 @@ from core.templates import InProcessRenderer, Renderer
 
 @dataclass(frozen=True)
 class Route:
-    channel: str  # sms | simulator | telegram
+    channel: str  # sms | simulator | telegram | email
     address: str
 
 
@@ -35,6 +36,14 @@ class Context:
     # Renders organisations' templates; the edge passes worker processes (bot.template_workers),
     # so a costly text never blocks the event loop. In-process (budgets only) is for tests.
     templates: Renderer = field(default_factory=InProcessRenderer)
+    # Outbox rows queued in this transaction through ``enqueue``: when there are any, the edge asks
+    # for a dispatch once the transaction has committed.
+    queued: int = 0
+
+    async def enqueue(self, rows: list[dict]) -> None:
+        """Queue outbox rows in this transaction, counted in ``queued``."""
+        await store.enqueue(self.session, rows)
+        self.queued += len(rows)
 
     def tz(self, org: Organisation) -> str:
         return org.timezone or self.default_timezone

@@ -133,7 +133,7 @@ async def _queue_round(ctx: Context, org: Organisation, staff: Staff, month: Mon
         rows.append(row)
         history.append({"org_id": org.id, "staff_id": person.id, "month": month.key, "sent_at": ctx.now,
                         "round_id": rnd.id, "idempotency_key": key})
-    await store.enqueue(ctx.session, rows)
+    await ctx.enqueue(rows)
     await store.add_history(ctx.session, history)
     rnd.sent, rnd.segments = len(rows), count_segments(body).segments * len(rows)
     return rnd, len(rows), deferred

@@ -16,7 +16,7 @@ from core import commands as cmd
 from core import store
 from core.models import CustomerReminder, Organisation
 from core.recipients import Recipient, StaffMember, resolve_recipients
-from core.recurrence import next_due, parse_recurrence
+from core.recurrence import Schedule, next_schedule
 from core.templates import Rendered, RenderJob, TenantTime
 from handlers.context import Context
 from handlers.outbound import KINDS, rows_to_addresses, to_team
@@ -55,13 +55,12 @@ def tick_time() -> TenantTime:
 
 def _latest_due_to_send(reminder: CustomerReminder, today: date) -> tuple[date, int]:
     """The newest due date whose send day has come, and how many older ones it passes over."""
-    rule = parse_recurrence(reminder.recurrence, "stored reminder", [])
     due, skipped = reminder.next_due, 0
     while True:
-        following = next_due(reminder.first_due, rule, after=due)
-        if following is None or following - timedelta(days=reminder.days_before) > today:
+        following = next_schedule(reminder.first_due, reminder.recurrence, reminder.days_before, after=due)
+        if following.next_due is None or following.send_on > today:
             return due, skipped
-        due, skipped = following, skipped + 1
+        due, skipped = following.next_due, skipped + 1
 
 
 @lru_cache(maxsize=512)  # a tick formats the same few due dates thousands of times
@@ -182,7 +181,7 @@ async def queue_planned(ctx: Context, batch: DueBatch, results: list[Rendered]) 
     for failure in failures:
         changes.append(await _mark_failed(ctx, failure, run))
     await store.update_customer_reminders(ctx.session, changes)
-    await store.enqueue(ctx.session, rows)
+    await ctx.enqueue(rows)
     run.messages = len(rows)
     logger.info("customer reminders: %d due, %d messages queued, %d older due dates passed over, %d unreachable, "
                 "%d failed, %d deferred", run.reminders, run.messages, run.skipped_due_dates, len(run.unreachable),
@@ -204,7 +203,7 @@ def _plan(ctx: Context, reminder: CustomerReminder, org: Organisation, customer,
     return item
 
 
-def _outcome(ctx: Context, item: _Due, bodies: list[str]) -> tuple[list[dict], list[str], date | None]:
+def _outcome(ctx: Context, item: _Due, bodies: list[str]) -> tuple[list[dict], list[str], Schedule]:
     """The due date's outbox rows, whom it does not reach and why, and the next due date (pure)."""
     reminder = item.reminder
     text_of = {id(r): body for r, body in zip(item.recipients, bodies)}
@@ -214,12 +213,11 @@ def _outcome(ctx: Context, item: _Due, bodies: list[str]) -> tuple[list[dict], l
         subject=f"{reminder.title}: {item.customer_name}")
     if not item.recipients:
         unreached = ["inga mottagare: " + ", ".join(ROLE_NAMES[r] for r in reminder.recipients)]
-    following = next_due(reminder.first_due, parse_recurrence(reminder.recurrence, "stored reminder", []),
-                         after=item.due)
+    following = next_schedule(reminder.first_due, reminder.recurrence, reminder.days_before, after=item.due)
     return queued, unreached, following
 
 
-async def _queue(ctx: Context, item: _Due, queued: list[dict], unreached: list[str], following: date | None,
+async def _queue(ctx: Context, item: _Due, queued: list[dict], unreached: list[str], following: Schedule,
                  run: CustomerReminderRun) -> dict:
     """The due date as sent and the schedule moved on (the reminder's change); the team hears whom
     it did not reach."""
@@ -233,8 +231,7 @@ async def _queue(ctx: Context, item: _Due, queued: list[dict], unreached: list[s
                       f"team-customer-unreached:{reminder.id}:{item.due.isoformat()}")
     run.reminders += 1
     run.skipped_due_dates += item.skipped
-    return {"id": reminder.id, "last_unreached": unreached, "last_sent_due": item.due, "next_due": following,
-            "send_on": following - timedelta(days=reminder.days_before) if following else None}
+    return {"id": reminder.id, "last_unreached": unreached, "last_sent_due": item.due, **following.columns()}
 
 
 async def _mark_failed(ctx: Context, failure: _Failure, run: CustomerReminderRun) -> dict:

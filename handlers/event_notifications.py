@@ -131,7 +131,7 @@ async def queue_event(ctx: Context, org: Organisation, plan: EventPlan, results:
             key_prefix=f"event:{new_id}:{template.id}:", kind="event-notification", subject=template.title)
         rows += queued
         unreached += missed if recipients else [f"mall {template.external_id}: inga mottagare"]
-    await store.enqueue(ctx.session, rows)
+    await ctx.enqueue(rows)
     if unreached:
         event_row = await store.event_by_external_id(ctx.session, org.id, event_id)
         event_row.unreached = unreached

@@ -33,7 +33,7 @@ async def to_team(ctx: Context, org: Organisation, body: str, key: str, not_befo
     route = ctx.route_team(org.team_chat)
     if route is None:
         return False
-    await store.enqueue(ctx.session, [{
+    await ctx.enqueue([{
         "org_id": org.id, "idempotency_key": key, "channel": route.channel, "address": route.address,
         "staff_id": None, "kind": "team", "body": body, "segments": 1, "status": "pending",
         "not_before": not_before or ctx.now, "created_at": ctx.now, "attempts": 0,

@@ -36,7 +36,7 @@ async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None
         if msg.kind == "reminder" and ctx.route_person is not None:
             row = person_row(ctx, person, msg.body, kind="reminder", key=f"{msg.idempotency_key}:sms")
             if row is not None:
-                await store.enqueue(ctx.session, [row])
+                await ctx.enqueue([row])
                 # The month's history follows the copy that may still go, so the person counts as
                 # waiting (then reminded once it is sent), not as never reminded.
                 await store.copy_history(ctx.session, msg.idempotency_key, row["idempotency_key"], ctx.now)
@@ -115,7 +115,7 @@ async def reminders_expired(ctx: Context, rows: list[OutboxMessage]) -> None:
                 row = person_row(ctx, person, body, kind="notice", key=key,
                                  not_before=ctx.now + ctx.team_ack_window)
                 if row is not None:
-                    await store.enqueue(ctx.session, [row])
+                    await ctx.enqueue([row])
                 return row is not None
 
             await _gather_names(ctx, f"expired:{tag}:", names, month, to_coordinator)

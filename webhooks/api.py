@@ -12,10 +12,10 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot.imports import ImportError_, run_import
 from core import store
 from core.api_access import OPERATOR, Access, hash_key, mask_personal_numbers, outcome_counts
 from core.funnel import STAGES as FUNNEL_STAGES
+from core.importer import ImportError_
 from core.models import ApiKey, Organisation
 from core.months import Month
 from handlers import event_notifications, integration_buffer
@@ -175,7 +175,7 @@ async def import_data(request: web.Request) -> web.Response:
             raise _no_organisation(named)
         request[AUDIT_ORG] = named
     try:
-        counts = await run_import(request.app[SERVICES], doc)
+        counts = await request.app[SERVICES].run_import(doc)
     except ImportError_ as exc:
         return _error(422, "the import was refused; nothing was written", problems=exc.problems)
     return web.json_response({"counts": counts})

@@ -2,19 +2,18 @@
 
 ``await request.content.read(n)`` returns what has arrived so far, so a body sent in two TCP
 segments would be read half; ``read_body`` reads to the end or to the route's limit. JSON is
-refused when a later step could not take it: nested deeper than anything we accept (the
-parser's recursion limit answers 500 otherwise), or holding a lone UTF-16 surrogate such as
-``"\\ud800"``, which no database column and no UTF-8 encoder takes.
+parsed by core.safe_json (also used by ``paminn import``), re-exported here for the routes.
 """
 from __future__ import annotations
 
 import json
-import re
 
 from aiohttp import web
 
-MAX_DEPTH = 32  # import documents nest 4 deep, Telegram updates about 8
-SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+from core.safe_json import JSONRefused, check_json, parse_json
+
+__all__ = ["BodyTooLarge", "JSONRefused", "check_json", "is_ascii_number", "parse_json", "read_body",
+           "undecodable_headers"]
 
 
 class BodyTooLarge(web.HTTPRequestEntityTooLarge):
@@ -24,10 +23,6 @@ class BodyTooLarge(web.HTTPRequestEntityTooLarge):
         super().__init__(max_size=limit, actual_size=actual,
                          text=json.dumps({"error": f"{what} is at most {_size(limit)}"}),
                          content_type="application/json")
-
-
-class JSONRefused(ValueError):
-    """The body is not JSON we can take; the message says why."""
 
 
 def _size(limit: int) -> str:
@@ -48,56 +43,6 @@ async def read_body(request: web.Request, limit: int, what: str = "the body") ->
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(limit, size, what)
-
-
-def parse_json(raw: bytes) -> object:
-    """The document in ``raw``; JSONRefused when it is not UTF-8 JSON, nests too deep, or holds a lone surrogate."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise JSONRefused("the body is not UTF-8") from None
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        raise JSONRefused(f"the JSON nests deeper than {MAX_DEPTH} levels") from None
-    except ValueError as exc:
-        raise JSONRefused(f"the body is not valid JSON ({exc})") from None
-    check_json(value, strings=bool(SURROGATE_ESCAPE.search(raw)))
-    return value
-
-
-def check_json(value: object, strings: bool = True) -> None:
-    """Refuse nesting beyond MAX_DEPTH and (when ``strings``) lone surrogates in keys and strings.
-
-    Iterative, so that the check itself cannot hit the recursion limit. Strings are looked at only
-    when the raw text had a surrogate escape at all: without one the decoder cannot have made one.
-    """
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            if depth > MAX_DEPTH:
-                raise JSONRefused(f"the JSON nests deeper than {MAX_DEPTH} levels")
-            for key, inner in item.items():
-                if strings:
-                    _valid_text(key)
-                if isinstance(inner, (dict, list)) or (strings and isinstance(inner, str)):
-                    stack.append((inner, depth + 1))
-        elif isinstance(item, list):
-            if depth > MAX_DEPTH:
-                raise JSONRefused(f"the JSON nests deeper than {MAX_DEPTH} levels")
-            stack.extend((inner, depth + 1) for inner in item
-                         if isinstance(inner, (dict, list)) or (strings and isinstance(inner, str)))
-        elif isinstance(item, str):
-            _valid_text(item)
-
-
-def _valid_text(text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = text[exc.start]
-        raise JSONRefused(f"the JSON holds a lone surrogate (\\u{ord(bad):04x}); send valid Unicode text") from None
 
 
 def is_ascii_number(raw: str) -> bool:

@@ -16,6 +16,7 @@ from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.channels.twilio_sms import failure_reason
 from bot.inbound import InboundUnavailable
 from core import store
 from core.phones import try_e164
@@ -127,8 +128,7 @@ async def status_callback(request: web.Request) -> web.Response:
         changed = await store.apply_status(session, sid, status.lower(), form.get("ErrorCode"), services.clock(),
                                            row_id=int(row_id) if row_id and is_ascii_number(row_id) else None)
         if changed is not None and changed.status in ("failed", "undelivered") and changed.kind == "reminder":
-            reason = {"21610": "unsubscribed", "21211": "invalid_number", "30005": "invalid_number",
-                      "30006": "invalid_number"}.get(changed.error_code or "", "undelivered")
+            reason = failure_reason(changed.error_code) or "undelivered"
             await delivery_failed(services.context(session), changed, reason)
     return web.Response(status=204)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,31 @@ class CannotTell(Exception):
     """The provider has no way to say whether it has a message (Telegram's Bot API lists nothing sent)."""
 
 
-class Channel(Protocol):
-    name: str
+class Channel:
+    """The port every adapter implements. ``send`` and ``find_sent`` are the adapter's own; the rest
+    are its capabilities, declared here with the defaults most providers have, so the dispatcher
+    reads them plainly and an adapter states only where it differs."""
 
-    # Optional: ``async def pace(self, msg: Outgoing) -> None`` waits for the provider's per-address
-    # limit; the dispatcher calls it before its last check that the claim covers the send.
-    # Optional: ``max_rate`` (messages a second in all) and ``askable = False`` when find_sent can
-    # only raise CannotTell (the dispatcher then records each provider call before making it).
+    name: ClassVar[str]
+    # Messages a second in all, kept by the dispatcher before a send starts (0: no limit of its own;
+    # SMS takes the configured PAMINN_SEND_RATE instead, the number's throughput).
+    max_rate: ClassVar[float] = 0.0
+    # False when find_sent can only raise CannotTell: the dispatcher then records each provider call
+    # durably before making it, and each result at once.
+    askable: ClassVar[bool] = True
+    # True when ``pace`` waits for a per-address limit; the dispatcher skips the call otherwise.
+    paced: ClassVar[bool] = False
 
-    async def send(self, msg: Outgoing) -> SendResult: ...
+    async def pace(self, msg: Outgoing) -> None:
+        """Wait for the provider's per-address limit. The dispatcher calls it before its last check
+        that the claim covers the send, so a long wait can never push a send past the claim."""
+
+    async def send(self, msg: Outgoing) -> SendResult:
+        raise NotImplementedError
 
     async def find_sent(self, msg: Outgoing) -> str | None:
         """The provider id of ``msg`` if the provider has it, else None; CannotTell if it cannot say."""
-        ...
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release what the adapter holds (connections), at shutdown after the dispatcher stopped."""

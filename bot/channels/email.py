@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from bot.channels import CannotTell, Outgoing, SendResult
+from bot.channels import CannotTell, Channel, Outgoing, SendResult
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def build_message(msg: Outgoing, sender: str) -> EmailMessage:
     return email
 
 
-class EmailChannel:
+class EmailChannel(Channel):
     name = "email"
     askable = False  # SMTP cannot be asked afterwards whether a message went through
 

@@ -4,10 +4,10 @@ The outbox row itself is what the page shows, so "sending" is only marking it de
 """
 from __future__ import annotations
 
-from bot.channels import Outgoing, SendResult
+from bot.channels import Channel, Outgoing, SendResult
 
 
-class SimulatorChannel:
+class SimulatorChannel(Channel):
     name = "simulator"
 
     async def send(self, msg: Outgoing) -> SendResult:

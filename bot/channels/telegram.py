@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels import CannotTell, Outgoing, SendResult
+from bot.channels import CannotTell, Channel, Outgoing, SendResult
 
 
 def markup(spec: dict | None):
@@ -42,7 +42,7 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class TelegramChannel:
+class TelegramChannel(Channel):
     """Telegram's limits, kept by us before a send starts: about 30 messages a second in all
     (``max_rate``, applied by the dispatcher), one a second per private chat and 20 a minute per
     group. AIORateLimiter stays underneath as a safety net, but waiting in it would look like an
@@ -50,6 +50,7 @@ class TelegramChannel:
 
     name = "telegram"
     max_rate = 30.0
+    paced = True  # one a second per private chat, 20 a minute per group: see pace
     askable = False  # the Bot API cannot list sent messages: see find_sent
 
     def __init__(self, bot):

@@ -12,7 +12,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.channels import Outgoing, SendResult
+from bot.channels import Channel, Outgoing, SendResult
 
 logger = logging.getLogger(__name__)
 # The library logs request URLs, numbers and bodies at INFO, under twilio.http_client and (the async
@@ -21,11 +21,21 @@ logging.getLogger("twilio").setLevel(logging.WARNING)
 
 _last_retry_after: contextvars.ContextVar[float | None] = contextvars.ContextVar("retry_after", default=None)
 
-PERMANENT = {
-    21211: ("invalid_number", "ogiltigt nummer"),
-    21614: ("invalid_number", "inte ett mobilnummer"),
-    21610: ("unsubscribed", "mottagaren har avregistrerat sig (STOP)"),
+# Twilio's error codes that say something about the person's number, whether they come back from a
+# send (REST errors, 21xxx) or in a delivery status callback (30xxx): the reason
+# handlers.team.delivery_failed acts on. Every other code is a failure with no consequence for the number.
+ERRORS: dict[str, str] = {
+    "21211": "invalid_number",  # not a valid phone number
+    "21614": "invalid_number",  # not a mobile number
+    "21610": "unsubscribed",  # the person texted STOP to our number
+    "30005": "invalid_number",  # unknown destination handset
+    "30006": "invalid_number",  # a landline, or a carrier that cannot be reached
 }
+
+
+def failure_reason(error_code: object) -> str | None:
+    """What a Twilio error code means for the person's number (``ERRORS``), or None when nothing."""
+    return ERRORS.get(str(error_code)) if error_code else None
 
 
 class RebasedTwilioHttpClient(AsyncTwilioHttpClient):
@@ -56,7 +66,7 @@ class RebasedTwilioHttpClient(AsyncTwilioHttpClient):
         return response
 
 
-class TwilioSMS:
+class TwilioSMS(Channel):
     name = "sms"
 
     def __init__(self, account_sid: str, auth_token: str, *, from_number: str | None,
@@ -99,9 +109,9 @@ class TwilioSMS:
             # 429 is Twilio asking us to slow down (it is up); a 5xx is Twilio failing.
             return SendResult("retry", error_code=code, error_message=f"HTTP {exc.status}",
                               retry_after=_last_retry_after.get(), outage=exc.status >= 500)
-        reason = PERMANENT.get(exc.code or 0)
+        reason = failure_reason(exc.code)
         if reason:
-            return SendResult("failed", error_code=str(exc.code), error_message=reason[0])
+            return SendResult("failed", error_code=str(exc.code), error_message=reason)
         return SendResult("failed", error_code=code, error_message=f"HTTP {exc.status}")
 
     async def find_sent(self, msg: Outgoing) -> str | None:

@@ -65,3 +65,13 @@ def test_bad_rules_say_what_to_change(spec, problem):
     problems: list[str] = []
     assert parse_recurrence(spec, "customer_reminders[2] (id 'cr3')", problems) is None
     assert len(problems) == 1 and problem in problems[0] and problems[0].startswith("customer_reminders[2] (id 'cr3')")
+
+
+def test_next_schedule_of_a_stored_rule():
+    from core.recurrence import Schedule, next_schedule
+
+    stored = rule({"every": "week", "weekdays": ["mo", "th"]}).to_json()
+    assert next_schedule(date(2026, 6, 3), stored, 2, after=None) == Schedule(date(2026, 6, 4), date(2026, 6, 2))
+    assert next_schedule(date(2026, 6, 3), stored, 0, after=date(2026, 6, 4)).next_due == date(2026, 6, 8)
+    assert next_schedule(date(2026, 6, 3), None, 1, after=None) == Schedule(date(2026, 6, 3), date(2026, 6, 2))
+    assert next_schedule(date(2026, 6, 3), None, 1, after=date(2026, 6, 3)) == Schedule(None, None)
