@@ -113,7 +113,7 @@ async def measure_round(url: str) -> dict:
         started = time.perf_counter()
         async with services.sessions.begin() as session:
             replies = (await handle_inbound(services.context(session, NOW), "sms", "SMbench1", COORD,
-                                            "PÅMINN ALLA maj")).replies
+                                            "PÅMINN ALLA maj")).texts
         round_s = time.perf_counter() - started
         outbox = await _count(services, "SELECT count(*) FROM outbox")
         async with services.sessions() as session:

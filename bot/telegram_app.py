@@ -24,11 +24,11 @@ from telegram.ext import (
 from core import commands as cmd
 from core import store
 from core.catalogue import render
-from core.months import MonthSpec, month_label, resolve_month
-from core.segments import count_segments
-from handlers import coordinator
-from handlers.account import LINK_PROMPT, already_linked, choose_channel, link_chat_account, make_team_chat, \
-    month_from_key
+from core.channels import TELEGRAM, outbox_row
+from core.months import MonthSpec, month_label
+from core.replies import ConfirmRemindAll, RemoveKeyboard, Reply, ShareNumber, StatusFilters
+from handlers import account, coordinator
+from handlers.account import choose_channel, link_chat_account, make_team_chat, month_from_key
 from handlers.context import is_coordinator
 from handlers.router import handle_inbound
 
@@ -69,75 +69,9 @@ async def _once(ctx, update: Update, body: str) -> bool:
     """Claim this update's action in the current transaction; False if it was already acted on."""
     user = update.effective_user
     new, _ = await store.claim_inbound(ctx.session, [{
-        "channel": "telegram", "provider_id": str(update.update_id), "sender": str(user.id if user else 0),
+        "channel": TELEGRAM, "provider_id": str(update.update_id), "sender": str(user.id if user else 0),
         "body": body, "received_at": ctx.now}])
     return bool(new)
-
-
-def _reply_rows(services, update: Update, replies: list[str], payload: dict | None = None) -> list[dict]:
-    chat = update.effective_chat
-    now = services.clock()
-    return [{
-        "org_id": None, "idempotency_key": f"tg-reply:{update.update_id}:{n}", "channel": "telegram",
-        "address": str(chat.id), "staff_id": None, "kind": "reply", "body": reply, "payload": payload,
-        "segments": count_segments(reply).segments, "status": "pending", "not_before": now, "created_at": now,
-        "attempts": 0,
-    } for n, reply in enumerate(replies)]
-
-
-async def _act_once(update: Update, context: ContextTypes.DEFAULT_TYPE, body: str, act) -> None:
-    """Run ``act(ctx) -> (replies, payload)`` once per update, queue its replies, and ask for a dispatch."""
-    services = _services(context)
-    async with services.sessions.begin() as session:
-        ctx = services.context(session)
-        if not await _once(ctx, update, body):
-            return
-        replies, payload = await act(ctx)
-        await store.enqueue(session, _reply_rows(services, update, replies, payload))
-    services.kick()
-
-
-async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if update.effective_chat.type != "private":
-        return
-
-    async def act(ctx):
-        name = await already_linked(ctx, update.effective_user.id)
-        if name:
-            return [f"Du är redan kopplad som {name}. Skriv HJÄLP för kommandon."], None
-        return [LINK_PROMPT], {"reply_markup": {"contact_button": "Dela mitt nummer"}}
-
-    await _act_once(update, context, "/start", act)
-
-
-async def on_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    contact = update.effective_message.contact
-
-    async def act(ctx):
-        replies = await link_chat_account(ctx, update.effective_user.id, contact.user_id, contact.phone_number)
-        return replies, {"reply_markup": {"remove_keyboard": True}}
-
-    await _act_once(update, context, "contact", act)
-
-
-async def on_teamchat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    chat = update.effective_chat
-
-    async def act(ctx):
-        if chat.type == "private":
-            return ["Skicka /teamchat i den grupp som ska vara teamchatt."], None
-        return await make_team_chat(ctx, update.effective_user.id, f"telegram:{chat.id}"), None
-
-    await _act_once(update, context, "/teamchat", act)
-
-
-async def on_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    wanted = context.args[0].lower() if context.args else ""
-
-    async def act(ctx):
-        return await choose_channel(ctx, update.effective_user.id, wanted), None
-
-    await _act_once(update, context, f"/kanal {wanted}", act)
 
 
 def status_keyboard(month_key: str, locale: str = "sv") -> dict:
@@ -151,29 +85,87 @@ def status_keyboard(month_key: str, locale: str = "sv") -> dict:
     ]}
 
 
+def reply_markup(reply: Reply) -> dict | None:
+    """What a reply's intent looks like in Telegram (the channel adapter turns it into Bot API markup)."""
+    intent, locale = reply.intent, reply.locale
+    if isinstance(intent, StatusFilters):
+        return status_keyboard(intent.month_key, locale)
+    if isinstance(intent, ConfirmRemindAll):
+        return {"inline": [[(render(locale, "tg.yes"), f"rmok:{intent.month_key}"),
+                            (render(locale, "tg.cancel"), f"st:{intent.month_key}:ready")]]}
+    if isinstance(intent, ShareNumber):
+        return {"contact_button": render(locale, "account.share_button")}
+    if isinstance(intent, RemoveKeyboard):
+        return {"remove_keyboard": True}
+    return None
+
+
+def telegram_payload(reply: Reply) -> dict | None:
+    """The outbox payload for a reply: its markup, and the message it edits in place if any."""
+    markup = reply_markup(reply)
+    if reply.edit_message is not None:
+        return {"edit_message_id": reply.edit_message, "reply_markup": markup}
+    return {"reply_markup": markup} if markup is not None else None
+
+
+def reply_rows(services, update: Update, replies: list[Reply]) -> list[dict]:
+    """Outbox rows for the replies to an update, to the chat it came from."""
+    now = services.clock()
+    address = str(update.effective_chat.id)
+    return [outbox_row(key=f"tg-reply:{update.update_id}:{n}", channel=TELEGRAM, address=address, body=reply.text,
+                       kind="reply", now=now, payload=telegram_payload(reply))
+            for n, reply in enumerate(replies)]
+
+
+async def _act_once(update: Update, context: ContextTypes.DEFAULT_TYPE, body: str, act) -> None:
+    """Run ``act(ctx) -> replies`` once per update, queue its replies, and ask for a dispatch."""
+    services = _services(context)
+    async with services.sessions.begin() as session:
+        ctx = services.context(session)
+        if not await _once(ctx, update, body):
+            return
+        replies = await act(ctx)
+        await store.enqueue(session, reply_rows(services, update, replies))
+    services.kick()
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.effective_chat.type != "private":
+        return
+    await _act_once(update, context, "/start", lambda ctx: account.start(ctx, update.effective_user.id))
+
+
+async def on_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    contact = update.effective_message.contact
+    await _act_once(update, context, "contact", lambda ctx: link_chat_account(
+        ctx, update.effective_user.id, contact.user_id, contact.phone_number))
+
+
+async def on_teamchat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat = update.effective_chat
+    address = None if chat.type == "private" else f"{TELEGRAM}:{chat.id}"
+    await _act_once(update, context, "/teamchat", lambda ctx: make_team_chat(ctx, update.effective_user.id, address))
+
+
+async def on_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    wanted = context.args[0].lower() if context.args else ""
+    await _act_once(update, context, f"/kanal {wanted}",
+                    lambda ctx: choose_channel(ctx, update.effective_user.id, wanted))
+
+
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Commands and plain words: the same handlers as SMS; /status gets filter buttons."""
+    """Commands and plain words: the same handlers as SMS; a status comes with its filter buttons."""
     services = _services(context)
     message = update.effective_message
     if not message or not message.text:
         return
-    text = message.text
     async with services.sessions.begin() as session:
         ctx = services.context(session)
-        handled = await handle_inbound(ctx, "telegram", str(update.update_id), str(update.effective_user.id), text)
+        handled = await handle_inbound(ctx, TELEGRAM, str(update.update_id), str(update.effective_user.id),
+                                       message.text)
         if not handled.new:
             return
-        replies, payload = handled.replies, None
-        command = cmd.parse_command(text)
-        leader = next((p for p in handled.people if is_coordinator(p)), None)
-        # A status (not a refusal) has a line starting "Status" in every language, after the note
-        # on an implicit month if any.
-        if isinstance(command, cmd.Status) and leader is not None and replies and any(
-                line.startswith("Status") for line in replies[0].split("\n")[:2]):
-            org = await store.get_org(session, leader.org_id)
-            month = resolve_month(command.month, ctx.today(org))
-            payload = {"reply_markup": status_keyboard(month.key, coordinator.locale_of(org))}
-        await store.enqueue(session, _reply_rows(services, update, replies, payload))
+        await store.enqueue(session, reply_rows(services, update, handled.replies))
     services.kick()
 
 
@@ -195,22 +187,20 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if leader is None or month is None or message_id is None:
             return
         spec = MonthSpec(month=month.month, year=month.year)
-        markup = None
         locale = coordinator.locale_of(await store.get_org(session, leader.org_id))
         if kind == "st":
             wanted = filter_key if filter_key in FILTERS else "ready"
-            text = (await coordinator.status(ctx, leader, cmd.Status(spec, wanted)))[0]
-            markup = status_keyboard(month.key, locale)
+            # The buttons stay under the message whatever it says now (a refusal too): the filters are its own.
+            answer = (await coordinator.status(ctx, leader, cmd.Status(spec, wanted)))[0].but(
+                intent=StatusFilters(month.key))
         elif kind == "rm":
-            text = render(locale, "tg.confirm", month=month_label(month, locale))
-            markup = {"inline": [[(render(locale, "tg.yes"), f"rmok:{month.key}"),
-                                  (render(locale, "tg.cancel"), f"st:{month.key}:ready")]]}
+            answer = Reply.of(locale, "tg.confirm", month=month_label(month, locale),
+                              intent=ConfirmRemindAll(month.key))
         elif kind == "rmok":
-            text = (await coordinator.remind_all(ctx, leader, cmd.RemindAll(spec)))[0]
+            answer = (await coordinator.remind_all(ctx, leader, cmd.RemindAll(spec)))[0].but(intent=None)
         else:
             return
-        row = _reply_rows(services, update, [text], {"edit_message_id": message_id, "reply_markup": markup})[0]
-        await store.enqueue(session, [row])
+        await store.enqueue(session, reply_rows(services, update, [answer.but(edit_message=message_id)]))
     services.kick()
 
 

@@ -19,14 +19,14 @@ from pathlib import Path
 from aiohttp import web
 
 from core import store
+from core.channels import SIMULATOR, outbox_row
 from core.eligibility import Reason, evaluate
 from core.messages import REASON_TEXT
 from core.models import Organisation
 from core.months import Month, month_label, resolve_month
 from core.phones import display, try_e164
-from core.segments import count_segments
 from handlers.context import has_full_scope, is_coordinator
-from handlers.router import handle_inbound
+from handlers.router import Handled, handle_inbound
 from webhooks.intake import JSONRefused, parse_json, read_body
 from webhooks.keys import SERVICES
 
@@ -154,17 +154,20 @@ async def send(request: web.Request) -> web.Response:
                                     f"(`paminn demo-data`) that reaches no real numbers; {display(sender)} is not "
                                     f"one, so nothing was sent")
         ctx = services.context(session)
-        handled = await handle_inbound(ctx, "simulator", provider_id, sender, text)
-        replies, people = handled.replies, handled.people
-        # A reply goes back the way the text came: to the simulated phone, whatever the person's usual route.
-        await store.enqueue(session, [{
-            "org_id": people[0].org_id if people else None, "idempotency_key": f"reply:{provider_id}:{n}",
-            "channel": "simulator", "address": sender, "staff_id": people[0].id if people else None,
-            "kind": "reply", "body": reply, "segments": count_segments(reply).segments, "status": "pending",
-            "not_before": ctx.now, "created_at": ctx.now, "attempts": 0,
-        } for n, reply in enumerate(replies)])
+        handled = await handle_inbound(ctx, SIMULATOR, provider_id, sender, text)
+        await store.enqueue(session, simulator_reply_rows(ctx.now, provider_id, sender, handled))
     services.kick()
-    return web.json_response({"accepted": True, "replies": len(replies)})
+    return web.json_response({"accepted": True, "replies": len(handled.replies)})
+
+
+def simulator_reply_rows(now: datetime, provider_id: str, sender: str, handled: Handled) -> list[dict]:
+    """The replies as plain texts to the simulated phone: a reply goes back the way the text came,
+    whatever the person's usual route."""
+    people = handled.people
+    return [outbox_row(key=f"reply:{provider_id}:{n}", channel=SIMULATOR, address=sender, body=reply.text,
+                       kind="reply", now=now, org_id=people[0].org_id if people else None,
+                       staff_id=people[0].id if people else None)
+            for n, reply in enumerate(handled.replies)]
 
 
 def _out(row) -> dict:
