@@ -26,6 +26,7 @@ from typing import Awaitable, Callable
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
+from bot.replies import reply_rows
 from core import store
 from handlers.router import Handled, InboundText, handle_inbound_batch
 
@@ -208,9 +209,18 @@ def _forget(tasks: set[asyncio.Task]):
 
 
 async def handle_in_transaction(services, texts: list[InboundText]) -> list[Handled]:
-    """One batch, one transaction; outbound messages it queued go out at once."""
+    """One batch, one transaction, the same for every channel: the router acts on the texts, and the
+    replies of channels that answer through the outbox (Telegram, the simulator) are queued in the
+    same transaction (an SMS is answered by its webhook). What it queued goes out at once."""
     async with services.sessions.begin() as session:
-        handled = await handle_inbound_batch(services.context(session), texts)
+        ctx = services.context(session)
+        handled = await handle_inbound_batch(ctx, texts)
+        by_shape: dict[tuple[str, ...], list[dict]] = {}  # rows inserted together have the same columns
+        for text, outcome in zip(texts, handled):
+            for row in reply_rows(text, outcome, ctx.now):
+                by_shape.setdefault(tuple(row), []).append(row)
+        for rows in by_shape.values():
+            await store.enqueue(session, rows)
         queued = session.info.pop(store.OUTBOX_QUEUED, False)
     if queued:
         services.kick()

@@ -21,23 +21,22 @@ from telegram.ext import (
     filters,
 )
 
+from bot.replies import FILTERS, telegram_rows
 from core import commands as cmd
 from core import store
-from core.catalogue import render
-from core.channels import TELEGRAM, outbox_row
+from core.channels import TELEGRAM
 from core.months import MonthSpec, month_label
-from core.replies import ConfirmRemindAll, RemoveKeyboard, Reply, ShareNumber, StatusFilters
+from core.replies import ConfirmRemindAll, Reply, StatusFilters
 from handlers import account, coordinator
 from handlers.account import choose_channel, link_chat_account, make_team_chat, month_from_key
 from handlers.context import is_coordinator
-from handlers.router import handle_inbound
+from handlers.router import InboundText
 
 logger = logging.getLogger(__name__)
 MAX_UPDATE_TRIES = 3
 # The exceptions PTB's error handler saw during the current process_raw_update (PTB runs handlers inline).
 _HANDLER_ERRORS: ContextVar[list[BaseException] | None] = ContextVar("paminn_handler_errors", default=None)
 UPDATE_TYPES = ["message", "callback_query"]
-FILTERS = ("ready", "off", "no_mobile", "all")
 
 
 def build_application(settings, services) -> Application:
@@ -74,47 +73,9 @@ async def _once(ctx, update: Update, body: str) -> bool:
     return bool(new)
 
 
-def status_keyboard(month_key: str, locale: str = "sv") -> dict:
-    def button(key: str) -> tuple[str, str]:
-        return render(locale, f"tg.filter.{key}"), f"st:{month_key}:{key}"
-
-    return {"inline": [
-        [button(key) for key in FILTERS[:2]],
-        [button(key) for key in FILTERS[2:]],
-        [(render(locale, "tg.remind_all"), f"rm:{month_key}")],
-    ]}
-
-
-def reply_markup(reply: Reply) -> dict | None:
-    """What a reply's intent looks like in Telegram (the channel adapter turns it into Bot API markup)."""
-    intent, locale = reply.intent, reply.locale
-    if isinstance(intent, StatusFilters):
-        return status_keyboard(intent.month_key, locale)
-    if isinstance(intent, ConfirmRemindAll):
-        return {"inline": [[(render(locale, "tg.yes"), f"rmok:{intent.month_key}"),
-                            (render(locale, "tg.cancel"), f"st:{intent.month_key}:ready")]]}
-    if isinstance(intent, ShareNumber):
-        return {"contact_button": render(locale, "account.share_button")}
-    if isinstance(intent, RemoveKeyboard):
-        return {"remove_keyboard": True}
-    return None
-
-
-def telegram_payload(reply: Reply) -> dict | None:
-    """The outbox payload for a reply: its markup, and the message it edits in place if any."""
-    markup = reply_markup(reply)
-    if reply.edit_message is not None:
-        return {"edit_message_id": reply.edit_message, "reply_markup": markup}
-    return {"reply_markup": markup} if markup is not None else None
-
-
 def reply_rows(services, update: Update, replies: list[Reply]) -> list[dict]:
     """Outbox rows for the replies to an update, to the chat it came from."""
-    now = services.clock()
-    address = str(update.effective_chat.id)
-    return [outbox_row(key=f"tg-reply:{update.update_id}:{n}", channel=TELEGRAM, address=address, body=reply.text,
-                       kind="reply", now=now, payload=telegram_payload(reply))
-            for n, reply in enumerate(replies)]
+    return telegram_rows(str(update.update_id), str(update.effective_chat.id), replies, services.clock())
 
 
 async def _act_once(update: Update, context: ContextTypes.DEFAULT_TYPE, body: str, act) -> None:
@@ -154,19 +115,14 @@ async def on_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Commands and plain words: the same handlers as SMS; a status comes with its filter buttons."""
-    services = _services(context)
+    """Commands and plain words: the same inbound path as SMS and the simulator (the batcher, the
+    router); the replies come back to this chat, a status with its filter buttons."""
     message = update.effective_message
     if not message or not message.text:
         return
-    async with services.sessions.begin() as session:
-        ctx = services.context(session)
-        handled = await handle_inbound(ctx, TELEGRAM, str(update.update_id), str(update.effective_user.id),
-                                       message.text)
-        if not handled.new:
-            return
-        await store.enqueue(session, reply_rows(services, update, handled.replies))
-    services.kick()
+    await _services(context).inbound.submit(InboundText(
+        TELEGRAM, str(update.update_id), str(update.effective_user.id), message.text,
+        reply_to=str(update.effective_chat.id)))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

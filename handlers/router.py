@@ -20,11 +20,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class InboundText:
-    """One text as a channel delivered it: ``sender`` is an E.164 number or a Telegram user id."""
+    """One text as a channel delivered it: ``sender`` is an E.164 number or a Telegram user id.
+
+    ``reply_to`` is where the replies go through the outbox (the chat or simulated phone it came
+    from); None when the channel answers inline (an SMS's TwiML).
+    """
     channel: str  # core.channels: SMS | SIMULATOR | TELEGRAM
     provider_id: str
     sender: str
     body: str
+    reply_to: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -81,7 +86,7 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
     """
     # What a provider delivers may hold control characters no database column takes (NUL): drop them.
     texts = [InboundText(t.channel, without_controls(t.provider_id), without_controls(t.sender),
-                         without_controls(t.body)) for t in texts]
+                         without_controls(t.body), t.reply_to) for t in texts]
     first: dict[tuple[str, str], int] = {}
     for n, t in enumerate(texts):
         first.setdefault(t.key, n)

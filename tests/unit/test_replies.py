@@ -1,7 +1,7 @@
 """Replies are values: a catalogue text in a language, and what it is for, rendered by each channel."""
 from __future__ import annotations
 
-from bot.telegram_app import telegram_payload
+from bot.replies import telegram_payload
 from core.channels import NO_PAYLOAD, outbox_row
 from core.replies import ConfirmRemindAll, RemoveKeyboard, Reply, ShareNumber, StatusFilters, texts
 from handlers.team import expired_text
