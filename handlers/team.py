@@ -7,7 +7,7 @@ from babel.numbers import format_decimal
 
 from core import store
 from core.catalogue import BABEL_LOCALE, language, render, render_plural
-from core.channels import SIMULATOR, SMS, TELEGRAM
+from core.channels import EMAIL, SIMULATOR, SMS, TELEGRAM
 from core.models import OutboxMessage
 from core.months import Month, month_label
 from handlers.context import Context
@@ -33,7 +33,7 @@ async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None
     loc = _locale(org)
     if reason == "blocked":
         # The person blocked the bot: reminders go back to SMS, and this one is sent that way now.
-        person.preferred_channel = "sms"
+        person.preferred_channel = SMS
         if msg.kind == "reminder" and ctx.route_person is not None:
             row = person_row(ctx, person, msg.body, kind="reminder", key=f"{msg.idempotency_key}:sms")
             if row is not None:
@@ -85,7 +85,7 @@ async def announce_completed_months(ctx: Context, org_id: str) -> list[str]:
     return done
 
 
-PROVIDERS = ("sms", "telegram", "email")  # each is a ``provider.<channel>`` in the catalogue
+PROVIDERS = (SMS, TELEGRAM, EMAIL)  # each is a ``provider.<channel>`` in the catalogue
 EXPIRED_NAMES_SHOWN = 40
 
 
