@@ -53,3 +53,24 @@ def test_expired_reminders_are_told_in_the_organisations_language():
     many = [f"P{i:02d}" for i in range(45)]
     assert expired_text(many, "2026-05", "da").startswith("45 påmindelser for maj 2026 kunne ikke sendes: P00, ")
     assert " …og 5 mere. Udbyderen" in expired_text(many, "2026-05", "da")
+
+
+def test_each_channel_gets_its_replies_its_own_way():
+    from datetime import datetime, timezone
+
+    from bot.replies import reply_rows
+    from handlers.router import Handled, InboundText
+
+    now = datetime(2026, 6, 2, 8, tzinfo=timezone.utc)
+    status = Reply("Status may 2026: 4 ready", locale="en", intent=StatusFilters("2026-05"))
+    handled = Handled([status], True)
+    assert reply_rows(InboundText("sms", "SM1", "+46701234567", "STATUS may"), handled, now) == []  # TwiML
+    assert reply_rows(InboundText("simulator", "sim-1", "+46701234567", "STATUS may", reply_to="+46701234567"),
+                      Handled([status], False), now) == []  # a repeat was answered the first time
+    (sim,) = reply_rows(InboundText("simulator", "sim-1", "+46701234567", "STATUS may", reply_to="+46701234567"),
+                        handled, now)
+    assert (sim["idempotency_key"], sim["channel"], sim["body"], "payload" in sim) == (
+        "reply:sim-1:0", "simulator", "Status may 2026: 4 ready", False)  # plain text: no buttons
+    (tg,) = reply_rows(InboundText("telegram", "42", "5001", "STATUS may", reply_to="5001"), handled, now)
+    assert (tg["idempotency_key"], tg["address"]) == ("tg-reply:42:0", "5001")
+    assert tg["payload"]["reply_markup"]["inline"][-1] == [("Send reminder to all", "rm:2026-05")]
