@@ -113,7 +113,7 @@ async def measure_round(url: str) -> dict:
         started = time.perf_counter()
         async with services.sessions.begin() as session:
             replies = (await handle_inbound(services.context(session, NOW), "sms", "SMbench1", COORD,
-                                            "PÅMINN ALLA maj")).replies
+                                            "PÅMINN ALLA maj")).texts
         round_s = time.perf_counter() - started
         outbox = await _count(services, "SELECT count(*) FROM outbox")
         async with services.sessions() as session:
@@ -188,6 +188,7 @@ async def measure_dispatch(url: str, messages: int) -> dict:
 
     from bot.app import build_services, close_services
     from bot.config import Settings
+    from core.channels import SMS, outbox_row
     from core.models import OutboxMessage
 
     fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.twilio", "--port", "0"], stdout=subprocess.PIPE,
@@ -203,11 +204,9 @@ async def measure_dispatch(url: str, messages: int) -> dict:
     try:
         now = datetime.now(timezone.utc)
         async with services.sessions.begin() as session:
-            await session.execute(insert(OutboxMessage), [{
-                "org_id": None, "idempotency_key": f"bench-dispatch:{now.timestamp()}:{i}", "channel": "sms",
-                "address": f"+4670{2000000 + i:07d}", "staff_id": None, "kind": "reminder", "body": "Hej! bench",
-                "segments": 1, "status": "pending", "not_before": now, "created_at": now, "attempts": 0,
-            } for i in range(messages)])
+            await session.execute(insert(OutboxMessage), [outbox_row(
+                key=f"bench-dispatch:{now.timestamp()}:{i}", channel=SMS, address=f"+4670{2000000 + i:07d}",
+                body="Hej! bench", kind="reminder", now=now, segments=1) for i in range(messages)])
         started = time.perf_counter()
         stats = await services.dispatcher.run_once()
         elapsed = time.perf_counter() - started

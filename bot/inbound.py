@@ -26,6 +26,7 @@ from typing import Awaitable, Callable
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
+from bot.replies import reply_rows
 from handlers.router import Handled, InboundText, handle_inbound_batch
 
 logger = logging.getLogger(__name__)
@@ -207,10 +208,18 @@ def _forget(tasks: set[asyncio.Task]):
 
 
 async def handle_in_transaction(services, texts: list[InboundText]) -> list[Handled]:
-    """One batch, one transaction; outbound messages it queued go out at once."""
+    """One batch, one transaction, the same for every channel: the router acts on the texts, and the
+    replies of channels that answer through the outbox (Telegram, the simulator) are queued in the
+    same transaction (an SMS is answered by its webhook). What it queued goes out at once."""
     async with services.sessions.begin() as session:
         ctx = services.context(session)
         handled = await handle_inbound_batch(ctx, texts)
+        by_shape: dict[tuple[str, ...], list[dict]] = {}  # rows inserted together have the same columns
+        for text, outcome in zip(texts, handled):
+            for row in reply_rows(text, outcome, ctx.now):
+                by_shape.setdefault(tuple(row), []).append(row)
+        for rows in by_shape.values():
+            await ctx.enqueue(rows)
     if ctx.queued:
         services.kick()
     return handled

@@ -21,23 +21,22 @@ from telegram.ext import (
     filters,
 )
 
+from bot.replies import FILTERS, telegram_rows
 from core import commands as cmd
 from core import store
-from core.catalogue import render
-from core.months import MonthSpec, month_label, resolve_month
-from core.segments import count_segments
-from handlers import coordinator
-from handlers.account import LINK_PROMPT, already_linked, choose_channel, link_chat_account, make_team_chat, \
-    month_from_key
+from core.channels import TELEGRAM
+from core.months import MonthSpec, month_label
+from core.replies import ConfirmRemindAll, Reply, StatusFilters
+from handlers import account, coordinator
+from handlers.account import choose_channel, link_chat_account, make_team_chat, month_from_key
 from handlers.context import is_coordinator
-from handlers.router import handle_inbound
+from handlers.router import InboundText
 
 logger = logging.getLogger(__name__)
 MAX_UPDATE_TRIES = 3
 # The exceptions PTB's error handler saw during the current process_raw_update (PTB runs handlers inline).
 _HANDLER_ERRORS: ContextVar[list[BaseException] | None] = ContextVar("paminn_handler_errors", default=None)
 UPDATE_TYPES = ["message", "callback_query"]
-FILTERS = ("ready", "off", "no_mobile", "all")
 
 
 def build_application(settings, services) -> Application:
@@ -69,112 +68,61 @@ async def _once(ctx, update: Update, body: str) -> bool:
     """Claim this update's action in the current transaction; False if it was already acted on."""
     user = update.effective_user
     new, _ = await store.claim_inbound(ctx.session, [{
-        "channel": "telegram", "provider_id": str(update.update_id), "sender": str(user.id if user else 0),
+        "channel": TELEGRAM, "provider_id": str(update.update_id), "sender": str(user.id if user else 0),
         "body": body, "received_at": ctx.now}])
     return bool(new)
 
 
-def _reply_rows(services, update: Update, replies: list[str], payload: dict | None = None) -> list[dict]:
-    chat = update.effective_chat
-    now = services.clock()
-    return [{
-        "org_id": None, "idempotency_key": f"tg-reply:{update.update_id}:{n}", "channel": "telegram",
-        "address": str(chat.id), "staff_id": None, "kind": "reply", "body": reply, "payload": payload,
-        "segments": count_segments(reply).segments, "status": "pending", "not_before": now, "created_at": now,
-        "attempts": 0,
-    } for n, reply in enumerate(replies)]
+def reply_rows(services, update: Update, replies: list[Reply]) -> list[dict]:
+    """Outbox rows for the replies to an update, to the chat it came from."""
+    return telegram_rows(str(update.update_id), str(update.effective_chat.id), replies, services.clock())
 
 
 async def _act_once(update: Update, context: ContextTypes.DEFAULT_TYPE, body: str, act) -> None:
-    """Run ``act(ctx) -> (replies, payload)`` once per update, queue its replies, and ask for a dispatch."""
+    """Run ``act(ctx) -> replies`` once per update, queue its replies, and ask for a dispatch."""
     services = _services(context)
     async with services.sessions.begin() as session:
         ctx = services.context(session)
         if not await _once(ctx, update, body):
             return
-        replies, payload = await act(ctx)
-        await store.enqueue(session, _reply_rows(services, update, replies, payload))
+        replies = await act(ctx)
+        await ctx.enqueue(reply_rows(services, update, replies))
     services.kick()
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_chat.type != "private":
         return
-
-    async def act(ctx):
-        name = await already_linked(ctx, update.effective_user.id)
-        if name:
-            return [f"Du är redan kopplad som {name}. Skriv HJÄLP för kommandon."], None
-        return [LINK_PROMPT], {"reply_markup": {"contact_button": "Dela mitt nummer"}}
-
-    await _act_once(update, context, "/start", act)
+    await _act_once(update, context, "/start", lambda ctx: account.start(ctx, update.effective_user.id))
 
 
 async def on_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     contact = update.effective_message.contact
-
-    async def act(ctx):
-        replies = await link_chat_account(ctx, update.effective_user.id, contact.user_id, contact.phone_number)
-        return replies, {"reply_markup": {"remove_keyboard": True}}
-
-    await _act_once(update, context, "contact", act)
+    await _act_once(update, context, "contact", lambda ctx: link_chat_account(
+        ctx, update.effective_user.id, contact.user_id, contact.phone_number))
 
 
 async def on_teamchat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
-
-    async def act(ctx):
-        if chat.type == "private":
-            return ["Skicka /teamchat i den grupp som ska vara teamchatt."], None
-        return await make_team_chat(ctx, update.effective_user.id, f"telegram:{chat.id}"), None
-
-    await _act_once(update, context, "/teamchat", act)
+    address = None if chat.type == "private" else f"{TELEGRAM}:{chat.id}"
+    await _act_once(update, context, "/teamchat", lambda ctx: make_team_chat(ctx, update.effective_user.id, address))
 
 
 async def on_channel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     wanted = context.args[0].lower() if context.args else ""
-
-    async def act(ctx):
-        return await choose_channel(ctx, update.effective_user.id, wanted), None
-
-    await _act_once(update, context, f"/kanal {wanted}", act)
-
-
-def status_keyboard(month_key: str, locale: str = "sv") -> dict:
-    def button(key: str) -> tuple[str, str]:
-        return render(locale, f"tg.filter.{key}"), f"st:{month_key}:{key}"
-
-    return {"inline": [
-        [button(key) for key in FILTERS[:2]],
-        [button(key) for key in FILTERS[2:]],
-        [(render(locale, "tg.remind_all"), f"rm:{month_key}")],
-    ]}
+    await _act_once(update, context, f"/kanal {wanted}",
+                    lambda ctx: choose_channel(ctx, update.effective_user.id, wanted))
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Commands and plain words: the same handlers as SMS; /status gets filter buttons."""
-    services = _services(context)
+    """Commands and plain words: the same inbound path as SMS and the simulator (the batcher, the
+    router); the replies come back to this chat, a status with its filter buttons."""
     message = update.effective_message
     if not message or not message.text:
         return
-    text = message.text
-    async with services.sessions.begin() as session:
-        ctx = services.context(session)
-        handled = await handle_inbound(ctx, "telegram", str(update.update_id), str(update.effective_user.id), text)
-        if not handled.new:
-            return
-        replies, payload = handled.replies, None
-        command = cmd.parse_command(text)
-        leader = next((p for p in handled.people if is_coordinator(p)), None)
-        # A status (not a refusal) has a line starting "Status" in every language, after the note
-        # on an implicit month if any.
-        if isinstance(command, cmd.Status) and leader is not None and replies and any(
-                line.startswith("Status") for line in replies[0].split("\n")[:2]):
-            org = await store.get_org(session, leader.org_id)
-            month = resolve_month(command.month, ctx.today(org))
-            payload = {"reply_markup": status_keyboard(month.key, coordinator.locale_of(org))}
-        await store.enqueue(session, _reply_rows(services, update, replies, payload))
-    services.kick()
+    await _services(context).inbound.submit(InboundText(
+        TELEGRAM, str(update.update_id), str(update.effective_user.id), message.text,
+        reply_to=str(update.effective_chat.id)))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -195,22 +143,20 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if leader is None or month is None or message_id is None:
             return
         spec = MonthSpec(month=month.month, year=month.year)
-        markup = None
         locale = coordinator.locale_of(await store.get_org(session, leader.org_id))
         if kind == "st":
             wanted = filter_key if filter_key in FILTERS else "ready"
-            text = (await coordinator.status(ctx, leader, cmd.Status(spec, wanted)))[0]
-            markup = status_keyboard(month.key, locale)
+            # The buttons stay under the message whatever it says now (a refusal too): the filters are its own.
+            answer = (await coordinator.status(ctx, leader, cmd.Status(spec, wanted)))[0].but(
+                intent=StatusFilters(month.key))
         elif kind == "rm":
-            text = render(locale, "tg.confirm", month=month_label(month, locale))
-            markup = {"inline": [[(render(locale, "tg.yes"), f"rmok:{month.key}"),
-                                  (render(locale, "tg.cancel"), f"st:{month.key}:ready")]]}
+            answer = Reply.of(locale, "tg.confirm", month=month_label(month, locale),
+                              intent=ConfirmRemindAll(month.key))
         elif kind == "rmok":
-            text = (await coordinator.remind_all(ctx, leader, cmd.RemindAll(spec)))[0]
+            answer = (await coordinator.remind_all(ctx, leader, cmd.RemindAll(spec)))[0].but(intent=None)
         else:
             return
-        row = _reply_rows(services, update, [text], {"edit_message_id": message_id, "reply_markup": markup})[0]
-        await store.enqueue(session, [row])
+        await ctx.enqueue(reply_rows(services, update, [answer.but(edit_message=message_id)]))
     services.kick()
 
 

@@ -170,6 +170,66 @@ SV: dict[str, str] = {
     "auto.summary": "Automatisk påminnelserunda enligt schemat:\n{summary}",
     "escalation.head": "Har fortfarande pass kvar för {month} efter {times} påminnelser:",
     "escalation.person": "• {name}",
+    # --- linking a chat account, the team chat, one's channel (handlers.account)
+    "account.link_prompt": "Hej! Tryck på knappen nedan och dela ditt mobilnummer, så kopplar jag ditt konto.",
+    "account.share_button": "Dela mitt nummer",
+    "account.not_linked": "Jag känner inte igen dig än. Skicka /start och dela ditt mobilnummer för att koppla "
+                          "ditt konto.",
+    "account.already_linked": "Du är redan kopplad som {name}. Skriv HJÄLP för kommandon.",
+    "account.not_own_number": "Dela ditt eget nummer med knappen, inte någon annans.",
+    "account.unknown_number": "Det numret finns inte hos Påminn. Kontakta din arbetsgivare om du ska använda "
+                              "tjänsten här.",
+    "account.linked": "Klart! Ditt konto är kopplat till {names}. Skriv HJÄLP för vad du kan göra här.",
+    "account.teamchat_in_group": "Skicka /teamchat i den grupp som ska vara teamchatt.",
+    "account.teamchat_not_coordinator": "Bara samordnare kan välja teamchatt. Koppla ditt konto med /start i en "
+                                        "privat chatt först.",
+    "account.teamchat_set": "Den här chatten är nu teamchatt för {org}. Här hörs påminnelser, svar och leveransfel.",
+    "account.channel_choices": "Skriv /kanal telegram eller /kanal sms.",
+    "account.channel.telegram": "Dina påminnelser kommer nu här i Telegram.",
+    "account.channel.sms": "Dina påminnelser kommer nu som SMS.",
+    # --- customer reminders (handlers.customer_reminders)
+    "customer.role.contacts": "kundens kontakter",
+    "customer.role.inspector": "områdets inspektörer",
+    "customer.role.admin": "administratörer",
+    "customer.no_recipients": "inga mottagare: {roles}",
+    "customer.unreached.none": "Kundpåminnelsen ”{title}” för {customer} ({due}) nådde inte någon: {unreached}.",
+    "customer.unreached.some": "Kundpåminnelsen ”{title}” för {customer} ({due}) nådde inte alla: {unreached}.",
+    "customer.failed": "Kundpåminnelsen ”{title}” för {customer} ({due}) skickades inte: {why}. Den väntar tills "
+                       "den ändras i en ny import.",
+    "customer.not_worked_out": "påminnelsen kunde inte räknas ut",
+    "customer.unknown_date": "okänt datum",
+    # --- a customer's contact answering a reminder
+    "contact.stop.team": "{who} vill inte få fler SMS från oss (STOPP): ta bort numret i kundregistret.",
+    "contact.reply.team": "Svar från {who}: {body}",
+    "contact.stopped": "Tack. {names} har fått besked om att du inte vill få fler SMS härifrån.",
+    "contact.forwarded": "Tack! Ditt svar har skickats vidare till {names}.",
+    "contact.no_team": "Det här numret tar bara emot påminnelser. Kontakta {names} direkt.",
+    "list.and": " och ",
+    # --- event notifications (handlers.event_notifications)
+    "event.staff_ended": "mall {template}: personal {staff} är avslutad",
+    "event.customer_ended": "mall {template}: kunden {customer} är avslutad, dess kontakter fick inget",
+    "event.template_failed": "mall {template}: {why}",
+    "event.no_recipients": "mall {template}: inga mottagare",
+    "event.unreached": "Händelsen {event} ({type}) nådde inte alla: {unreached}.",
+    # --- why an address-only recipient was not reached (handlers.outbound)
+    "address.unreached": "{name} ({missing})",
+    "address.missing.email": "ingen e-postadress",
+    "address.missing.sms": "inget mobilnummer",
+    "address.off.email": "e-post är inte påslagen",
+    "address.off.sms": "SMS är inte påslaget",
+    # --- expired reminders and provider outages (handlers.team)
+    "team.expired.one": "{count} påminnelse för {month} kunde inte skickas: {names}{more}. Leverantören tog inte "
+                        "emot dem i tid; nästa PÅMINN ALLA tar med dem igen.",
+    "team.expired.other": "{count} påminnelser för {month} kunde inte skickas: {names}{more}. Leverantören tog "
+                          "inte emot dem i tid; nästa PÅMINN ALLA tar med dem igen.",
+    "provider.sms": "SMS-leverantören",
+    "provider.telegram": "Telegram",
+    "provider.email": "E-postservern",
+    "team.down.one": "{provider} svarar inte sedan {at}; {count} meddelande väntar och skickas när den svarar igen.",
+    "team.down.other": "{provider} svarar inte sedan {at}; {count} meddelanden väntar och skickas när den svarar "
+                       "igen.",
+    "team.up.one": "{provider} svarar igen (nere sedan {at}); {count} väntande meddelande skickas nu.",
+    "team.up.other": "{provider} svarar igen (nere sedan {at}); {count} väntande meddelanden skickas nu.",
 }
 
 DA: dict[str, str] = {
@@ -300,6 +360,60 @@ DA: dict[str, str] = {
     "auto.summary": "Automatisk påmindelsesrunde efter planen:\n{summary}",
     "escalation.head": "Har stadig vagter tilbage for {month} efter {times} påmindelser:",
     "escalation.person": "• {name}",
+    # --- linking a chat account, the team chat, one's channel (handlers.account)
+    "account.link_prompt": "Hej! Tryk på knappen herunder og del dit mobilnummer, så kobler jeg din konto.",
+    "account.share_button": "Del mit nummer",
+    "account.not_linked": "Jeg kender dig ikke endnu. Send /start og del dit mobilnummer for at koble din konto.",
+    "account.already_linked": "Du er allerede koblet som {name}. Skriv HJÆLP for kommandoer.",
+    "account.not_own_number": "Del dit eget nummer med knappen, ikke en andens.",
+    "account.unknown_number": "Det nummer findes ikke hos Påminn. Kontakt din arbejdsgiver, hvis du skal bruge "
+                              "tjenesten her.",
+    "account.linked": "Færdig! Din konto er koblet til {names}. Skriv HJÆLP for at se, hvad du kan her.",
+    "account.teamchat_in_group": "Send /teamchat i den gruppe, der skal være teamchat.",
+    "account.teamchat_not_coordinator": "Kun koordinatorer kan vælge teamchat. Kobl din konto med /start i en "
+                                        "privat chat først.",
+    "account.teamchat_set": "Denne chat er nu teamchat for {org}. Her høres påmindelser, svar og leveringsfejl.",
+    "account.channel_choices": "Skriv /kanal telegram eller /kanal sms.",
+    "account.channel.telegram": "Dine påmindelser kommer nu her i Telegram.",
+    "account.channel.sms": "Dine påmindelser kommer nu som SMS.",
+    "customer.role.contacts": "kundens kontakter",
+    "customer.role.inspector": "områdets inspektører",
+    "customer.role.admin": "administratorer",
+    "customer.no_recipients": "ingen modtagere: {roles}",
+    "customer.unreached.none": "Kundepåmindelsen ”{title}” for {customer} ({due}) nåede ingen: {unreached}.",
+    "customer.unreached.some": "Kundepåmindelsen ”{title}” for {customer} ({due}) nåede ikke alle: {unreached}.",
+    "customer.failed": "Kundepåmindelsen ”{title}” for {customer} ({due}) blev ikke sendt: {why}. Den venter, til "
+                       "den ændres i en ny import.",
+    "customer.not_worked_out": "påmindelsen kunne ikke beregnes",
+    "customer.unknown_date": "ukendt dato",
+    "contact.stop.team": "{who} vil ikke have flere SMS fra os (STOP): fjern nummeret i kunderegistret.",
+    "contact.reply.team": "Svar fra {who}: {body}",
+    "contact.stopped": "Tak. {names} har fået besked om, at du ikke vil have flere SMS herfra.",
+    "contact.forwarded": "Tak! Dit svar er sendt videre til {names}.",
+    "contact.no_team": "Dette nummer modtager kun påmindelser. Kontakt {names} direkte.",
+    "unknown_sender": "Dette nummer findes ikke hos Påminn. Kontakt din arbejdsgiver, hvis du skal have påmindelser hertil.",
+    "list.and": " og ",
+    "event.staff_ended": "skabelon {template}: medarbejder {staff} er afsluttet",
+    "event.customer_ended": "skabelon {template}: kunden {customer} er afsluttet, dens kontakter fik intet",
+    "event.template_failed": "skabelon {template}: {why}",
+    "event.no_recipients": "skabelon {template}: ingen modtagere",
+    "event.unreached": "Hændelsen {event} ({type}) nåede ikke alle: {unreached}.",
+    "address.unreached": "{name} ({missing})",
+    "address.missing.email": "ingen e-mailadresse",
+    "address.missing.sms": "intet mobilnummer",
+    "address.off.email": "e-mail er ikke slået til",
+    "address.off.sms": "SMS er ikke slået til",
+    "team.expired.one": "{count} påmindelse for {month} kunne ikke sendes: {names}{more}. Udbyderen tog ikke imod "
+                        "den i tide; næste PÅMIND ALLE tager den med igen.",
+    "team.expired.other": "{count} påmindelser for {month} kunne ikke sendes: {names}{more}. Udbyderen tog ikke "
+                          "imod dem i tide; næste PÅMIND ALLE tager dem med igen.",
+    "provider.sms": "SMS-udbyderen",
+    "provider.telegram": "Telegram",
+    "provider.email": "E-mailserveren",
+    "team.down.one": "{provider} svarer ikke siden {at}; {count} besked venter og sendes, når den svarer igen.",
+    "team.down.other": "{provider} svarer ikke siden {at}; {count} beskeder venter og sendes, når den svarer igen.",
+    "team.up.one": "{provider} svarer igen (nede siden {at}); {count} ventende besked sendes nu.",
+    "team.up.other": "{provider} svarer igen (nede siden {at}); {count} ventende beskeder sendes nu.",
 }
 
 NB: dict[str, str] = {
@@ -429,6 +543,61 @@ NB: dict[str, str] = {
     "auto.summary": "Automatisk påminnelsesrunde etter planen:\n{summary}",
     "escalation.head": "Har fortsatt vakter igjen for {month} etter {times} påminnelser:",
     "escalation.person": "• {name}",
+    # --- linking a chat account, the team chat, one's channel (handlers.account)
+    "account.link_prompt": "Hei! Trykk på knappen nedenfor og del mobilnummeret ditt, så kobler jeg kontoen din.",
+    "account.share_button": "Del nummeret mitt",
+    "account.not_linked": "Jeg kjenner deg ikke igjen ennå. Send /start og del mobilnummeret ditt for å koble "
+                          "kontoen din.",
+    "account.already_linked": "Du er allerede koblet som {name}. Skriv HJELP for kommandoer.",
+    "account.not_own_number": "Del ditt eget nummer med knappen, ikke noen andres.",
+    "account.unknown_number": "Det nummeret finnes ikke hos Påminn. Kontakt arbeidsgiveren din hvis du skal bruke "
+                              "tjenesten her.",
+    "account.linked": "Klart! Kontoen din er koblet til {names}. Skriv HJELP for hva du kan gjøre her.",
+    "account.teamchat_in_group": "Send /teamchat i gruppen som skal være teamchat.",
+    "account.teamchat_not_coordinator": "Bare koordinatorer kan velge teamchat. Koble kontoen din med /start i en "
+                                        "privat chat først.",
+    "account.teamchat_set": "Denne chatten er nå teamchat for {org}. Her høres påminnelser, svar og leveringsfeil.",
+    "account.channel_choices": "Skriv /kanal telegram eller /kanal sms.",
+    "account.channel.telegram": "Påminnelsene dine kommer nå her i Telegram.",
+    "account.channel.sms": "Påminnelsene dine kommer nå som SMS.",
+    "customer.role.contacts": "kundens kontakter",
+    "customer.role.inspector": "områdets inspektører",
+    "customer.role.admin": "administratorer",
+    "customer.no_recipients": "ingen mottakere: {roles}",
+    "customer.unreached.none": "Kundepåminnelsen ”{title}” for {customer} ({due}) nådde ingen: {unreached}.",
+    "customer.unreached.some": "Kundepåminnelsen ”{title}” for {customer} ({due}) nådde ikke alle: {unreached}.",
+    "customer.failed": "Kundepåminnelsen ”{title}” for {customer} ({due}) ble ikke sendt: {why}. Den venter til "
+                       "den endres i en ny import.",
+    "customer.not_worked_out": "påminnelsen kunne ikke regnes ut",
+    "customer.unknown_date": "ukjent dato",
+    "contact.stop.team": "{who} vil ikke ha flere SMS fra oss (STOPP): fjern nummeret i kunderegisteret.",
+    "contact.reply.team": "Svar fra {who}: {body}",
+    "contact.stopped": "Takk. {names} har fått beskjed om at du ikke vil ha flere SMS herfra.",
+    "contact.forwarded": "Takk! Svaret ditt er sendt videre til {names}.",
+    "contact.no_team": "Dette nummeret tar bare imot påminnelser. Kontakt {names} direkte.",
+    "unknown_sender": "Dette nummeret finnes ikke hos Påminn. Kontakt arbeidsgiveren din hvis du skal få påminnelser hit.",
+    "list.and": " og ",
+    "event.staff_ended": "mal {template}: ansatt {staff} er avsluttet",
+    "event.customer_ended": "mal {template}: kunden {customer} er avsluttet, kontaktene fikk ingenting",
+    "event.template_failed": "mal {template}: {why}",
+    "event.no_recipients": "mal {template}: ingen mottakere",
+    "event.unreached": "Hendelsen {event} ({type}) nådde ikke alle: {unreached}.",
+    "address.unreached": "{name} ({missing})",
+    "address.missing.email": "ingen e-postadresse",
+    "address.missing.sms": "ikke mobilnummer",
+    "address.off.email": "e-post er ikke slått på",
+    "address.off.sms": "SMS er ikke slått på",
+    "team.expired.one": "{count} påminnelse for {month} kunne ikke sendes: {names}{more}. Leverandøren tok ikke imot "
+                        "den i tide; neste PÅMINN ALLE tar den med igjen.",
+    "team.expired.other": "{count} påminnelser for {month} kunne ikke sendes: {names}{more}. Leverandøren tok ikke "
+                          "imot dem i tide; neste PÅMINN ALLE tar dem med igjen.",
+    "provider.sms": "SMS-leverandøren",
+    "provider.telegram": "Telegram",
+    "provider.email": "E-postserveren",
+    "team.down.one": "{provider} svarer ikke siden {at}; {count} melding venter og sendes når den svarer igjen.",
+    "team.down.other": "{provider} svarer ikke siden {at}; {count} meldinger venter og sendes når den svarer igjen.",
+    "team.up.one": "{provider} svarer igjen (nede siden {at}); {count} ventende melding sendes nå.",
+    "team.up.other": "{provider} svarer igjen (nede siden {at}); {count} ventende meldinger sendes nå.",
 }
 
 EN: dict[str, str] = {
@@ -558,6 +727,64 @@ EN: dict[str, str] = {
     "auto.summary": "Scheduled automatic reminder round:\n{summary}",
     "escalation.head": "Still have shifts left for {month} after {times} reminders:",
     "escalation.person": "• {name}",
+    # --- linking a chat account, the team chat, one's channel (handlers.account)
+    "account.link_prompt": "Hi! Tap the button below and share your mobile number, and I will link your account.",
+    "account.share_button": "Share my number",
+    "account.not_linked": "I do not know you yet. Send /start and share your mobile number to link your account.",
+    "account.already_linked": "You are already linked as {name}. Write HELP for commands.",
+    "account.not_own_number": "Share your own number with the button, not someone else's.",
+    "account.unknown_number": "That number is not known to Påminn. Contact your employer if you are to use the "
+                              "service here.",
+    "account.linked": "Done! Your account is linked to {names}. Write HELP for what you can do here.",
+    "account.teamchat_in_group": "Send /teamchat in the group that is to be the team chat.",
+    "account.teamchat_not_coordinator": "Only coordinators can choose the team chat. Link your account with /start "
+                                        "in a private chat first.",
+    "account.teamchat_set": "This chat is now the team chat for {org}. Reminders, replies and delivery failures "
+                            "are heard here.",
+    "account.channel_choices": "Write /kanal telegram or /kanal sms.",
+    "account.channel.telegram": "Your reminders now come here in Telegram.",
+    "account.channel.sms": "Your reminders now come by SMS.",
+    "customer.role.contacts": "the customer's contacts",
+    "customer.role.inspector": "the area's inspectors",
+    "customer.role.admin": "administrators",
+    "customer.no_recipients": "no recipients: {roles}",
+    "customer.unreached.none": "The customer reminder ”{title}” for {customer} ({due}) reached nobody: {unreached}.",
+    "customer.unreached.some": "The customer reminder ”{title}” for {customer} ({due}) did not reach everyone: "
+                               "{unreached}.",
+    "customer.failed": "The customer reminder ”{title}” for {customer} ({due}) was not sent: {why}. It waits until "
+                       "a new import changes it.",
+    "customer.not_worked_out": "the reminder could not be worked out",
+    "customer.unknown_date": "unknown date",
+    "contact.stop.team": "{who} wants no more texts from us (STOP): remove the number from the customer register.",
+    "contact.reply.team": "Reply from {who}: {body}",
+    "contact.stopped": "Thank you. {names} has been told that you want no more texts from here.",
+    "contact.forwarded": "Thanks! Your reply has been passed on to {names}.",
+    "contact.no_team": "This number only sends reminders. Contact {names} directly.",
+    "unknown_sender": "This number is not known to Påminn. Contact your employer if you are to get reminders here.",
+    "list.and": " and ",
+    "event.staff_ended": "template {template}: staff member {staff} has left",
+    "event.customer_ended": "template {template}: customer {customer} has ended, its contacts got nothing",
+    "event.template_failed": "template {template}: {why}",
+    "event.no_recipients": "template {template}: no recipients",
+    "event.unreached": "The event {event} ({type}) did not reach everyone: {unreached}.",
+    "address.unreached": "{name} ({missing})",
+    "address.missing.email": "no e-mail address",
+    "address.missing.sms": "no mobile number",
+    "address.off.email": "e-mail is not turned on",
+    "address.off.sms": "SMS is not turned on",
+    "team.expired.one": "{count} reminder for {month} could not be sent: {names}{more}. The provider did not take "
+                        "it in time; the next REMIND ALL includes it again.",
+    "team.expired.other": "{count} reminders for {month} could not be sent: {names}{more}. The provider did not "
+                          "take them in time; the next REMIND ALL includes them again.",
+    "provider.sms": "The SMS provider",
+    "provider.telegram": "Telegram",
+    "provider.email": "The e-mail server",
+    "team.down.one": "{provider} has not answered since {at}; {count} message is waiting and goes out when it "
+                     "answers again.",
+    "team.down.other": "{provider} has not answered since {at}; {count} messages are waiting and go out when it "
+                       "answers again.",
+    "team.up.one": "{provider} answers again (down since {at}); {count} waiting message goes out now.",
+    "team.up.other": "{provider} answers again (down since {at}); {count} waiting messages go out now.",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"sv": SV, "da": DA, "nb": NB, "en": EN}

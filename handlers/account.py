@@ -1,27 +1,57 @@
-"""Linking a chat account to staff, choosing the team chat and one's own channel."""
+"""Linking a chat account to staff, choosing the team chat and one's own channel.
+
+Answers follow the organisation's language once the account is linked (Swedish before: nobody is
+known yet).
+"""
 from __future__ import annotations
 
 from core import store
+from core.catalogue import language, render
+from core.channels import SMS, TELEGRAM
+from core.models import Staff
 from core.months import Month
 from core.phones import try_e164
+from core.replies import RemoveKeyboard, Reply, ShareNumber
 from handlers.context import Context, is_coordinator
 
-LINK_PROMPT = "Hej! Tryck på knappen nedan och dela ditt mobilnummer, så kopplar jag ditt konto."
-NOT_LINKED = "Jag känner inte igen dig än. Skicka /start och dela ditt mobilnummer för att koppla ditt konto."
+CHANNEL_CHOICES = (TELEGRAM, SMS)
+# The Swedish texts, for callers that know no organisation.
+LINK_PROMPT = render("sv", "account.link_prompt")
+NOT_LINKED = render("sv", "account.not_linked")
 
 
-async def link_chat_account(ctx: Context, user_id: int, contact_user_id: int | None, phone: str) -> list[str]:
+def not_linked() -> Reply:
+    """What an account nobody linked hears, whatever it wrote."""
+    return Reply.of(None, "account.not_linked")
+
+
+async def _locale(ctx: Context, people: list[Staff]) -> str:
+    """The language of the (first) organisation ``people`` work for; Swedish when none."""
+    org = await store.get_org(ctx.session, people[0].org_id) if people else None
+    return language(org.locale if org is not None else None)
+
+
+async def start(ctx: Context, user_id: int) -> list[Reply]:
+    """/start: a linked account is told who it is; an unlinked one is offered to share its number."""
+    people = await store.staff_by_telegram(ctx.session, user_id)
+    if people:
+        return [Reply.of(await _locale(ctx, people), "account.already_linked", name=people[0].name)]
+    return [Reply.of(None, "account.link_prompt", intent=ShareNumber())]
+
+
+async def link_chat_account(ctx: Context, user_id: int, contact_user_id: int | None, phone: str) -> list[Reply]:
     """Link ``user_id`` to the staff with that mobile, if the contact is the sender's own."""
+    done = RemoveKeyboard()  # the number was shared (or refused): the share button has done its part
     if contact_user_id != user_id:
-        return ["Dela ditt eget nummer med knappen, inte någon annans."]
+        return [Reply.of(None, "account.not_own_number", intent=done)]
     mobile = try_e164(phone if phone.startswith("+") or phone.startswith("0") else f"+{phone}")
     people = await store.staff_by_mobile(ctx.session, mobile) if mobile else []
     if not people:
-        return ["Det numret finns inte hos Påminn. Kontakta din arbetsgivare om du ska använda tjänsten här."]
+        return [Reply.of(None, "account.unknown_number", intent=done)]
     for person in people:
         person.telegram_user_id = user_id
     names = ", ".join(sorted({p.name for p in people}))
-    return [f"Klart! Ditt konto är kopplat till {names}. Skriv HJÄLP för vad du kan göra här."]
+    return [Reply.of(await _locale(ctx, people), "account.linked", names=names, intent=done)]
 
 
 async def already_linked(ctx: Context, user_id: int) -> str | None:
@@ -29,27 +59,29 @@ async def already_linked(ctx: Context, user_id: int) -> str | None:
     return people[0].name if people else None
 
 
-async def make_team_chat(ctx: Context, user_id: int, address: str) -> list[str]:
-    """A coordinator makes this group the organisation's team chat."""
+async def make_team_chat(ctx: Context, user_id: int, address: str | None) -> list[Reply]:
+    """A coordinator makes this group (``address``; None: a private chat) the organisation's team chat."""
     people = await store.staff_by_telegram(ctx.session, user_id)
+    if address is None:
+        return [Reply.of(await _locale(ctx, people), "account.teamchat_in_group")]
     leader = next((p for p in people if is_coordinator(p)), None)
     if leader is None:
-        return ["Bara samordnare kan välja teamchatt. Koppla ditt konto med /start i en privat chatt först."]
+        return [Reply.of(await _locale(ctx, people), "account.teamchat_not_coordinator")]
     org = await store.get_org(ctx.session, leader.org_id)
     org.team_chat = address
-    return [f"Den här chatten är nu teamchatt för {org.name}. Här hörs påminnelser, svar och leveransfel."]
+    return [Reply.of(org.locale, "account.teamchat_set", org=org.name)]
 
 
-async def choose_channel(ctx: Context, user_id: int, wanted: str) -> list[str]:
+async def choose_channel(ctx: Context, user_id: int, wanted: str) -> list[Reply]:
     people = await store.staff_by_telegram(ctx.session, user_id)
     if not people:
-        return [NOT_LINKED]
-    if wanted not in ("telegram", "sms"):
-        return ["Skriv /kanal telegram eller /kanal sms."]
+        return [not_linked()]
+    locale = await _locale(ctx, people)
+    if wanted not in CHANNEL_CHOICES:
+        return [Reply.of(locale, "account.channel_choices")]
     for person in people:
         person.preferred_channel = wanted
-    where = "här i Telegram" if wanted == "telegram" else "som SMS"
-    return [f"Dina påminnelser kommer nu {where}."]
+    return [Reply.of(locale, f"account.channel.{wanted}")]
 
 
 def month_from_key(key: str) -> Month | None:

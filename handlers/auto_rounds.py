@@ -94,7 +94,7 @@ async def run_slot(ctx: Context, org: Organisation, slot_at: datetime) -> int | 
     actor = Staff(id=None, org_id=org.id, name=render(loc, "auto.actor"), roles="coordinator")
     replies = await remind_all(ctx, actor, cmd.RemindAll(month=MonthSpec(month=month.month, year=month.year)))
     await store.link_slot_round(ctx.session, slot_id, org.id, month.key, ctx.now)
-    body = render(loc, "auto.summary", summary="\n".join(replies))
+    body = render(loc, "auto.summary", summary="\n".join(reply.text for reply in replies))
     rows = [person_row(ctx, coordinator, body, kind="reply", key=f"auto-summary:{slot_id}:{coordinator.id}")
             for coordinator in await store.staff_with_roles(ctx.session, [org.id], ("coordinator",))]
     rows = [r for r in rows if r is not None]

@@ -10,13 +10,18 @@ from core.models import CareRecipient, Organisation, Staff
 from core.months import Month, MonthSpec, month_label, month_name, resolve_month
 from core.phones import display, region_for, try_e164
 from core.quiet import next_allowed
+from core.replies import Reply, StatusFilters
 from core.segments import count_segments
 from handlers.context import Context, has_full_scope
 from handlers.outbound import person_row, to_team
 
 
 class Refusal(Exception):
-    """A command that cannot go ahead; the message says what to change."""
+    """A command that cannot go ahead; the reply says what to change."""
+
+    def __init__(self, locale: str, key: str, **values) -> None:
+        self.reply = Reply.of(locale, key, **values)
+        super().__init__(self.reply.text)
 
 
 def locale_of(org: Organisation | None) -> str:
@@ -35,8 +40,8 @@ def _resolve_month(ctx: Context, org: Organisation, spec: MonthSpec | None) -> t
     month = resolve_month(spec, today)
     current = Month(today.year, today.month)
     if month > current:
-        raise Refusal(render(loc, "month.not_started", month=month_label(month, loc),
-                             example=month_label(current.shift(-1), loc)))
+        raise Refusal(loc, "month.not_started", month=month_label(month, loc),
+                      example=month_label(current.shift(-1), loc))
     note = ""
     if spec is not None and spec.month is not None and spec.year is None and month.year != today.year:
         note = render(loc, "month.without_year", name=month_name(month, loc), month=month_label(month, loc))
@@ -58,9 +63,9 @@ async def _scope(ctx: Context, staff: Staff, command, loc: str) -> tuple[set[int
         if ids is not None:
             found = [r for r in found if r.id in ids]
         if not found:
-            raise Refusal(render(loc, "find.no_recipient", name=written))
+            raise Refusal(loc, "find.no_recipient", name=written)
         if len(found) > 1:
-            raise Refusal(render(loc, "find.many_recipients", names=", ".join(r.name for r in found[:5])))
+            raise Refusal(loc, "find.many_recipients", names=", ".join(r.name for r in found[:5]))
         ids, recipient_name = {found[0].id}, found[0].name
         parts.append(render(loc, "scope.recipient", name=recipient_name))
     if getattr(command, "supervisor", None):
@@ -68,13 +73,13 @@ async def _scope(ctx: Context, staff: Staff, command, loc: str) -> tuple[set[int
         found = [s for s in await store.find_by_name(ctx.session, Staff, staff.org_id, command.supervisor)
                  if "supervisor" in s.role_list() or "coordinator" in s.role_list()]
         if not found:
-            raise Refusal(render(loc, "find.no_supervisor", name=written))
+            raise Refusal(loc, "find.no_supervisor", name=written)
         if len(found) > 1:
-            raise Refusal(render(loc, "find.many_supervisors", names=", ".join(s.name for s in found[:5])))
+            raise Refusal(loc, "find.many_supervisors", names=", ".join(s.name for s in found[:5]))
         supervised = await store.supervised_recipient_ids(ctx.session, found[0].id)
         supervisor_name = found[0].name
         if recipient_name is not None and not (supervised & ids):
-            raise Refusal(render(loc, "find.not_supervised", supervisor=supervisor_name, recipient=recipient_name))
+            raise Refusal(loc, "find.not_supervised", supervisor=supervisor_name, recipient=recipient_name)
         ids = supervised if ids is None else supervised & ids
         parts.append(render(loc, "scope.supervisor", name=supervisor_name))
     return ids, text(loc, "scope.join").join(parts)
@@ -86,14 +91,14 @@ def _deferred(ctx: Context, org: Organisation):
     return when, (ctx.local(org, when).strftime("%H:%M") if when > ctx.now else None)
 
 
-async def remind_all(ctx: Context, staff: Staff, command: cmd.RemindAll) -> list[str]:
+async def remind_all(ctx: Context, staff: Staff, command: cmd.RemindAll) -> list[Reply]:
     org = await store.get_org(ctx.session, staff.org_id)
     loc = locale_of(org)
     try:
         month, note = _resolve_month(ctx, org, command.month)
         recipients, scope_text = await _scope(ctx, staff, command, loc)
     except Refusal as exc:
-        return [str(exc)]
+        return [exc.reply]
     await store.lock_org_for_round(ctx.session, org.id)
     candidates = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
     with_shifts = await store.count_with_shifts(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients)
@@ -111,7 +116,7 @@ async def remind_all(ctx: Context, staff: Staff, command: cmd.RemindAll) -> list
                            month_note=note)
     if sent:
         await to_team(ctx, org, team_round_text(staff.name, summary), f"team-round:{rnd.id}")
-    return [round_reply(summary)]
+    return [Reply(round_reply(summary), key="round", locale=loc)]
 
 
 async def _queue_round(ctx: Context, org: Organisation, staff: Staff, month: Month, scope_text: str,
@@ -150,7 +155,7 @@ async def _find_person(ctx: Context, command: cmd.RemindOne, recipients: set[int
         found = await store.find_by_name(ctx.session, Staff, org.id, command.who)
     active = [s for s in found if s.deactivated_at is None]
     if found and not active:  # the host system no longer has them: say so rather than "no one"
-        raise Refusal(render(loc, "find.deactivated", name=found[0].name))
+        raise Refusal(loc, "find.deactivated", name=found[0].name)
     found = active
     if recipients is not None and found:
         lo, hi = month.bounds_utc(ctx.tz(org))
@@ -158,15 +163,15 @@ async def _find_person(ctx: Context, command: cmd.RemindOne, recipients: set[int
         found = [s for s in found if s.id in in_scope]
     who = command.who_written or command.who
     if not found:
-        raise Refusal(render(loc, "find.no_person", who=who))
+        raise Refusal(loc, "find.no_person", who=who)
     if len(found) > 1:
         no_mobile = text(loc, "find.no_mobile")
         options = "; ".join(f"{s.name} ({display(s.mobile, region) if s.mobile else no_mobile})" for s in found[:5])
-        raise Refusal(render(loc, "find.many_people", who=who, options=options))
+        raise Refusal(loc, "find.many_people", who=who, options=options)
     return found[0]
 
 
-async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list[str]:
+async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list[Reply]:
     org = await store.get_org(ctx.session, staff.org_id)
     loc = locale_of(org)
     try:
@@ -174,12 +179,13 @@ async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list
         recipients, _ = await _scope(ctx, staff, command, loc)
         person = await _find_person(ctx, command, recipients, month, org)
     except Refusal as exc:
-        return [str(exc)]
+        return [exc.reply]
     label = month_label(month, loc)
 
-    def reply(key: str, **values) -> list[str]:
+    def reply(key: str, **values) -> list[Reply]:
         prefix = "" if command.month else implicit_month_note(month, loc) + "\n"
-        return [prefix + render(loc, key, name=person.name, month=label, **values) + (f"\n{note}" if note else "")]
+        body = render(loc, key, name=person.name, month=label, **values)
+        return [Reply(prefix + body + (f"\n{note}" if note else ""), key=key, locale=loc)]
 
     found = await store.select_candidates(ctx.session, org.id, month, ctx.tz(org), recipient_ids=recipients,
                                           staff_ids={person.id})
@@ -223,14 +229,14 @@ def _left(loc: str, to_report: int, to_sign: int) -> str:
     return text(loc, "list.join").join(parts) if parts else text(loc, "status.left.done")
 
 
-async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[str]:
+async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[Reply]:
     org = await store.get_org(ctx.session, staff.org_id)
     loc = locale_of(org)
     try:
         month, note = _resolve_month(ctx, org, command.month)
         recipients, scope_text = await _scope(ctx, staff, command, loc)
     except Refusal as exc:
-        return [str(exc)]
+        return [exc.reply]
     tz = ctx.tz(org)
     candidates = await store.select_candidates(ctx.session, org.id, month, tz, recipient_ids=recipients)
     with_shifts = await store.count_with_shifts(ctx.session, org.id, month, tz, recipient_ids=recipients)
@@ -250,10 +256,12 @@ async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[str]:
         names = [c.name for c in candidates if reasons[c.staff_id] in STATUS_REASONS[command.filter]]
         sep = text(loc, "list.join")
     tail = f"\n{note}" if note else ""
+    # On a chat that has buttons, the month's status offers its filters and "remind everyone ready".
+    answer = Reply("", key="status.head", locale=loc, intent=StatusFilters(month.key))
     if not names:
-        return [f"{head}\n{render(loc, f'status.empty.{command.filter}')}{tail}"]
+        return [answer.but(text=f"{head}\n{render(loc, f'status.empty.{command.filter}')}{tail}")]
     listed = render(loc, f"status.list.{command.filter}", n=len(names))
-    return [limit_list(f"{head}\n{listed}", names, sep=sep, locale=loc) + tail]
+    return [answer.but(text=limit_list(f"{head}\n{listed}", names, sep=sep, locale=loc) + tail)]
 
 
 async def suggestion(ctx: Context, staff: Staff, command: cmd.Unknown) -> str | None:
@@ -275,7 +283,7 @@ def _funnel_parts(loc: str, counts: dict[str, int]) -> str:
     return text(loc, "list.join").join(render(loc, f"report.part.{stage}", n=counts[stage]) for stage in REPORT_STAGES)
 
 
-async def report(ctx: Context, staff: Staff, command: cmd.Report) -> list[str]:
+async def report(ctx: Context, staff: Staff, command: cmd.Report) -> list[Reply]:
     """RAPPORT maj: the month's funnel for the sender's scope, for the month and per round, and the
     names of those still unfinished (the API has every name behind every number)."""
     org = await store.get_org(ctx.session, staff.org_id)
@@ -284,14 +292,14 @@ async def report(ctx: Context, staff: Staff, command: cmd.Report) -> list[str]:
         month, note = _resolve_month(ctx, org, command.month)
         recipients, scope_text = await _scope(ctx, staff, command, loc)
     except Refusal as exc:
-        return [str(exc)]
+        return [exc.reply]
     funnel = await store.month_funnel(ctx.session, org.id, month, ctx.tz(org), recipients)
     rounds = [r for r in funnel.rounds if r.people or recipients is None]
     prefix = implicit_month_note(month, loc) + "\n" if command.month is None else ""
     tail = f"\n{note}" if note else ""
     values = {"month": month_label(month, loc), "scope": f" ({scope_text})" if scope_text else ""}
     if not rounds:
-        return [prefix + render(loc, "report.empty", **values) + tail]
+        return [Reply(prefix + render(loc, "report.empty", **values) + tail, key="report.empty", locale=loc)]
     head = render(loc, "report.head", parts=render_plural(loc, "report.rounds", len(rounds)) + text(loc, "list.join")
                   + _funnel_parts(loc, funnel.counts()), **values)
     lines = [prefix + head]
@@ -302,6 +310,6 @@ async def report(ctx: Context, staff: Staff, command: cmd.Report) -> list[str]:
     names = funnel.names("unfinished_now")
     if names:
         lines.append(render(loc, "report.list.unfinished_now", n=len(names)))
-        return [limit_list("\n".join(lines[:-1]) + "\n" + lines[-1], names, sep=text(loc, "list.join"),
-                           locale=loc) + tail]
-    return ["\n".join(lines) + tail]
+        return [Reply(limit_list("\n".join(lines[:-1]) + "\n" + lines[-1], names, sep=text(loc, "list.join"),
+                                 locale=loc) + tail, key="report.head", locale=loc)]
+    return [Reply("\n".join(lines) + tail, key="report.head", locale=loc)]

@@ -14,15 +14,25 @@ from babel.dates import format_date
 
 from core import commands as cmd
 from core import store
+from core.catalogue import language, render, text
 from core.models import CustomerReminder, Organisation
 from core.recipients import Recipient, StaffMember, resolve_recipients
 from core.recurrence import Schedule, next_schedule
+from core.replies import Reply
 from core.templates import Rendered, RenderJob, TenantTime
 from handlers.context import Context
 from handlers.outbound import KINDS, rows_to_addresses, to_team
 
 logger = logging.getLogger(__name__)
-ROLE_NAMES = {"contacts": "kundens kontakter", "inspector": "områdets inspektörer", "admin": "administratörer"}
+
+
+def role_name(role: str, locale: str | None = "sv") -> str:
+    """A recipient role as the team reads it: ``kundens kontakter``, ``områdets inspektörer``, ..."""
+    return render(locale, f"customer.role.{role}")
+
+
+def _locale(org: Organisation | None) -> str:
+    return language(org.locale if org is not None else None)
 
 
 @dataclass
@@ -94,7 +104,7 @@ class _Failure:
     org: Organisation
     customer_name: str
     problem: str  # English: the follow-up report
-    swedish: str  # the team chat
+    swedish: str  # the team chat (in the organisation's language when ours; a template's problem is Swedish)
 
 
 @dataclass
@@ -111,7 +121,7 @@ def _unreadable(reminder: CustomerReminder, org: Organisation, customer_name: st
     """A stored row this version cannot work out: it fails alone (no values in the log)."""
     logger.error("customer reminder %s could not be worked out: %s", reminder.id, type(exc).__name__)
     return _Failure(reminder, org, customer_name, f"could not be worked out ({type(exc).__name__})",
-                    "påminnelsen kunde inte räknas ut")
+                    render(_locale(org), "customer.not_worked_out"))
 
 
 async def plan_due_customer_reminders(ctx: Context, limit: int = 500,
@@ -212,7 +222,9 @@ def _outcome(ctx: Context, item: _Due, bodies: list[str]) -> tuple[list[dict], l
         key_prefix=delivery_key_prefix(reminder.id, item.due), kind="customer-reminder",
         subject=f"{reminder.title}: {item.customer_name}")
     if not item.recipients:
-        unreached = ["inga mottagare: " + ", ".join(ROLE_NAMES[r] for r in reminder.recipients)]
+        loc = _locale(item.org)
+        roles = ", ".join(role_name(r, loc) for r in reminder.recipients)
+        unreached = [render(loc, "customer.no_recipients", roles=roles)]
     following = next_schedule(reminder.first_due, reminder.recurrence, reminder.days_before, after=item.due)
     return queued, unreached, following
 
@@ -225,10 +237,10 @@ async def _queue(ctx: Context, item: _Due, queued: list[dict], unreached: list[s
     if unreached:
         # Nothing is lost quietly: the team hears who the reminder did not reach, and why.
         run.unreachable += [f"{reminder.external_id}: {u}" for u in unreached]
-        await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {item.customer_name} "
-                                f"({long_date(item.due, org.locale or 'sv')}) nådde inte "
-                                f"{'någon' if not queued else 'alla'}: {'; '.join(unreached)}.",
-                      f"team-customer-unreached:{reminder.id}:{item.due.isoformat()}")
+        body = render(org.locale, "customer.unreached.some" if queued else "customer.unreached.none",
+                      title=reminder.title, customer=item.customer_name, due=long_date(item.due, org.locale or "sv"),
+                      unreached="; ".join(unreached))
+        await to_team(ctx, org, body, f"team-customer-unreached:{reminder.id}:{item.due.isoformat()}")
     run.reminders += 1
     run.skipped_due_dates += item.skipped
     return {"id": reminder.id, "last_unreached": unreached, "last_sent_due": item.due, **following.columns()}
@@ -239,9 +251,10 @@ async def _mark_failed(ctx: Context, failure: _Failure, run: CustomerReminderRun
     for after the fix."""
     reminder, org = failure.reminder, failure.org
     run.failed.append(f"{reminder.external_id}: {failure.problem}")
-    due = long_date(reminder.next_due, org.locale or "sv") if reminder.next_due else "okänt datum"
-    await to_team(ctx, org, f"Kundpåminnelsen ”{reminder.title}” för {failure.customer_name} ({due}) skickades "
-                            f"inte: {failure.swedish}. Den väntar tills den ändras i en ny import.",
+    loc = _locale(org)
+    due = long_date(reminder.next_due, org.locale or "sv") if reminder.next_due else text(loc, "customer.unknown_date")
+    await to_team(ctx, org, render(loc, "customer.failed", title=reminder.title, customer=failure.customer_name,
+                                   due=due, why=failure.swedish),
                   f"team-customer-failed:{reminder.id}:{int(ctx.now.timestamp())}")
     return {"id": reminder.id, "failed_reason": failure.problem[:300]}
 
@@ -273,7 +286,7 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-async def contact_wrote(ctx: Context, mobile: str, command, body: str, provider_key: str) -> list[str]:
+async def contact_wrote(ctx: Context, mobile: str, command, body: str, provider_key: str) -> list[Reply]:
     """A customer's contact texted us (an answer to a reminder): pass it on to each organisation's team.
 
     Contacts are the host system's data, so a STOPP is passed on as a request to remove the number
@@ -286,13 +299,13 @@ async def contact_wrote(ctx: Context, mobile: str, command, body: str, provider_
     stop = isinstance(command, cmd.Stop)
     told = False
     for customer, contact in matches:
+        org = orgs[customer.org_id]
         who = f"{contact['name']} ({customer.name})"
-        message = (f"{who} vill inte få fler SMS från oss (STOPP): ta bort numret i kundregistret." if stop
-                   else f"Svar från {who}: {body}")
-        told |= await to_team(ctx, orgs[customer.org_id], message, f"team-contact:{provider_key}:{customer.id}")
-    names = " och ".join(sorted({orgs[c.org_id].name for c, _ in matches}))
-    if stop:
-        return [f"Tack. {names} har fått besked om att du inte vill få fler SMS härifrån."]
-    if told:
-        return [f"Tack! Ditt svar har skickats vidare till {names}."]
-    return [f"Det här numret tar bara emot påminnelser. Kontakta {names} direkt."]
+        message = (render(org.locale, "contact.stop.team", who=who) if stop
+                   else render(org.locale, "contact.reply.team", who=who, body=body))
+        told |= await to_team(ctx, org, message, f"team-contact:{provider_key}:{customer.id}")
+    # The contact is answered in the language of the (first) organisation whose reminder they answer.
+    loc = _locale(orgs[matches[0][0].org_id])
+    names = text(loc, "list.and").join(sorted({orgs[c.org_id].name for c, _ in matches}))
+    key = "contact.stopped" if stop else "contact.forwarded" if told else "contact.no_team"
+    return [Reply.of(loc, key, names=names)]

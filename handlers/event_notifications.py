@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core import store
+from core.catalogue import render
 from core.models import NotificationTemplate, Organisation
 from core.recipients import Recipient
 from core.templates import Rendered, RenderJob
@@ -87,14 +88,14 @@ async def plan_event(ctx: Context, org: Organisation, event: object) -> EventPla
         recipients = [Recipient(s.name, s.email, s.mobile, s.id) for sid in template.staff_recipients
                       if (s := staff.get(sid)) is not None]
         # Staff the host no longer has (deactivated) are not told; say so rather than drop them quietly.
-        plan.unreached += [f"mall {template.external_id}: personal {sid} är avslutad"
+        plan.unreached += [render(org.locale, "event.staff_ended", template=template.external_id, staff=sid)
                            for sid in template.staff_recipients if sid not in staff]
         if customer is not None and customer.deactivated_at is None:
             recipients += [Recipient(c["name"], c.get("email"), c.get("mobile")) for c in customer.contacts or []
                            if set(c.get("roles", [])) & set(template.contact_roles)]
         elif customer is not None and template.contact_roles:  # the host no longer has the customer
-            plan.unreached.append(f"mall {template.external_id}: kunden {customer.name} är avslutad, "
-                                  "dess kontakter fick inget")
+            plan.unreached.append(render(org.locale, "event.customer_ended", template=template.external_id,
+                                         customer=customer.name))
         plan.templates.append((template, recipients, len(plan.jobs)))
         plan.jobs += [RenderJob(template.text, {"kund": customer.name if customer else "", "mottagare": r.name,
                                                 "rubrik": template.title, "typ": event_type, "händelse": values},
@@ -123,20 +124,22 @@ async def queue_event(ctx: Context, org: Organisation, plan: EventPlan, results:
         mine = results[first:first + len(recipients)]
         bad = next((r for r in mine if not r.ok), None)
         if bad is not None:  # this template's messages fail alone, with why; the others go
-            unreached.append(f"mall {template.external_id}: {bad.swedish}")
+            unreached.append(render(org.locale, "event.template_failed", template=template.external_id,
+                                    why=bad.swedish))
             continue
         text_of = {id(r): result.text for r, result in zip(recipients, mine)}
         queued, missed = rows_to_addresses(
             ctx, org, recipients, KINDS[template.delivery], lambda r: text_of[id(r)],
             key_prefix=f"event:{new_id}:{template.id}:", kind="event-notification", subject=template.title)
         rows += queued
-        unreached += missed if recipients else [f"mall {template.external_id}: inga mottagare"]
+        unreached += missed if recipients else [render(org.locale, "event.no_recipients",
+                                                       template=template.external_id)]
     await ctx.enqueue(rows)
     if unreached:
         event_row = await store.event_by_external_id(ctx.session, org.id, event_id)
         event_row.unreached = unreached
-        await to_team(ctx, org, f"Händelsen {event_id} ({event_type}) nådde inte alla: {'; '.join(unreached)}.",
-                      f"team-event-unreached:{new_id}")
+        await to_team(ctx, org, render(org.locale, "event.unreached", event=event_id, type=event_type,
+                                       unreached="; ".join(unreached)), f"team-event-unreached:{new_id}")
     return {"event": event_id, "repeat": False, "queued": len(rows), "unreached": unreached}
 
 

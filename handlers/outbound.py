@@ -5,11 +5,12 @@ from datetime import datetime
 from typing import Callable
 
 from core import store
+from core.catalogue import render
+from core.channels import EMAIL, SMS, outbox_row
 from core.eligibility import Candidate
 from core.quiet import next_allowed
 from core.recipients import Recipient
 from core.models import Organisation, Staff
-from core.segments import count_segments
 from handlers.context import Context
 
 
@@ -19,11 +20,8 @@ def person_row(ctx: Context, staff: Staff | Candidate, body: str, *, kind: str, 
     route = ctx.route_person(staff) if ctx.route_person else None
     if route is None:
         return None
-    return {
-        "org_id": staff.org_id, "idempotency_key": key, "channel": route.channel, "address": route.address,
-        "staff_id": staff.id, "kind": kind, "body": body, "segments": count_segments(body).segments,
-        "status": "pending", "not_before": not_before or ctx.now, "created_at": ctx.now, "attempts": 0,
-    }
+    return outbox_row(key=key, channel=route.channel, address=route.address, body=body, kind=kind, now=ctx.now,
+                      org_id=staff.org_id, staff_id=staff.id, not_before=not_before)
 
 
 async def to_team(ctx: Context, org: Organisation, body: str, key: str, not_before: datetime | None = None) -> bool:
@@ -33,11 +31,9 @@ async def to_team(ctx: Context, org: Organisation, body: str, key: str, not_befo
     route = ctx.route_team(org.team_chat)
     if route is None:
         return False
-    await ctx.enqueue([{
-        "org_id": org.id, "idempotency_key": key, "channel": route.channel, "address": route.address,
-        "staff_id": None, "kind": "team", "body": body, "segments": 1, "status": "pending",
-        "not_before": not_before or ctx.now, "created_at": ctx.now, "attempts": 0,
-    }])
+    await ctx.enqueue([outbox_row(key=key, channel=route.channel, address=route.address, body=body,
+                                                 kind="team", now=ctx.now, org_id=org.id, not_before=not_before,
+                                                 segments=1)])
     return True
 
 
@@ -57,37 +53,34 @@ async def gather_to_team(ctx: Context, org: Organisation, topic: str, header: st
                   not_before=ctx.now + ctx.team_ack_window)
 
 
-KINDS = {"email": ("email",), "sms": ("sms",), "both": ("email", "sms")}  # a delivery's ways
-MISSING = {"email": "ingen e-postadress", "sms": "inget mobilnummer"}
-OFF = {"email": "e-post är inte påslagen", "sms": "SMS är inte påslaget"}
+KINDS = {"email": (EMAIL,), "sms": (SMS,), "both": (EMAIL, SMS)}  # a delivery's ways
 
 
 def rows_to_addresses(ctx: Context, org: Organisation, recipients: list[Recipient], kinds: tuple[str, ...],
                       body_for: Callable[[Recipient], str], *, key_prefix: str, kind: str,
                       subject: str) -> tuple[list[dict], list[str]]:
     """Outbox rows for people who are addresses (e-mail and/or SMS): one per recipient and way, one per
-    address; SMS waits out quiet hours, e-mail does not. Also who could not be reached, and why (Swedish)."""
+    address; SMS waits out quiet hours, e-mail does not. Also who could not be reached, and why (in the
+    organisation's language)."""
     rows, sent_to, unreached = [], set(), []
     for recipient in recipients:
         body = body_for(recipient)
         reached, missing = False, []
         for way in kinds:
-            address = recipient.email if way == "email" else recipient.mobile
+            address = recipient.email if way == EMAIL else recipient.mobile
             route = ctx.route_address(way, address) if address and ctx.route_address else None
             if route is None:
-                missing.append(MISSING[way] if not address else OFF[way])
+                missing.append(render(org.locale, f"address.missing.{way}" if not address else f"address.off.{way}"))
                 continue
             reached = True
             if (way, address) in sent_to:  # two recipients sharing an address get one message
                 continue
             sent_to.add((way, address))
-            rows.append({
-                "org_id": org.id, "idempotency_key": f"{key_prefix}{way}:{address}", "channel": route.channel,
-                "address": route.address, "staff_id": recipient.staff_id, "kind": kind, "body": body,
-                "payload": {"subject": subject}, "segments": count_segments(body).segments if way == "sms" else 1,
-                "status": "pending", "not_before": next_allowed(ctx.now, ctx.quiet(org), ctx.tz(org))
-                if way == "sms" else ctx.now, "created_at": ctx.now, "attempts": 0,
-            })
+            rows.append(outbox_row(
+                key=f"{key_prefix}{way}:{address}", channel=route.channel, address=route.address, body=body,
+                kind=kind, now=ctx.now, org_id=org.id, staff_id=recipient.staff_id, payload={"subject": subject},
+                segments=None if way == SMS else 1,
+                not_before=next_allowed(ctx.now, ctx.quiet(org), ctx.tz(org)) if way == SMS else None))
         if not reached:
-            unreached.append(f"{recipient.name} ({', '.join(missing)})")
+            unreached.append(render(org.locale, "address.unreached", name=recipient.name, missing=", ".join(missing)))
     return rows, unreached

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from core import commands as cmd
 from core import messages as text
 from core import store
-from core.text import without_controls
+from core.channels import SMS, TELEGRAM
 from core.models import Staff
+from core.replies import Reply, texts as reply_texts
+from core.text import without_controls
 from handlers import assistant, coordinator, customer_reminders
-from handlers.account import NOT_LINKED
+from handlers.account import not_linked
 from handlers.context import Context, is_coordinator
 
 logger = logging.getLogger(__name__)
@@ -18,11 +20,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class InboundText:
-    """One text as a channel delivered it: ``sender`` is an E.164 number or a Telegram user id."""
-    channel: str  # sms | simulator | telegram
+    """One text as a channel delivered it: ``sender`` is an E.164 number or a Telegram user id.
+
+    ``reply_to`` is where the replies go through the outbox (the chat or simulated phone it came
+    from); None when the channel answers inline (an SMS's TwiML).
+    """
+    channel: str  # core.channels: SMS | SIMULATOR | TELEGRAM
     provider_id: str
     sender: str
     body: str
+    reply_to: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -31,9 +38,13 @@ class InboundText:
 
 @dataclass
 class Handled:
-    replies: list[str]
-    new: bool  # False: the provider id was seen before; the replies are the ones given then
+    replies: list[Reply]
+    new: bool  # False: the provider id was seen before; the replies are the ones given then (text only)
     people: list[Staff] = field(default_factory=list)  # who the sender is (empty: not ours)
+
+    @property
+    def texts(self) -> list[str]:
+        return reply_texts(self.replies)
 
 
 def _telegram_id(sender: str) -> int | None:
@@ -45,13 +56,13 @@ def _telegram_id(sender: str) -> int | None:
 
 def _who(text: InboundText) -> str:
     """The sender as a key that cannot mix a phone number with a chat account."""
-    return text.sender if text.channel != "telegram" else f"tg:{text.sender}"
+    return text.sender if text.channel != TELEGRAM else f"tg:{text.sender}"
 
 
 async def identify(ctx: Context, texts: list[InboundText]) -> dict[str, list[Staff]]:
     """Everyone each sender is (one person may work for several organisations), in one query."""
-    mobiles = [t.sender for t in texts if t.channel != "telegram"]
-    accounts = {_who(t): _telegram_id(t.sender) for t in texts if t.channel == "telegram"}
+    mobiles = [t.sender for t in texts if t.channel != TELEGRAM]
+    accounts = {_who(t): _telegram_id(t.sender) for t in texts if t.channel == TELEGRAM}
     by_mobile, by_telegram = await store.staff_by_addresses(
         ctx.session, mobiles, [i for i in accounts.values() if i is not None])
     people = {m: by_mobile.get(m, []) for m in mobiles}
@@ -75,7 +86,7 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
     """
     # What a provider delivers may hold control characters no database column takes (NUL): drop them.
     texts = [InboundText(t.channel, without_controls(t.provider_id), without_controls(t.sender),
-                         without_controls(t.body)) for t in texts]
+                         without_controls(t.body), t.reply_to) for t in texts]
     first: dict[tuple[str, str], int] = {}
     for n, t in enumerate(texts):
         first.setdefault(t.key, n)
@@ -91,7 +102,7 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
     new_ids, earlier = await store.claim_inbound(ctx.session, rows)
 
     fresh = [t for t in unique if t.key in new_ids]
-    replies: dict[tuple[str, str], list[str]] = {}
+    replies: dict[tuple[str, str], list[Reply]] = {}
     acks: list[InboundText] = []  # a run of plain OKs from different senders: they commute, so go together
     ack_senders: set[str] = set()
 
@@ -115,7 +126,8 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
                                         t.channel, t.sender)
     if acks:
         await flush_acks()
-    await store.set_inbound_replies(ctx.session, {new_ids[k]: "\n\n".join(r) for k, r in replies.items() if r})
+    await store.set_inbound_replies(ctx.session, {new_ids[k]: "\n\n".join(reply_texts(r))
+                                                  for k, r in replies.items() if r})
     if fresh:
         logger.info("inbound: %d new text(s), %d repeated", len(fresh), len(texts) - len(fresh))
 
@@ -125,29 +137,30 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
             handled.append(Handled(replies[t.key], True, people_of[_who(t)]))
             continue
         # A repeat gets the reply given the first time, as stored: one text.
-        given = earlier[t.key].reply if t.key in earlier else "\n\n".join(replies[t.key])
-        handled.append(Handled([given] if given else [], False, people_of[_who(t)]))
+        given = earlier[t.key].reply if t.key in earlier else "\n\n".join(reply_texts(replies[t.key]))
+        handled.append(Handled([Reply(given)] if given else [], False, people_of[_who(t)]))
     return handled
 
 
 async def dispatch(ctx: Context, people: list[Staff], command, body: str, provider_key: str,
-                   channel: str = "sms", sender: str | None = None) -> list[str]:
+                   channel: str = SMS, sender: str | None = None) -> list[Reply]:
     if not people:
-        if channel != "telegram" and sender:
+        if channel != TELEGRAM and sender:
             # A customer's contact answering a reminder: their words go to the team, not into the void.
             contact_replies = await customer_reminders.contact_wrote(ctx, sender, command, body, provider_key)
             if contact_replies:
                 return contact_replies
         # A chat account is unknown until linked; a phone number is simply not ours. Nothing about anyone.
-        return [NOT_LINKED if channel == "telegram" else text.UNKNOWN_SENDER]
+        return [not_linked() if channel == TELEGRAM else Reply.of(None, "unknown_sender")]
     # Coordinator commands act in the organisation where the sender is a coordinator.
     leader = next((p for p in people if is_coordinator(p)), None)
     if isinstance(command, cmd.COORDINATOR_COMMANDS) or isinstance(command, cmd.Malformed):
         if leader is None:
-            return [text.render_for(await assistant.locale_of(ctx, people), "not_yours")]
+            return [Reply.of(await assistant.locale_of(ctx, people), "not_yours")]
         if isinstance(command, cmd.Malformed):
             locale = await assistant.locale_of(ctx, [leader])
-            return [text.render_for(locale, command.key, **command.values) if command.key else command.problem]
+            return [Reply.of(locale, command.key, **command.values) if command.key
+                    else Reply(command.problem, locale=locale)]
         if isinstance(command, cmd.RemindAll):
             return await coordinator.remind_all(ctx, leader, command)
         if isinstance(command, cmd.RemindOne):
@@ -163,13 +176,16 @@ async def dispatch(ctx: Context, people: list[Staff], command, body: str, provid
         return await assistant.start(ctx, people)
     if isinstance(command, cmd.Help):
         if leader:
-            return [text.help_coordinator(await assistant.locale_of(ctx, [leader]))]
-        return [text.assistant_reply("help", await assistant.locale_of(ctx, people))]
+            locale = await assistant.locale_of(ctx, [leader])
+            return [Reply(text.help_coordinator(locale), key="help.coordinator", locale=locale)]
+        return [Reply.of(await assistant.locale_of(ctx, people), "assistant.help")]
     assert isinstance(command, cmd.Unknown)
     if leader is not None:
-        return [text.unknown_reply(await coordinator.suggestion(ctx, leader, command), coordinator=True,
-                                   locale=await assistant.locale_of(ctx, [leader]))]
+        locale = await assistant.locale_of(ctx, [leader])
+        return [Reply(text.unknown_reply(await coordinator.suggestion(ctx, leader, command), coordinator=True,
+                                         locale=locale), key="unknown.coordinator", locale=locale)]
     if command.suggestion and len(command.text.split()) == 1:
-        return [text.unknown_reply(await coordinator.suggestion(ctx, people[0], command), coordinator=False,
-                                   locale=await assistant.locale_of(ctx, people))]
+        locale = await assistant.locale_of(ctx, people)
+        return [Reply(text.unknown_reply(await coordinator.suggestion(ctx, people[0], command), coordinator=False,
+                                         locale=locale), key="assistant.unknown", locale=locale)]
     return await assistant.free_text(ctx, people, command.text, provider_key)

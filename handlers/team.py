@@ -6,14 +6,15 @@ from datetime import datetime
 from babel.numbers import format_decimal
 
 from core import store
-from core.catalogue import language, render
+from core.catalogue import BABEL_LOCALE, language, render, render_plural
+from core.channels import EMAIL, SIMULATOR, SMS, TELEGRAM
 from core.models import OutboxMessage
 from core.months import Month, month_label
 from handlers.context import Context
 from handlers.outbound import gather_to_team, person_row, to_team
 
 
-CHANNELS = ("sms", "telegram", "simulator")
+CHANNELS = (SMS, TELEGRAM, SIMULATOR)
 
 
 def _locale(org) -> str:
@@ -32,7 +33,7 @@ async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None
     loc = _locale(org)
     if reason == "blocked":
         # The person blocked the bot: reminders go back to SMS, and this one is sent that way now.
-        person.preferred_channel = "sms"
+        person.preferred_channel = SMS
         if msg.kind == "reminder" and ctx.route_person is not None:
             row = person_row(ctx, person, msg.body, kind="reminder", key=f"{msg.idempotency_key}:sms")
             if row is not None:
@@ -84,12 +85,18 @@ async def announce_completed_months(ctx: Context, org_id: str) -> list[str]:
     return done
 
 
-PROVIDER_NAMES = {"sms": "SMS-leverantören", "telegram": "Telegram", "email": "E-postservern"}
+PROVIDERS = (SMS, TELEGRAM, EMAIL)  # each is a ``provider.<channel>`` in the catalogue
 EXPIRED_NAMES_SHOWN = 40
 
 
-def _number(n: int) -> str:
-    return format_decimal(n, locale="sv")  # 1 565, as a Swede writes it
+def _number(n: int, locale: str = "sv") -> str:
+    """``1 565`` as a Swede writes it, ``1.565`` as a Dane does: the organisation's way."""
+    lang = language(locale)
+    return format_decimal(n, locale="sv" if lang == "sv" else BABEL_LOCALE[lang])
+
+
+def _provider(channel: str, locale: str) -> str:
+    return render(locale, f"provider.{channel}") if channel in PROVIDERS else channel
 
 
 async def reminders_expired(ctx: Context, rows: list[OutboxMessage]) -> None:
@@ -107,7 +114,8 @@ async def reminders_expired(ctx: Context, rows: list[OutboxMessage]) -> None:
         if org is None:
             continue
         tag = f"{org_id}:{round_id}"
-        await _gather_names(ctx, f"team-expired:{tag}:", names, month,
+        loc = _locale(org)
+        await _gather_names(ctx, f"team-expired:{tag}:", names, month, loc,
                             lambda body, key: to_team(ctx, org, body, key, not_before=ctx.now + ctx.team_ack_window))
         coordinator = coordinators.get(requested_by)
         if coordinator is not None:
@@ -118,32 +126,31 @@ async def reminders_expired(ctx: Context, rows: list[OutboxMessage]) -> None:
                     await ctx.enqueue([row])
                 return row is not None
 
-            await _gather_names(ctx, f"expired:{tag}:", names, month, to_coordinator)
+            await _gather_names(ctx, f"expired:{tag}:", names, month, loc, to_coordinator)
 
 
-async def _gather_names(ctx: Context, prefix: str, names: list[str], month: str, queue) -> None:
+async def _gather_names(ctx: Context, prefix: str, names: list[str], month: str, locale: str, queue) -> None:
     """Add ``names`` to the expiry notice still waiting to go under ``prefix``, or queue a new one
     that waits a window for more (one outage expires many reminders, a batch at a time)."""
     open_msg = await store.pending_team_message(ctx.session, prefix, ctx.now)
     if open_msg is not None:
         known = list((open_msg.payload or {}).get("names", []))
         all_names = sorted(known + [n for n in names if n not in known])
-        open_msg.body = expired_text(all_names, month)
+        open_msg.body = expired_text(all_names, month, locale)
         open_msg.payload = {**(open_msg.payload or {}), "names": all_names}
         return
     key = f"{prefix}{ctx.now.strftime('%Y%m%dT%H%M%S%f')}"
-    if await queue(expired_text(names, month), key):
+    if await queue(expired_text(names, month, locale), key):
         await store.set_payload(ctx.session, key, {"names": names})
 
 
-def expired_text(names: list[str], month: str) -> str:
+def expired_text(names: list[str], month: str, locale: str = "sv") -> str:
     """``12 påminnelser för maj 2026 kunde inte skickas: Anna A, Bo B, …`` (names, never numbers)."""
-    label = month_label(Month.parse_key(month))
-    word = "påminnelse" if len(names) == 1 else "påminnelser"
+    label = month_label(Month.parse_key(month), locale)
     shown = ", ".join(names[:EXPIRED_NAMES_SHOWN])
-    more = f" …och {len(names) - EXPIRED_NAMES_SHOWN} till" if len(names) > EXPIRED_NAMES_SHOWN else ""
-    return (f"{_number(len(names))} {word} för {label} kunde inte skickas: {shown}{more}. "
-            f"Leverantören tog inte emot dem i tid; nästa PÅMINN ALLA tar med dem igen.")
+    more = render(locale, "more", n=len(names) - EXPIRED_NAMES_SHOWN) if len(names) > EXPIRED_NAMES_SHOWN else ""
+    return render_plural(locale, "team.expired", len(names), count=_number(len(names), locale), month=label,
+                         names=shown, more=more)
 
 
 async def channel_down(ctx: Context, channel: str, since: datetime) -> dict[str, int]:
@@ -157,9 +164,9 @@ async def channel_down(ctx: Context, channel: str, since: datetime) -> dict[str,
     for org_id, n in sorted(waiting.items()):
         org = orgs[org_id]
         at = ctx.local(org, since).strftime("%H:%M")
-        word = "meddelande väntar" if n == 1 else "meddelanden väntar"
-        await to_team(ctx, org, f"{PROVIDER_NAMES.get(channel, channel)} svarar inte sedan {at}; "
-                                f"{_number(n)} {word} och skickas när den svarar igen.",
+        loc = _locale(org)
+        await to_team(ctx, org, render_plural(loc, "team.down", n, provider=_provider(channel, loc), at=at,
+                                              count=_number(n, loc)),
                       f"team-down:{channel}:{_stamp(since)}:{org_id}")
     return waiting
 
@@ -172,9 +179,9 @@ async def channel_up(ctx: Context, channel: str, since: datetime) -> dict[str, i
     for org_id in told:
         org = orgs[org_id]
         n = waiting.get(org_id, 0)
-        backlog = f"{_number(n)} väntande meddelanden skickas nu" if n != 1 else "1 väntande meddelande skickas nu"
-        await to_team(ctx, org, f"{PROVIDER_NAMES.get(channel, channel)} svarar igen (nere sedan "
-                                f"{ctx.local(org, since).strftime('%H:%M')}); {backlog}.",
+        loc = _locale(org)
+        await to_team(ctx, org, render_plural(loc, "team.up", n, provider=_provider(channel, loc),
+                                              at=ctx.local(org, since).strftime("%H:%M"), count=_number(n, loc)),
                       f"team-up:{channel}:{_stamp(since)}:{org_id}")
     return waiting
 

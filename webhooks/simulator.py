@@ -18,15 +18,16 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.inbound import InboundUnavailable
 from core import store
+from core.channels import SIMULATOR
 from core.eligibility import Reason, evaluate
 from core.messages import REASON_TEXT
 from core.models import Organisation
 from core.months import Month, month_label, resolve_month
 from core.phones import display, try_e164
-from core.segments import count_segments
 from handlers.context import has_full_scope, is_coordinator
-from handlers.router import handle_inbound
+from handlers.router import InboundText
 from webhooks.intake import JSONRefused, parse_json, read_body
 from webhooks.keys import SERVICES
 
@@ -147,24 +148,20 @@ async def send(request: web.Request) -> web.Response:
     if not sender or not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
         return _json_error(400, f"'from' must be a phone number and 'text' 1–{MAX_TEXT} characters")
     provider_id = f"sim-{uuid.uuid4().hex}"
-    async with services.sessions.begin() as session:
-        if not await store.simulator_may_act_as(session, sender):
-            services.metrics.rejected.labels("simulator", "not_simulated").inc()
-            return _json_error(403, f"the simulator texts only as phones of a simulated organisation "
-                                    f"(`paminn demo-data`) that reaches no real numbers; {display(sender)} is not "
-                                    f"one, so nothing was sent")
-        ctx = services.context(session)
-        handled = await handle_inbound(ctx, "simulator", provider_id, sender, text)
-        replies, people = handled.replies, handled.people
-        # A reply goes back the way the text came: to the simulated phone, whatever the person's usual route.
-        await store.enqueue(session, [{
-            "org_id": people[0].org_id if people else None, "idempotency_key": f"reply:{provider_id}:{n}",
-            "channel": "simulator", "address": sender, "staff_id": people[0].id if people else None,
-            "kind": "reply", "body": reply, "segments": count_segments(reply).segments, "status": "pending",
-            "not_before": ctx.now, "created_at": ctx.now, "attempts": 0,
-        } for n, reply in enumerate(replies)])
-    services.kick()
-    return web.json_response({"accepted": True, "replies": len(replies)})
+    async with services.sessions() as session:
+        may_act = await store.simulator_may_act_as(session, sender)
+    if not may_act:
+        services.metrics.rejected.labels("simulator", "not_simulated").inc()
+        return _json_error(403, f"the simulator texts only as phones of a simulated organisation "
+                                f"(`paminn demo-data`) that reaches no real numbers; {display(sender)} is not "
+                                f"one, so nothing was sent")
+    # The same inbound path as SMS and Telegram (the batcher, the router); the replies come back to
+    # the simulated phone as plain texts, queued in the text's own transaction.
+    try:
+        handled = await services.inbound.submit(InboundText(SIMULATOR, provider_id, sender, text, reply_to=sender))
+    except InboundUnavailable:
+        return _json_error(503, "the database is not answering; try again shortly")
+    return web.json_response({"accepted": True, "replies": len(handled.replies)})
 
 
 def _out(row) -> dict:

@@ -6,6 +6,7 @@ import hmac
 from aiohttp import web
 
 from core import store
+from core.channels import TELEGRAM
 from webhooks.intake import JSONRefused, parse_json, read_body
 from webhooks.keys import SERVICES
 
@@ -50,7 +51,7 @@ async def accept_update(services, data: dict, raw: str) -> None:
     from bot.telegram_app import MAX_UPDATE_TRIES, process_raw_update
 
     async with services.sessions.begin() as session:
-        key = ("telegram-update", str(data["update_id"]))
+        key = (f"{TELEGRAM}-update", str(data["update_id"]))
         new, earlier = await store.claim_inbound(session, [{
             "channel": key[0], "provider_id": key[1], "sender": _sender(data), "body": raw,
             "received_at": services.clock()}])

@@ -19,6 +19,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.channels.twilio_sms import failure_reason
 from bot.inbound import InboundUnavailable
 from core import store
+from core.channels import SMS
 from core.phones import try_e164
 from handlers.router import InboundText
 from handlers.team import delivery_failed
@@ -104,7 +105,7 @@ async def inbound_sms(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="MessageSid and From are required")
     sender = try_e164(sender) or sender[:64]
     try:
-        handled = await services.inbound.submit(InboundText("sms", sid, sender, body))
+        handled = await services.inbound.submit(InboundText(SMS, sid, sender, body))
     except InboundUnavailable:
         # Nothing was stored and nothing answered: Twilio retries 5xx when the webhook URL carries
         # connection overrides (#rc=…&rp=…,5xx), and the retry is acted on once.
@@ -113,7 +114,7 @@ async def inbound_sms(request: web.Request) -> web.Response:
                                          headers={"Retry-After": RETRY_AFTER}) from None
     services.metrics.inbound.labels("sms", "new" if handled.new else "duplicate").inc()
     services.metrics.latency.labels("sms").observe(time.perf_counter() - started)
-    return twiml(handled.replies)
+    return twiml(handled.texts)  # an SMS answered inline is its replies' texts: SMS has no buttons
 
 
 async def status_callback(request: web.Request) -> web.Response:

@@ -65,7 +65,7 @@ async def outcome(harness, texts: list[InboundText], *, together: bool):
             handled = await handle_inbound_batch(ctx, texts)
         else:
             handled = [(await handle_inbound_batch(ctx, [t]))[0] for t in texts]
-        replies = [(h.replies, h.new, [p.id for p in h.people]) for h in handled]
+        replies = [(h.texts, h.new, [p.id for p in h.people]) for h in handled]
         state = {
             "acknowledged": (await session.execute(sql(
                 "SELECT staff_id, month, sent_at FROM reminder_history WHERE acknowledged_at IS NOT NULL "

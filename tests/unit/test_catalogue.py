@@ -11,7 +11,7 @@ from core.phones import display, region_for, to_e164
 MAY = MonthSpec(month=5)
 # Keys whose text is the same in every language (names, punctuation, command words, layout).
 LANGUAGE_NEUTRAL = {"list.join", "scope.join", "status.head", "status.person", "team.ack_line", "suggest.status",
-                    "suggest.ok", "suggest.start", "channel.sms", "channel.telegram", "unknown_sender"}
+                    "suggest.ok", "suggest.start", "channel.sms", "channel.telegram"}
 
 
 def _fields(template: str) -> set[str]:
