@@ -28,9 +28,9 @@ each module's public functions. Where a subject's queries live:
 from __future__ import annotations
 
 from core.store.organisations import (
-    get_org, lock_org_for_round, orgs_by_ids, all_orgs, staff_by_mobile, staff_by_telegram, staff_by_addresses,
-    list_staff, staff_by_ids, staff_by_external_ids, staff_with_roles, supervised_recipient_ids, find_by_name,
-    staff_ids_with_shifts, set_opt_out, mark_mobile_invalid,
+    get_org, count_orgs, lock_org_for_round, orgs_by_ids, all_orgs, staff_by_mobile, staff_by_telegram,
+    staff_by_addresses, list_staff, staff_by_ids, staff_by_external_ids, staff_with_roles, supervised_recipient_ids,
+    find_by_name, staff_ids_with_shifts, set_opt_out, mark_mobile_invalid,
 )
 from core.store.candidates import (
     select_candidates, count_with_shifts, left_by_staff, month_has_unfinished,
@@ -41,8 +41,8 @@ from core.store.rounds import (
 )
 from core.store.outbox import (
     ACCEPTED_STATUSES, WAITING_STATUSES, OUTBOX_QUEUED, enqueue, set_payload, pending_team_message,
-    orgs_with_key_prefix, outbox_by_key_prefixes, expire_leases, mark_provider_call, claim_due, start_validity,
-    expire_overdue, STATUS_RANK, apply_status,
+    orgs_with_key_prefix, outbox_by_key_prefixes, expire_leases, mark_provider_call, claim_due, finish_claimed,
+    start_validity, expire_overdue, STATUS_RANK, apply_status,
 )
 from core.store.channels import (
     record_channel_health, channel_is_clean, down_channels, take_probe, waiting_by_org,
@@ -80,7 +80,11 @@ from core.store.auto_rounds import (
     supervisors_of_unfinished,
 )
 from core.store.simulator import (
-    simulator_feed, simulator_may_act_as, first_simulated_org,
+    simulator_feed, simulator_may_act_as, first_simulated_org, mark_simulated,
+)
+from core.store.personal_data import (
+    staff_by_host_id, care_recipient_by_host_id, customers_listing_contact, messages_of_person, staff_export,
+    care_recipient_export, contact_export, erase_person_data, blank_old_bodies,
 )
 from core.store._common import (
     COPY_THRESHOLD, bulk_insert,

@@ -6,6 +6,8 @@ import json
 from typing import Iterable
 
 from sqlalchemy import JSON, insert, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Shift, Staff
@@ -37,6 +39,12 @@ async def bulk_insert(session: AsyncSession, table, rows: list[dict]) -> None:
 def json_text(value, dialect) -> str | None:
     """COPY takes a JSON column as text."""
     return None if value is None else json.dumps(value)
+
+
+async def conflict_insert(session: AsyncSession):
+    """The backend's own INSERT construct, the one that has ``on_conflict_do_nothing``."""
+    conn = await session.connection()
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
 def chunks(ids: list[int], size: int = 5000) -> Iterable[list[int]]:

@@ -5,8 +5,6 @@ from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import (
@@ -20,7 +18,7 @@ from core.models import (
     Supervision,
 )
 from core.months import Month
-from core.store._common import unfinished_shift
+from core.store._common import conflict_insert, unfinished_shift
 from core.store.outbox import ACCEPTED_STATUSES
 
 
@@ -39,8 +37,7 @@ async def claim_auto_round_slot(session: AsyncSession, org_id: str, slot_at: dat
     nothing; SQLite serialises writers. Claimed in the transaction that queues the round, so a
     round that fails leaves its slot unclaimed for the next tick.
     """
-    conn = await session.connection()
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = await conflict_insert(session)
     table = AutoRoundSlot.__table__
     return await session.scalar(
         dialect_insert(table).values(org_id=org_id, slot_at=slot_at, month=month_key, claimed_at=now)
@@ -75,8 +72,7 @@ async def claim_escalations(session: AsyncSession, org_id: str, month_key: str, 
     """Escalate these assistants for the month, once each: the ones not escalated before (one statement)."""
     if not counts:
         return set()
-    conn = await session.connection()
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = await conflict_insert(session)
     table = Escalation.__table__
     rows = [{"org_id": org_id, "staff_id": staff_id, "month": month_key, "reminders": n, "created_at": now}
             for staff_id, n in sorted(counts.items())]

@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import ChannelState, OutboxMessage
+from core.store._common import conflict_insert
 from core.store.outbox import WAITING_STATUSES
 
 
 async def _channel_row(session: AsyncSession, channel: str) -> ChannelState:
     """The channel's state row, locked (created if missing). The INSERT comes first so that on SQLite
     the transaction holds the write lock before it reads."""
-    conn = await session.connection()
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = await conflict_insert(session)
     await session.execute(dialect_insert(ChannelState.__table__).values(channel=channel, failures=0)
                           .on_conflict_do_nothing(index_elements=["channel"]))
     return await session.scalar(select(ChannelState).where(ChannelState.channel == channel)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Event, NotificationTemplate
+from core.store._common import conflict_insert
 
 
 async def templates_for(session: AsyncSession, org_id: str, event_type: str) -> list[NotificationTemplate]:
@@ -18,8 +17,7 @@ async def templates_for(session: AsyncSession, org_id: str, event_type: str) -> 
 
 async def claim_event(session: AsyncSession, row: dict) -> int | None:
     """Store the event once per host id: its new id, or None if it was received before."""
-    conn = await session.connection()
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = await conflict_insert(session)
     table = Event.__table__
     return await session.scalar(dialect_insert(table).values(**row)
                                 .on_conflict_do_nothing(index_elements=["org_id", "external_id"])

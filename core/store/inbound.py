@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import InboundMessage
+from core.store._common import conflict_insert
 
 
 INBOUND_OPTIONAL = ("staff_id", "org_id", "command", "reply", "processed_at")
@@ -27,8 +26,7 @@ async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[t
         return {}, {}
     rows = sorted(({**{k: None for k in INBOUND_OPTIONAL}, **r} for r in rows),
                   key=lambda r: (r["channel"], r["provider_id"]))
-    conn = await session.connection()
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = await conflict_insert(session)
     table = InboundMessage.__table__
     # Passed as executemany parameters, not .values(rows): SQLAlchemy then compiles the statement
     # once and batches the rows itself ("insertmanyvalues"), instead of compiling a new statement

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Organisation, Shift, Staff, Supervision
@@ -15,6 +15,10 @@ from core.text import fold
 
 async def get_org(session: AsyncSession, org_id: str) -> Organisation | None:
     return await session.get(Organisation, org_id)
+
+
+async def count_orgs(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(Organisation))
 
 
 async def lock_org_for_round(session: AsyncSession, org_id: str) -> int:

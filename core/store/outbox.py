@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Organisation, OutboxMessage
@@ -17,6 +17,7 @@ from core.store._common import bulk_insert
 ACCEPTED_STATUSES = ("sent", "delivered", "read", "unconfirmed")
 # Statuses of a message that may still go out.
 WAITING_STATUSES = ("pending", "sending", "unknown")
+
 OUTBOX_QUEUED = "paminn.outbox_queued"  # session.info flag: this transaction queued outbound messages
 
 
@@ -130,6 +131,38 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: ti
             for r in fresh:
                 r.expires_at = deadlines[r.org_id]
     return rows
+
+
+# A send's outcome: only rows this worker still holds take it (a row whose lease ran out belongs
+# to whoever checks it next), and only while in ``sending``, so a status callback that raced
+# ahead of us (delivered) is never moved backwards.
+_FINISH = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.id == bindparam("b_id"),
+           OutboxMessage.__table__.c.claimed_by == bindparam("b_worker"))
+    .values(
+        status=case((OutboxMessage.__table__.c.status == "sending", bindparam("b_status")),
+                    else_=OutboxMessage.__table__.c.status),
+        provider_id=bindparam("b_provider_id"),
+        error_code=bindparam("b_error_code"),
+        error_message=bindparam("b_error_message"),
+        not_before=bindparam("b_not_before"),
+        sent_at=bindparam("b_sent_at"),
+        lease_until=None,
+        claimed_by=None,
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+async def finish_claimed(session: AsyncSession, outcomes: list[dict]) -> None:
+    """Write what became of rows a worker claimed, releasing them (one executemany).
+
+    Each dict holds ``b_id``, ``b_worker`` (the claimer), ``b_status``, ``b_provider_id``, ``b_error_code``,
+    ``b_error_message``, ``b_not_before``, ``b_sent_at`` and ``b_now``; the ``b_`` prefix keeps the bound
+    names apart from the columns'.
+    """
+    await session.execute(_FINISH, outcomes)
 
 
 async def start_validity(session: AsyncSession, now: datetime, default: timedelta, row_ids: list[int],

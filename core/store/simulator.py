@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, func, or_, select
+from sqlalchemy import Text, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Customer, InboundMessage, Organisation, OutboxMessage, Staff
@@ -51,3 +51,11 @@ async def simulator_may_act_as(session: AsyncSession, mobile: str) -> bool:
 async def first_simulated_org(session: AsyncSession) -> Organisation | None:
     return await session.scalar(select(Organisation).where(Organisation.simulated.is_(True))
                                 .order_by(Organisation.id).limit(1))
+
+
+async def mark_simulated(session: AsyncSession, org_id: str, team_chat: str) -> None:
+    """Mark an organisation and its staff simulated, with this team chat: only the demo data does (an import
+    never does), so the simulator acts for that organisation alone."""
+    await session.execute(update(Organisation).where(Organisation.id == org_id)
+                          .values(team_chat=team_chat, simulated=True))
+    await session.execute(update(Staff).where(Staff.org_id == org_id).values(simulated=True))
