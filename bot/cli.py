@@ -72,28 +72,22 @@ def cmd_import(args, settings: Settings) -> int:
 
 
 async def load_demo(services, assistants: int = 40) -> dict:
-    from sqlalchemy import update
-
     from bot.demo import TEAM_CHAT, demo_document
     from bot.imports import run_import
-    from core.models import Organisation, Staff
+    from core import store
 
     counts = await run_import(services, demo_document(services.clock(), assistants, services.settings.timezone))
     async with services.sessions.begin() as session:
         # Only here is an organisation marked simulated (the import never does): the simulator acts for it alone.
-        await session.execute(update(Organisation).where(Organisation.id == "demo")
-                              .values(team_chat=TEAM_CHAT, simulated=True))
-        await session.execute(update(Staff).where(Staff.org_id == "demo").values(simulated=True))
+        await store.mark_simulated(session, "demo", TEAM_CHAT)
     return counts
 
 
 async def database_is_empty(services) -> bool:
-    from sqlalchemy import func, select
-
-    from core.models import Organisation
+    from core import store
 
     async with services.sessions() as session:
-        return (await session.scalar(select(func.count()).select_from(Organisation))) == 0
+        return await store.count_orgs(session) == 0
 
 
 def cmd_demo_data(args, settings: Settings) -> int:

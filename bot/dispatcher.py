@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
-from sqlalchemy import bindparam, case, update
-
 from bot.channels import CannotTell, Channel, Outgoing, SendResult
 from core import store
 from core.models import OutboxMessage
@@ -84,28 +82,6 @@ class DispatchStats:
 # Results are recorded at least this often while a batch is being sent.
 STORE_EVERY_ROWS = 50
 STORE_EVERY_SECONDS = 0.5
-
-# Status written after a send: only rows this worker still holds take it (a row whose lease ran
-# out belongs to whoever checks it next), and only while in ``sending``, so a status callback
-# that raced ahead of us (delivered) is never moved backwards.
-_FINISH = (
-    update(OutboxMessage.__table__)
-    .where(OutboxMessage.__table__.c.id == bindparam("b_id"),
-           OutboxMessage.__table__.c.claimed_by == bindparam("b_worker"))
-    .values(
-        status=case((OutboxMessage.__table__.c.status == "sending", bindparam("b_status")),
-                    else_=OutboxMessage.__table__.c.status),
-        provider_id=bindparam("b_provider_id"),
-        error_code=bindparam("b_error_code"),
-        error_message=bindparam("b_error_message"),
-        not_before=bindparam("b_not_before"),
-        sent_at=bindparam("b_sent_at"),
-        lease_until=None,
-        claimed_by=None,
-        updated_at=bindparam("b_now"),
-    )
-)
-
 
 class Dispatcher:
     def __init__(self, sessionmaker, channels: Mapping[str, Channel], *, make_context: Callable[..., Context],
@@ -188,7 +164,7 @@ class Dispatcher:
                                    "b_provider_id": None, "b_error_code": None, "b_error_message": None,
                                    "b_not_before": until, "b_sent_at": None, "b_now": now})
             if params:
-                await session.execute(_FINISH, params)
+                await store.finish_claimed(session, params)
         if held:
             logger.info("held %d messages until quiet hours end", len(held))
             self._probes.difference_update(held)
@@ -344,7 +320,7 @@ class Dispatcher:
                                "b_error_code": result.error_code, "b_error_message": result.error_message,
                                "b_not_before": not_before, "b_sent_at": sent_at, "b_now": now})
                 stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
-            await session.execute(_FINISH, params)
+            await store.finish_claimed(session, params)
             for row, result in failures:
                 await delivery_failed(ctx, row, result.error_message or result.error_code or "failed")
             await self._report_expired(ctx, expired)
@@ -445,7 +421,7 @@ class Dispatcher:
                                "b_provider_id": provider_id, "b_error_code": error[0], "b_error_message": error[1],
                                "b_not_before": not_before, "b_sent_at": sent_at, "b_now": now})
             async with self._sessions.begin() as session:
-                await session.execute(_FINISH, params)
+                await store.finish_claimed(session, params)
                 ctx = self._make_context(session, now)
                 for row in unconfirmed:
                     logger.warning("outbox row %s (%s) is unconfirmed: not resent, reported", row.id, row.channel)

@@ -1,6 +1,6 @@
 """Who may use the API and what the API may show: key scopes, key hashing, masking of personal numbers.
 
-Pure values and functions; the queries are in ``core.store`` ("API keys and audit") and the
+Pure values and functions; the queries are in ``core.store.api_keys`` and the
 checks at the door in ``webhooks.api``.
 """
 from __future__ import annotations

@@ -42,8 +42,8 @@ async def find_person(session: AsyncSession, org_id: str, *, host_id: str | None
         return await _find_contact(session, org_id, contact)
     if kind not in (None, "staff", "care_recipient"):
         raise PersonError(f"--kind must be staff or care_recipient, not '{kind}'")
-    staff = await pd.staff_by_host_id(session, org_id, host_id) if kind in (None, "staff") else None
-    recipient = (await pd.care_recipient_by_host_id(session, org_id, host_id)
+    staff = await store.staff_by_host_id(session, org_id, host_id) if kind in (None, "staff") else None
+    recipient = (await store.care_recipient_by_host_id(session, org_id, host_id)
                  if kind in (None, "care_recipient") else None)
     if staff is not None and recipient is not None:
         raise PersonError(f"'{host_id}' in '{org_id}' is both a staff member and a care recipient: "
@@ -63,7 +63,7 @@ async def _find_contact(session: AsyncSession, org_id: str, contact: str) -> pd.
     mobile = None if is_email else try_e164(contact)
     if not is_email and mobile is None:
         raise PersonError(f"'{contact}' is neither an e-mail address nor a phone number")
-    found = await pd.customers_listing_contact(session, org_id, mobile, contact.strip() if is_email else None)
+    found = await store.customers_listing_contact(session, org_id, mobile, contact.strip() if is_email else None)
     if not found:
         raise PersonError(f"no customer of '{org_id}' lists a contact with {'e-mail' if is_email else 'mobile'} "
                           f"{contact}")
@@ -79,18 +79,18 @@ async def _find_contact(session: AsyncSession, org_id: str, contact: str) -> pd.
 async def export_person(session: AsyncSession, person: pd.Person) -> dict:
     """Everything held on the person, as JSON-ready values (the personal number in full: it is theirs)."""
     if person.kind == "staff":
-        body = await pd.staff_export(session, person)
+        body = await store.staff_export(session, person)
     elif person.kind == "care_recipient":
-        body = await pd.care_recipient_export(session, person)
+        body = await store.care_recipient_export(session, person)
     else:
-        customers = await pd.customers_listing_contact(session, person.org_id, person.mobile, person.email)
-        body = await pd.contact_export(session, person, customers)
+        customers = await store.customers_listing_contact(session, person.org_id, person.mobile, person.email)
+        body = await store.contact_export(session, person, customers)
     return {"organisation": person.org_id, "kind": person.kind, **body}
 
 
 async def erase_person(session: AsyncSession, person: pd.Person, now: datetime) -> pd.Erasure:
     """Remove everything held on the person, keeping anonymous counts."""
-    return await pd.erase(session, person, now, phone_forms=phone_forms(person.mobile))
+    return await store.erase_person_data(session, person, now, phone_forms=phone_forms(person.mobile))
 
 
 async def apply_retention(session: AsyncSession, now: datetime, days: int, org_id: str | None = None
@@ -98,4 +98,4 @@ async def apply_retention(session: AsyncSession, now: datetime, days: int, org_i
     """Blank message bodies older than ``days`` (all organisations, or one)."""
     if org_id is not None and await store.get_org(session, org_id) is None:
         raise PersonError(f"there is no organisation '{org_id}'")
-    return await pd.blank_old_bodies(session, now - timedelta(days=days), org_id)
+    return await store.blank_old_bodies(session, now - timedelta(days=days), org_id)

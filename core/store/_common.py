@@ -1,0 +1,62 @@
+"""What several store modules share: bulk inserts (COPY on PostgreSQL), IN-list slices, and the
+conditions spelled the same way everywhere (a person the host still has, a shift not finished)."""
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from sqlalchemy import JSON, insert, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import Shift, Staff
+
+
+COPY_THRESHOLD = 500
+
+
+async def bulk_insert(session: AsyncSession, table, rows: list[dict]) -> None:
+    """Insert many rows with the same keys, inside the session's transaction.
+
+    On PostgreSQL large batches go through COPY (asyncpg's copy_records_to_table on the
+    session's own connection); elsewhere a Core executemany, which skips the ORM's bulk layer.
+    """
+    if not rows:
+        return
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_THRESHOLD:
+        await session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    binders = [json_text if isinstance(table.c[c].type, JSON) else getattr(table.c[c].type, "process_bind_param", None)
+               for c in columns]
+    records = [tuple(b(r[c], conn.dialect) if b else r[c] for c, b in zip(columns, binders)) for r in rows]
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
+
+
+def json_text(value, dialect) -> str | None:
+    """COPY takes a JSON column as text."""
+    return None if value is None else json.dumps(value)
+
+
+async def conflict_insert(session: AsyncSession):
+    """The backend's own INSERT construct, the one that has ``on_conflict_do_nothing``."""
+    conn = await session.connection()
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+def chunks(ids: list[int], size: int = 5000) -> Iterable[list[int]]:
+    """Slices of ``ids`` that fit every backend's limit on bound parameters."""
+    return (ids[start:start + size] for start in range(0, len(ids), size))
+
+
+def active_staff():
+    """Staff the host still has: a deactivated person is no one we talk to."""
+    return Staff.deactivated_at.is_(None)
+
+
+def unfinished_shift():
+    # Spelled exactly as ix_shifts_unfinished's WHERE, so both backends use that partial index.
+    return or_(Shift.reported == False, Shift.signed == False)  # noqa: E712
