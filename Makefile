@@ -11,7 +11,7 @@ SYNC := $(UV) sync --locked --python $(PYTHON)
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-reliability bench bench-load install lock upgrade clean
+.PHONY: run test lint test-reliability bench bench-load install lock upgrade clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,7 +31,14 @@ install: $(TEST_STAMP)
 run: $(RUN_STAMP)
 	PAMINN_SIMULATOR=$${PAMINN_SIMULATOR:-on} $(BIN)/paminn serve --demo-if-empty
 
-test: $(TEST_STAMP)
+# The habits that keep the tree easy to walk, before any test: style and import order (ruff), types in
+# core/ and handlers/ (mypy), and the layer rules core <- handlers <- bot/webhooks (import-linter).
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-reliability: $(TEST_STAMP)

@@ -5,18 +5,20 @@ file is refused, so one round of fixes is enough.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 import re
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.fieldnames import hint, unknown_fields
 from core.months import Month
 from core.phones import InvalidPhoneNumber, region_for, to_e164
 from core.quiet import parse_quiet_hours
-from core.retry import parse_duration
 from core.recurrence import parse_recurrence
+from core.retry import parse_duration
 from core.templates import MAX_TEMPLATE, NAMES, template_problems
 
 KNOWN_ROLES = {"assistant", "coordinator", "supervisor", "admin", "inspector"}
@@ -121,7 +123,7 @@ def _auto_rounds(org_in: dict, quiet_hours: str | None, problems: list[str]) -> 
             problems.append(f"{where}: 'time' {at} is inside the quiet hours {quiet_hours}; choose a time outside "
                             "them")
             local = None
-        if day is not None and local is not None:
+        if isinstance(day, int) and isinstance(at, str) and local is not None:
             slots.add((day, at))
     return [{"day": d, "time": t} for d, t in sorted(slots)]
 
@@ -211,14 +213,14 @@ def _records(doc: dict, kind: str, problems: list[str], ids: set[str]) -> Iterat
         yield where, rec, rid
 
 
-def _known(ref: object, ids: set[str]) -> bool:
+def _known(ref: object, ids: AbstractSet[str]) -> TypeGuard[str]:
     """Whether a reference names a known id; a list or object where an id belongs names none (and is no crash)."""
     return isinstance(ref, str) and ref in ids
 
 
 def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
-                    known_staff: set[str] = frozenset(), known_recipients: set[str] = frozenset(),
-                    known_customers: set[str] = frozenset(),
+                    known_staff: AbstractSet[str] = frozenset(), known_recipients: AbstractSet[str] = frozenset(),
+                    known_customers: AbstractSet[str] = frozenset(),
                     template_checks: Mapping[tuple[str, str], list[str]] | None = None,
                     default_quiet_hours: str | None = None) -> ImportPlan:
     """Check the whole document; return the plan or raise ImportError_ listing every problem.
@@ -320,7 +322,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
         for sup in supervisors:
             if not _known(sup, all_staff):
                 problems.append(f"{where}: 'supervisors' names staff {sup!r}, who is neither in the file nor stored")
-            else:
+            elif rid is not None:  # no id: already a problem, the import is refused
                 plan.supervisions.append((rid, sup))
         plan.care_recipients.append({
             "external_id": rid,
@@ -355,7 +357,7 @@ def validate_import(doc: object, default_timezone: str = "Europe/Stockholm",
             problems.append(f"{where}: 'staff' {rec.get('staff')!r} is neither in the file nor stored")
         month = rec.get("month")
         try:
-            Month.parse_key(month)
+            Month.parse_key(str(month))  # anything but "YYYY-MM" (a number, a list, null) is refused
         except (ValueError, AttributeError, TypeError):
             problems.append(f"{where}: 'month' {month!r} must look like '2026-05'")
         sent = _moment(rec, "sent_at", where, tz, problems)
@@ -499,7 +501,8 @@ def _customer_reminders(doc: dict, plan: ImportPlan, all_customers: set[str], pr
             problems.append(f"{where}: 'text' {problem}")
         first_due = None
         try:
-            first_due = date.fromisoformat(rec.get("due")) if isinstance(rec.get("due"), str) else None
+            due = rec.get("due")
+            first_due = date.fromisoformat(due) if isinstance(due, str) else None
         except ValueError:
             pass
         if first_due is None:

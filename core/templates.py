@@ -33,7 +33,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache, wraps
 from string import Formatter
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError, meta, nodes, pass_context
 from jinja2.filters import FILTERS, make_attrgetter
@@ -372,21 +372,22 @@ def _filter_node(node: nodes.Expr | None, name: str, lineno: int) -> nodes.Filte
 class _Instrument(NodeTransformer):
     """Route loops, concatenations and captured blocks through the budget's filters."""
 
+    # generic_visit returns the node it was given (typed as any Node): cast back to the visited kind.
     def visit_For(self, node: nodes.For) -> nodes.For:
-        node = self.generic_visit(node)
-        node.iter = _filter_node(node.iter, LOOP_FILTER, node.lineno)
+        node = cast(nodes.For, self.generic_visit(node))
+        node.iter = _filter_node(cast(nodes.Expr, node.iter), LOOP_FILTER, node.lineno)
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Filter:
-        return _filter_node(self.generic_visit(node), SIZE_FILTER, node.lineno)
+        return _filter_node(cast(nodes.Concat, self.generic_visit(node)), SIZE_FILTER, node.lineno)
 
     def visit_AssignBlock(self, node: nodes.AssignBlock) -> nodes.AssignBlock:
-        node = self.generic_visit(node)
+        node = cast(nodes.AssignBlock, self.generic_visit(node))
         node.filter = _filter_node(node.filter, SIZE_FILTER, node.lineno)
         return node
 
     def visit_FilterBlock(self, node: nodes.FilterBlock) -> nodes.FilterBlock:
-        node = self.generic_visit(node)
+        node = cast(nodes.FilterBlock, self.generic_visit(node))
         node.filter = _filter_node(node.filter, SIZE_FILTER, node.lineno)
         return node
 
