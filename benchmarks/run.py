@@ -48,8 +48,8 @@ def rows(assistants: int, recipients: int, shifts: int, seed: int = 1):
 
 
 async def populate(url: str, assistants: int, recipients: int, shifts: int) -> None:
-    from bot.config import Settings
     from bot.app import build_services, close_services
+    from bot.config import Settings
 
     services = await build_services(Settings.from_env({"PAMINN_DATABASE_URL": url}))
     await close_services(services)

@@ -21,8 +21,8 @@ from bot.channels.twilio_sms import TwilioSMS
 from bot.config import Settings
 from bot.db import check_at_head, make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
-from bot.logs import quiet_libraries
 from bot.inbound import InboundBatcher, handle_in_transaction
+from bot.logs import quiet_libraries
 from bot.readiness import Readiness
 from bot.routing import Routes
 from bot.services import Contexts, Metrics, Services, Wakeup, utcnow

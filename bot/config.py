@@ -143,7 +143,7 @@ class Settings:
             template_seconds=number("PAMINN_TEMPLATE_SECONDS", 0.5) or 0.5,
         )
         if settings.public_url and ("#" in settings.public_url or "?" in settings.public_url):
-            raise ConfigError(f"PAMINN_PUBLIC_URL must be the service's base URL (e.g. https://paminn.example.se), "
+            raise ConfigError("PAMINN_PUBLIC_URL must be the service's base URL (e.g. https://paminn.example.se), "
                               "without '?' or '#': Twilio's connection overrides go on the webhook URL in "
                               "Twilio's console, e.g. https://paminn.example.se/webhooks/twilio/sms#rc=3&rp=ct,rt,5xx")
         if not 0 < settings.inbound_wait < 15:

@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.replies import reply_rows
 from handlers.router import Handled, InboundText, handle_inbound_batch

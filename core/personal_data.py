@@ -14,7 +14,6 @@ from typing import Any, Iterable
 
 from core.models import CareRecipient, Staff
 
-
 ERASED = "[raderad]"
 # Outbox rows the dispatcher may still send or check against the provider: their bodies must stay.
 LIVE_STATUSES = ("pending", "sending", "unknown")

@@ -1,8 +1,8 @@
 """The assistant's conversation: OK, STOPP, START, HJÄLP, and free text to the coordinator."""
 from __future__ import annotations
 
-from core import store
 from core import messages as text
+from core import store
 from core.catalogue import render
 from core.models import Organisation, Staff
 from core.months import Month, month_label

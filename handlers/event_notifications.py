@@ -129,7 +129,7 @@ async def queue_event(ctx: Context, org: Organisation, plan: EventPlan, results:
             continue
         text_of = {id(r): result.text for r, result in zip(recipients, mine)}
         queued, missed = rows_to_addresses(
-            ctx, org, recipients, KINDS[template.delivery], lambda r: text_of[id(r)],
+            ctx, org, recipients, KINDS[template.delivery], lambda r, text_of=text_of: text_of[id(r)],
             key_prefix=f"event:{new_id}:{template.id}:", kind="event-notification", subject=template.title)
         rows += queued
         unreached += missed if recipients else [render(org.locale, "event.no_recipients",

@@ -8,9 +8,9 @@ from core import store
 from core.catalogue import render
 from core.channels import EMAIL, SMS, outbox_row
 from core.eligibility import Candidate
+from core.models import Organisation, Staff
 from core.quiet import next_allowed
 from core.recipients import Recipient
-from core.models import Organisation, Staff
 from handlers.context import Context
 
 

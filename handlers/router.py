@@ -9,7 +9,8 @@ from core import messages as text
 from core import store
 from core.channels import SMS, TELEGRAM
 from core.models import Staff
-from core.replies import Reply, texts as reply_texts
+from core.replies import Reply
+from core.replies import texts as reply_texts
 from core.text import without_controls
 from handlers import assistant, coordinator, customer_reminders
 from handlers.account import not_linked

@@ -13,7 +13,6 @@ from core.months import Month, month_label
 from handlers.context import Context
 from handlers.outbound import gather_to_team, person_row, to_team
 
-
 CHANNELS = (SMS, TELEGRAM, SIMULATOR)
 
 
@@ -116,7 +115,8 @@ async def reminders_expired(ctx: Context, rows: list[OutboxMessage]) -> None:
         tag = f"{org_id}:{round_id}"
         loc = _locale(org)
         await _gather_names(ctx, f"team-expired:{tag}:", names, month, loc,
-                            lambda body, key: to_team(ctx, org, body, key, not_before=ctx.now + ctx.team_ack_window))
+                            lambda body, key, org=org: to_team(ctx, org, body, key,
+                                                                  not_before=ctx.now + ctx.team_ack_window))
         coordinator = coordinators.get(requested_by)
         if coordinator is not None:
             async def to_coordinator(body: str, key: str, person=coordinator) -> bool:

@@ -27,65 +27,157 @@ each module's public functions. Where a subject's queries live:
 """
 from __future__ import annotations
 
-from core.store.organisations import (
-    get_org, count_orgs, lock_org_for_round, orgs_by_ids, all_orgs, staff_by_mobile, staff_by_telegram,
-    staff_by_addresses, list_staff, staff_by_ids, staff_by_external_ids, staff_with_roles, supervised_recipient_ids,
-    find_by_name, staff_ids_with_shifts, set_opt_out, mark_mobile_invalid,
-)
-from core.store.candidates import (
-    select_candidates, count_with_shifts, left_by_staff, month_has_unfinished,
-)
-from core.store.rounds import (
-    add_round, add_history, copy_history, latest_unacknowledged_by_staff, acknowledge_reminders,
-    rounds_awaiting_completion, mark_rounds_complete, month_funnel, expired_reminder_rounds,
-)
-from core.store.outbox import (
-    ACCEPTED_STATUSES, WAITING_STATUSES, enqueue, set_payload, pending_team_message,
-    orgs_with_key_prefix, outbox_by_key_prefixes, expire_leases, mark_provider_call, claim_due, finish_claimed,
-    start_validity, expire_overdue, STATUS_RANK, apply_status,
-)
-from core.store.channels import (
-    record_channel_health, channel_is_clean, down_channels, take_probe, waiting_by_org,
-)
-from core.store.inbound import (
-    INBOUND_OPTIONAL, claim_inbound, set_inbound_replies, mark_update_processed, unprocessed_updates,
-    count_update_failure,
-)
-from core.store.customers import (
-    customers_by_ids, customer_by_external_id, customers_with_contact,
-)
-from core.store.customer_reminders import (
-    claim_due_customer_reminders, CUSTOMER_REMINDER_STATE, customer_reminder_state, lock_customer_reminders,
-    update_customer_reminders, customer_reminder_rows,
-)
-from core.store.events import (
-    templates_for, claim_event, event_by_external_id,
-)
-from core.store.visit_buffer import (
-    refresh_buffer, lease_visits, acknowledge_visits, waiting_visits,
-)
-from core.store.imports import (
-    STAFF_FIELDS, CUSTOMER_FIELDS, VISIT_FIELDS, TEMPLATE_FIELDS, CUSTOMER_REMINDER_FIELDS, SCHEDULE_FIELDS,
-    RECIPIENT_FIELDS, SHIFT_FIELDS, known_ids, apply_import, Retirement, CANCELS,
-)
-from core.store.deletion import (
-    SOURCE_PART, cancel_pending, cancel_pending_to_staff, DELETABLE, delete_record,
+from core.store._common import (
+    COPY_THRESHOLD,
+    bulk_insert,
 )
 from core.store.api_keys import (
-    api_key_named, add_api_key, list_api_keys, revoke_api_key, active_api_key, any_active_api_key, LAST_USED_GRAIN,
-    touch_api_key, add_audit, audit_rows,
+    LAST_USED_GRAIN,
+    active_api_key,
+    add_api_key,
+    add_audit,
+    any_active_api_key,
+    api_key_named,
+    audit_rows,
+    list_api_keys,
+    revoke_api_key,
+    touch_api_key,
 )
 from core.store.auto_rounds import (
-    orgs_with_auto_rounds, claim_auto_round_slot, link_slot_round, accepted_reminder_counts, claim_escalations,
+    accepted_reminder_counts,
+    claim_auto_round_slot,
+    claim_escalations,
+    link_slot_round,
+    orgs_with_auto_rounds,
     supervisors_of_unfinished,
 )
-from core.store.simulator import (
-    simulator_feed, simulator_may_act_as, first_simulated_org, mark_simulated,
+from core.store.candidates import (
+    count_with_shifts,
+    left_by_staff,
+    month_has_unfinished,
+    select_candidates,
+)
+from core.store.channels import (
+    channel_is_clean,
+    down_channels,
+    record_channel_health,
+    take_probe,
+    waiting_by_org,
+)
+from core.store.customer_reminders import (
+    CUSTOMER_REMINDER_STATE,
+    claim_due_customer_reminders,
+    customer_reminder_rows,
+    customer_reminder_state,
+    lock_customer_reminders,
+    update_customer_reminders,
+)
+from core.store.customers import (
+    customer_by_external_id,
+    customers_by_ids,
+    customers_with_contact,
+)
+from core.store.deletion import (
+    DELETABLE,
+    SOURCE_PART,
+    cancel_pending,
+    cancel_pending_to_staff,
+    delete_record,
+)
+from core.store.events import (
+    claim_event,
+    event_by_external_id,
+    templates_for,
+)
+from core.store.imports import (
+    CANCELS,
+    CUSTOMER_FIELDS,
+    CUSTOMER_REMINDER_FIELDS,
+    RECIPIENT_FIELDS,
+    SCHEDULE_FIELDS,
+    SHIFT_FIELDS,
+    STAFF_FIELDS,
+    TEMPLATE_FIELDS,
+    VISIT_FIELDS,
+    Retirement,
+    apply_import,
+    known_ids,
+)
+from core.store.inbound import (
+    INBOUND_OPTIONAL,
+    claim_inbound,
+    count_update_failure,
+    mark_update_processed,
+    set_inbound_replies,
+    unprocessed_updates,
+)
+from core.store.organisations import (
+    all_orgs,
+    count_orgs,
+    find_by_name,
+    get_org,
+    list_staff,
+    lock_org_for_round,
+    mark_mobile_invalid,
+    orgs_by_ids,
+    set_opt_out,
+    staff_by_addresses,
+    staff_by_external_ids,
+    staff_by_ids,
+    staff_by_mobile,
+    staff_by_telegram,
+    staff_ids_with_shifts,
+    staff_with_roles,
+    supervised_recipient_ids,
+)
+from core.store.outbox import (
+    ACCEPTED_STATUSES,
+    STATUS_RANK,
+    WAITING_STATUSES,
+    apply_status,
+    claim_due,
+    enqueue,
+    expire_leases,
+    expire_overdue,
+    finish_claimed,
+    mark_provider_call,
+    orgs_with_key_prefix,
+    outbox_by_key_prefixes,
+    pending_team_message,
+    set_payload,
+    start_validity,
 )
 from core.store.personal_data import (
-    staff_by_host_id, care_recipient_by_host_id, customers_listing_contact, messages_of_person, staff_export,
-    care_recipient_export, contact_export, erase_person_data, blank_old_bodies,
+    blank_old_bodies,
+    care_recipient_by_host_id,
+    care_recipient_export,
+    contact_export,
+    customers_listing_contact,
+    erase_person_data,
+    messages_of_person,
+    staff_by_host_id,
+    staff_export,
 )
-from core.store._common import (
-    COPY_THRESHOLD, bulk_insert,
+from core.store.rounds import (
+    acknowledge_reminders,
+    add_history,
+    add_round,
+    copy_history,
+    expired_reminder_rounds,
+    latest_unacknowledged_by_staff,
+    mark_rounds_complete,
+    month_funnel,
+    rounds_awaiting_completion,
+)
+from core.store.simulator import (
+    first_simulated_org,
+    mark_simulated,
+    simulator_feed,
+    simulator_may_act_as,
+)
+from core.store.visit_buffer import (
+    acknowledge_visits,
+    lease_visits,
+    refresh_buffer,
+    waiting_visits,
 )

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Shift, Staff
 
-
 COPY_THRESHOLD = 500
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import CustomerReminder, NotificationTemplate, OutboxMessage, Visit
 from core.store._common import chunks
 
-
 # The outbox key of a customer reminder's message is "customer:<reminder id>:<due>:<way>:<address>",
 # of an event notification "event:<event id>:<template id>:<way>:<address>": which part names the source.
 SOURCE_PART = {"customer": 1, "event": 2}

@@ -3,7 +3,7 @@ what a complete list lacks."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,6 @@ from core.store._common import chunks
 from core.store.deletion import cancel_pending, cancel_pending_to_staff
 from core.store.rounds import add_history
 from core.store.visit_buffer import refresh_buffer
-
 
 # deactivated_at is in the compared fields (always None in an import's records), so listing a
 # deactivated record again reactivates it.

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import InboundMessage
 from core.store._common import conflict_insert
 
-
 INBOUND_OPTIONAL = ("staff_id", "org_id", "command", "reply", "processed_at")
 
 

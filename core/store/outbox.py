@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import Organisation, OutboxMessage
 from core.store._common import bulk_insert
 
-
 # Outbox statuses meaning the provider took the message ("unconfirmed": cut off mid-send on a
 # provider that cannot be asked; it may have arrived, and is never resent on its own).
 ACCEPTED_STATUSES = ("sent", "delivered", "read", "unconfirmed")

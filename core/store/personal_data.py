@@ -45,7 +45,6 @@ from core.personal_data import (
     scrub_text,
 )
 
-
 TELEGRAM_CHANNELS = ("telegram", "telegram-update")
 
 

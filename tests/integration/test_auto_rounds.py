@@ -14,8 +14,20 @@ import pytest
 from bot.app import build_services, close_services
 from core.importer import ImportError_
 from handlers.auto_rounds import run_auto_rounds
-from tests.builders import (ANNA, COORD, FIA, GUSTAV, IVAR, JONNA, SUPERVISOR, load, may_org, reminder,
-                            set_team_chat, team_messages)
+from tests.builders import (
+    ANNA,
+    COORD,
+    FIA,
+    GUSTAV,
+    IVAR,
+    JONNA,
+    SUPERVISOR,
+    load,
+    may_org,
+    reminder,
+    set_team_chat,
+    team_messages,
+)
 from tests.conftest import make_settings
 
 HELD = ("1 har påminnelser avstängda, 1 arbetar hos brukare med påminnelser avstängda, 1 saknar mobilnummer, "

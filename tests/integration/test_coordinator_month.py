@@ -217,7 +217,13 @@ async def test_names_are_echoed_as_written_and_single_reasons_read_naturally(har
 # ---------------------------------------------------------------- Telegram, in the organisation's language
 
 from tests.integration.test_telegram import (  # noqa: E402  (the Telegram harness and its helpers)
-    KARIN_TG, callback_update, fake_telegram, link, post, say, tg,
+    KARIN_TG,
+    callback_update,
+    fake_telegram,
+    link,
+    post,
+    say,
+    tg,
 )
 
 __all__ = ["fake_telegram", "tg"]  # fixtures used by the test below

@@ -9,8 +9,7 @@ from sqlalchemy import text as sql
 
 from core.messages import UNKNOWN_SENDER
 from handlers.router import InboundText, handle_inbound_batch
-from tests.builders import (ANNA, BO, COORD, FIA, GUSTAV, IVAR, JONNA, load, may_org, set_team_chat,
-                            team_messages)
+from tests.builders import ANNA, BO, COORD, FIA, GUSTAV, IVAR, JONNA, load, may_org, set_team_chat, team_messages
 
 ACK_MAY = "Tack! Vi har noterat att du sett påminnelsen för maj 2026."
 STRANGER = "+46709999999"

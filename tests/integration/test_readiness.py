@@ -14,7 +14,6 @@ from tests.conftest import start_harness
 from tests.fakes.tcp_proxy import StallingProxy
 from tests.fakes.twilio import Fault
 
-
 KALLE = "+46701234579"
 
 

@@ -2,7 +2,19 @@
 from __future__ import annotations
 
 from tests.builders import (
-    ANNA, BO, COORD, DAVID, FIA, GUSTAV, IVAR, JONNA, SUPERVISOR, load, may_org, reminder, set_team_chat,
+    ANNA,
+    BO,
+    COORD,
+    DAVID,
+    FIA,
+    GUSTAV,
+    IVAR,
+    JONNA,
+    SUPERVISOR,
+    load,
+    may_org,
+    reminder,
+    set_team_chat,
     team_messages,
 )
 
@@ -28,7 +40,7 @@ async def test_remind_all_reaches_exactly_the_due_assistants(harness):
 
 async def test_spellings_of_the_command_all_work(harness):
     await load(harness, may_org())
-    for i, text in enumerate(["PAMINN alla Maj", "påminn   alla maj 2026", "påminn alla 5", "Påminn Alla MAJ"]):
+    for text in ["PAMINN alla Maj", "påminn   alla maj 2026", "påminn alla 5", "Påminn Alla MAJ"]:
         harness.clock.advance(hours=3)
         replies = await harness.sms(COORD, text)
         assert "för maj 2026 skickade" in replies[0], (text, replies)

@@ -6,7 +6,14 @@ from core.catalogue import render
 from handlers.team import channel_down, channel_up
 from tests.builders import ANNA, COORD, load, may_org, set_team_chat, team_messages
 from tests.integration.test_telegram import (  # noqa: F401  (the Telegram harness and its helpers)
-    ANNA_TG, GROUP, KARIN_TG, STRANGER_TG, fake_telegram, link, say, tg,
+    ANNA_TG,
+    GROUP,
+    KARIN_TG,
+    STRANGER_TG,
+    fake_telegram,
+    link,
+    say,
+    tg,
 )
 
 

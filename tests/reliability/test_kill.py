@@ -80,7 +80,6 @@ async def test_random_sigkills_lose_nothing_and_send_nothing_twice(kill_db, tmp_
     from bot.app import build_services, close_services
     from bot.config import Settings
     from bot.imports import run_import
-
     from tests.fakes.telegram import TOKEN
 
     fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.twilio", "--port", "0"], stdout=subprocess.PIPE,

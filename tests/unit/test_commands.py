@@ -3,7 +3,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.commands import (
-    Acknowledge, Help, Malformed, RemindAll, RemindOne, Start, Status, Stop, Unknown, parse_command,
+    Acknowledge,
+    Help,
+    Malformed,
+    RemindAll,
+    RemindOne,
+    Start,
+    Status,
+    Stop,
+    Unknown,
+    parse_command,
 )
 from core.months import MonthSpec
 

@@ -44,7 +44,13 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 from core.templates import (  # noqa: E402
-    LIMITS, Limits, RenderJob, TenantTime, check_template, render_batch, render_one,
+    LIMITS,
+    Limits,
+    RenderJob,
+    TenantTime,
+    check_template,
+    render_batch,
+    render_one,
 )
 
 NESTED = "{% for a in kund * 99 %}{% for b in kund * 99 %}{{ a }}{% endfor %}{% endfor %}"
