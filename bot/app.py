@@ -134,9 +134,11 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
         ticks = RunningTicks()
         tick = AsyncIOScheduler(timezone=settings.timezone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
-        tick.add_job(ticks.track(_dispatch_tick), "interval", args=[services], seconds=max(settings.dispatch_interval, 0.2),
+        tick.add_job(ticks.track(_dispatch_tick), "interval", args=[services],
+                     seconds=max(settings.dispatch_interval, 0.2),
                      id="dispatch", next_run_time=datetime.now(timezone.utc))
-        tick.add_job(ticks.track(_customer_reminder_tick), "interval", args=[services], seconds=60, id="customer-reminders",
+        tick.add_job(ticks.track(_customer_reminder_tick), "interval", args=[services], seconds=60,
+                     id="customer-reminders",
                      next_run_time=datetime.now(timezone.utc))
         # Automatic rounds and escalation: every process ticks; each slot and escalation is claimed once.
         tick.add_job(ticks.track(_auto_round_tick), "interval", args=[services], seconds=60, id="auto-rounds",
@@ -145,7 +147,8 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
         tick.add_job(ticks.track(_retention_tick), "interval", args=[services], hours=24, id="retention",
                      next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
         if services.telegram is not None:
-            tick.add_job(ticks.track(telegram_app.reprocess_stored_updates), "interval", args=[services.telegram, services],
+            tick.add_job(ticks.track(telegram_app.reprocess_stored_updates), "interval",
+                         args=[services.telegram, services],
                          seconds=30, id="telegram-recover")
         tick.start()
         app[SCHEDULER] = tick

@@ -562,7 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--telegram-polling", action="store_true",
                    help="fetch Telegram updates by long polling instead of a webhook (no public URL needed)")
     p.set_defaults(func=cmd_serve)
-    _command(sub, "send-due", "queue due customer reminders and automatic rounds, then dispatch due messages once and exit") \
+    _command(sub, "send-due",
+             "queue due customer reminders and automatic rounds, then dispatch due messages once and exit") \
         .set_defaults(func=cmd_send_due)
     _keys_parser(sub)
     _add_verbose(parser)

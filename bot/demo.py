@@ -62,7 +62,8 @@ def demo_document(now: datetime, assistants: int = 40, tz_name: str = "Europe/St
                                "start": start.isoformat(), "end": (start + timedelta(hours=8)).isoformat(),
                                "reported": reported, "signed": signed})
     # Someone reminded an hour ago, to show the 2-hour rule: a3 has shifts left; a small demo takes its last one.
-    history = [{"staff": f"a{min(3, assistants)}", "month": last.key, "sent_at": (now - timedelta(hours=1)).astimezone(tz).isoformat()}]
+    history = [{"staff": f"a{min(3, assistants)}", "month": last.key,
+                "sent_at": (now - timedelta(hours=1)).astimezone(tz).isoformat()}]
     return {
         "organisation": {"id": "demo", "name": "Assistans Norr AB (demo)", "app_name": "Coordinare",
                          "app_link": "https://app.coordinare.se", "timezone": tz_name, "locale": "sv",

@@ -117,7 +117,8 @@ class TemplateWorkers:
 
         results = await self._run(len(jobs), request, answer, stuck, [j.group for j in jobs])
         # A group whose job hung fails whole, as inside a worker.
-        failed = {jobs[i].group: r for i, r in enumerate(results) if jobs[i].group and not r.ok and r.code != "deferred"}
+        failed = {jobs[i].group: r for i, r in enumerate(results)
+                  if jobs[i].group and not r.ok and r.code != "deferred"}
         return [failed.get(j.group, r) if j.group and r.code in ("ok", "deferred") else r
                 for j, r in zip(jobs, results)]
 

@@ -27,7 +27,8 @@ def org_doc(org_id: str) -> dict:
     return {
         "organisation": {"id": org_id, "name": f"Hemtjänst {org_id}"},
         "staff": [{"id": "v1", "name": "Vera Vård", "mobile": "070-111 22 33", "email": "vera@example.se",
-                   "personal_number": PNR.get(org_id, "19990101-0000"), "sd_number": "SD1", "roles": ["assistant", "admin"]}],
+                   "personal_number": PNR.get(org_id, "19990101-0000"), "sd_number": "SD1",
+                   "roles": ["assistant", "admin"]}],
         "customers": [{"id": "k1", "name": "Kund Ett", "decision": {"from": "2026-01-01", "to": None},
                        "contacts": [{"name": "Sara Svensson", "email": "sara@kund.se",
                                      "roles": ["notification_recipient"]}]}],

@@ -66,7 +66,8 @@ def customer_doc() -> dict:
     doc["customers"] = [{"id": "k1", "name": "Solbackens vårdcentral", "decision": {"from": "2026-01-01"},
                          "contacts": [{"name": "Sara Svensson", "mobile": "070-987 65 43",
                                        "roles": ["notification_recipient"]}]}]
-    doc["customer_reminders"] = [{"id": "cr1", "customer": "k1", "title": "Kontroll", "text": "Kontroll hos {{ kund }}.",
+    doc["customer_reminders"] = [{"id": "cr1", "customer": "k1", "title": "Kontroll",
+                                  "text": "Kontroll hos {{ kund }}.",
                                   "due": "2026-06-02", "recurrence": {"every": "month"}, "delivery": "sms"}]
     doc["notification_templates"] = [{"id": "t1", "event_type": "work_shift", "title": "Pass",
                                       "text": "Pass kl {{ händelse.tid }}.", "delivery": "sms",

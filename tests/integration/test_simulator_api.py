@@ -196,7 +196,8 @@ async def test_the_page_s_own_same_origin_request_is_taken(sim):
     assert await sim.scalar("SELECT count(*) FROM inbound WHERE channel = 'simulator'") == 2
 
 
-@pytest.mark.parametrize("path", ["/", "/favicon.ico", "/static/favicon.svg", "/static/app.js", "/simulator/api/state", "/simulator/api/status",
+@pytest.mark.parametrize("path", ["/", "/favicon.ico", "/static/favicon.svg", "/static/app.js", "/simulator/api/state",
+                                  "/simulator/api/status",
                                   "/simulator/api/events", "/simulator/api/send"])
 async def test_a_foreign_host_is_refused_on_every_simulator_route(sim, path):
     """DNS rebinding: a page at evil.example resolving to 127.0.0.1 reaches the port, but its Host gives it away."""

@@ -102,7 +102,8 @@ def test_a_list_or_object_where_an_id_belongs_is_a_problem_not_a_crash():  # fou
          "end": "2026-06-01T09:00:00+02:00", "confimed": True}]),
      "visits[0] (id 'v1'): unknown field 'confimed' — did you mean 'confirmed'?"),
     (lambda d: d.update(notification_templates=[
-        {"id": "t1", "event_type": "e", "title": "T", "text": "x", "recipients": {"staf": ["c1"], "contact_roles": ["notification_recipient"]}}]),
+        {"id": "t1", "event_type": "e", "title": "T", "text": "x",
+         "recipients": {"staf": ["c1"], "contact_roles": ["notification_recipient"]}}]),
      "notification_templates[0] (id 't1') recipients: unknown field 'staf' — did you mean 'staff'?"),
     (lambda d: d.update(notification_templates=[
         {"id": "t1", "event_type": "e", "title": "T", "text": "x", "deliver": "sms", "recipients": {"staff": ["c1"]}}]),
@@ -147,7 +148,8 @@ def test_complete_and_window_are_read_into_the_plan():
     ({"shifts_window": {"from": "2026-06-01", "to": "2026-05-31"}}, "'shifts_window': 'to' is before 'from'"),
     ({"shifts_window": {"from": "maj"}}, "'shifts_window' needs 'from' and 'to' as dates, like "
                                          "{\"from\": \"2026-05-01\", \"to\": \"2026-05-31\"}"),
-    ({"shifts_window": "maj"}, "'shifts_window' must be an object like {\"from\": \"2026-05-01\", \"to\": \"2026-05-31\"}"),
+    ({"shifts_window": "maj"},
+     "'shifts_window' must be an object like {\"from\": \"2026-05-01\", \"to\": \"2026-05-31\"}"),
 ])
 def test_complete_and_window_say_what_to_change(extra, problem):
     doc = may_org()

@@ -88,4 +88,5 @@ def f():
     used = query_constructs_used(source)
     assert [u.split(": ")[1] for u in used] == [
         "sqlalchemy.dialects.postgresql.insert", "sqlalchemy.text", "sa.select", "sa.sql.expression.delete"]
-    assert query_constructs_used("from sqlalchemy import func, or_\nfrom sqlalchemy.ext.asyncio import AsyncSession\n") == []
+    assert query_constructs_used("from sqlalchemy import func, or_\n"
+                                 "from sqlalchemy.ext.asyncio import AsyncSession\n") == []
