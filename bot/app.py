@@ -276,7 +276,7 @@ async def _poll_telegram(services: Services) -> None:
         for update in updates:
             offset = update.update_id + 1
             data = update.to_dict()
-            await telegram.accept_update(services, data, json.dumps(data))
+            await services.accept_telegram_update(data, json.dumps(data))
 
 
 def _load_locales() -> None:

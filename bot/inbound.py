@@ -28,16 +28,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.replies import reply_rows
-from handlers.router import Handled, InboundText, handle_inbound_batch
+from handlers.router import Handled, InboundText, InboundUnavailable, handle_inbound_batch
 
 logger = logging.getLogger(__name__)
 
 HandleBatch = Callable[[list[InboundText]], Awaitable[list[Handled]]]
 DEFAULT_WAIT = 10.0  # seconds: well inside Twilio's 15-second webhook timeout
-
-
-class InboundUnavailable(RuntimeError):
-    """The text was not handled because the database did not answer in time (or at all): try again later."""
 
 
 class InboundFailed(RuntimeError):

@@ -188,6 +188,12 @@ class Services:
     def context(self, session: AsyncSession, now: datetime | None = None) -> Context:
         return self.contexts(session, now)
 
+    async def accept_telegram_update(self, data: dict, raw: str) -> None:
+        """Store a Telegram update, then act on it once (bot.telegram_app); for the webhook and the poller."""
+        from bot.telegram_app import accept_update  # it builds on this module's Services
+
+        await accept_update(self, data, raw)
+
     async def run_import(self, doc: object) -> dict[str, dict[str, int]]:
         """The import use case (bot.imports) for the API; core.importer.ImportError_ when refused."""
         return await imports.run_import(self, doc)

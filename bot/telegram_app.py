@@ -226,3 +226,28 @@ async def reprocess_stored_updates(tg: Application, services, older_than_seconds
             continue
         await process_raw_update(tg, services, data)
     return len(rows)
+
+
+def _sender(data: dict) -> str:
+    """Who sent the update, for the stored row; an update of another shape has no sender (0)."""
+    part = data.get("message") or data.get("callback_query")
+    sender = part.get("from") if isinstance(part, dict) else None
+    return str(sender.get("id", 0) if isinstance(sender, dict) else 0)[:64]
+
+
+async def accept_update(services, data: dict, raw: str) -> None:
+    """Store the update (so a crash loses nothing), then act on it once.
+
+    An update that fails is kept and tried again by the recovery job, and given up after
+    ``MAX_UPDATE_TRIES``: Telegram is answered 200 either way, since it has been stored.
+    """
+    async with services.sessions.begin() as session:
+        key = (f"{TELEGRAM}-update", str(data["update_id"]))
+        new, earlier = await store.claim_inbound(session, [{
+            "channel": key[0], "provider_id": key[1], "sender": _sender(data), "body": raw,
+            "received_at": services.clock()}])
+    if not new and (earlier[key].processed_at is not None or earlier[key].attempts >= MAX_UPDATE_TRIES):
+        services.metrics.inbound.labels("telegram", "duplicate").inc()
+        return
+    services.metrics.inbound.labels("telegram", "new").inc()
+    await process_raw_update(services.telegram, services, data)

@@ -34,3 +34,20 @@ def outbox_row(*, key: str, channel: str, address: str, body: str, kind: str, no
     if payload is not NO_PAYLOAD:
         row["payload"] = payload
     return row
+
+
+# Twilio's error codes that say something about the person's number, whether they come back from a
+# send (REST errors, 21xxx) or in a delivery status callback (30xxx): the reason
+# handlers.team.delivery_failed acts on. Every other code is a failure with no consequence for the number.
+ERRORS: dict[str, str] = {
+    "21211": "invalid_number",  # not a valid phone number
+    "21614": "invalid_number",  # not a mobile number
+    "21610": "unsubscribed",  # the person texted STOP to our number
+    "30005": "invalid_number",  # unknown destination handset
+    "30006": "invalid_number",  # a landline, or a carrier that cannot be reached
+}
+
+
+def failure_reason(error_code: object) -> str | None:
+    """What a Twilio error code means for the person's number (``ERRORS``), or None when nothing."""
+    return ERRORS.get(str(error_code)) if error_code else None

@@ -19,6 +19,12 @@ from handlers.context import Context, is_coordinator
 logger = logging.getLogger(__name__)
 
 
+class InboundUnavailable(RuntimeError):
+    """The text was not handled because the database did not answer in time (or at all): try again later.
+
+    Raised by whatever runs the pipeline (bot.inbound's batcher); the webhooks answer it with 503."""
+
+
 @dataclass(frozen=True)
 class InboundText:
     """One text as a channel delivered it: ``sender`` is an E.164 number or a Telegram user id.

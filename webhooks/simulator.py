@@ -18,7 +18,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.inbound import InboundUnavailable
 from core import store
 from core.channels import SIMULATOR
 from core.eligibility import Reason, evaluate
@@ -27,7 +26,7 @@ from core.models import Organisation
 from core.months import Month, month_label, resolve_month
 from core.phones import display, try_e164
 from handlers.context import has_full_scope, is_coordinator
-from handlers.router import InboundText
+from handlers.router import InboundText, InboundUnavailable
 from webhooks.intake import JSONRefused, parse_json, read_body
 from webhooks.keys import SERVICES
 

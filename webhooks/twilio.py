@@ -16,12 +16,10 @@ from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.channels.twilio_sms import failure_reason
-from bot.inbound import InboundUnavailable
 from core import store
-from core.channels import SMS
+from core.channels import SMS, failure_reason
 from core.phones import try_e164
-from handlers.router import InboundText
+from handlers.router import InboundText, InboundUnavailable
 from handlers.team import delivery_failed
 from webhooks.intake import BodyTooLarge, is_ascii_number, read_body
 from webhooks.keys import SERVICES

@@ -13,6 +13,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from bot.channels import Channel, Outgoing, SendResult
+from core.channels import failure_reason
 
 logger = logging.getLogger(__name__)
 # The library logs request URLs, numbers and bodies at INFO, under twilio.http_client and (the async
@@ -20,23 +21,6 @@ logger = logging.getLogger(__name__)
 logging.getLogger("twilio").setLevel(logging.WARNING)
 
 _last_retry_after: contextvars.ContextVar[float | None] = contextvars.ContextVar("retry_after", default=None)
-
-# Twilio's error codes that say something about the person's number, whether they come back from a
-# send (REST errors, 21xxx) or in a delivery status callback (30xxx): the reason
-# handlers.team.delivery_failed acts on. Every other code is a failure with no consequence for the number.
-ERRORS: dict[str, str] = {
-    "21211": "invalid_number",  # not a valid phone number
-    "21614": "invalid_number",  # not a mobile number
-    "21610": "unsubscribed",  # the person texted STOP to our number
-    "30005": "invalid_number",  # unknown destination handset
-    "30006": "invalid_number",  # a landline, or a carrier that cannot be reached
-}
-
-
-def failure_reason(error_code: object) -> str | None:
-    """What a Twilio error code means for the person's number (``ERRORS``), or None when nothing."""
-    return ERRORS.get(str(error_code)) if error_code else None
-
 
 class RebasedTwilioHttpClient(AsyncTwilioHttpClient):
     """Twilio's async client, pointed at ``base`` (a loopback fake in tests) instead of api.twilio.com.

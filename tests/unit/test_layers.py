@@ -13,33 +13,32 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EDGE_LIBRARIES = {"aiohttp", "telegram", "twilio"}
 
-# What webhooks/ may take from bot/: the typed Services (webhooks/keys.py makes it the app's key;
-# every other part is reached through it), the error its inbound batcher raises, and a channel
-# module's own status and error table. Nothing else of bot/ is the webhooks' business.
+# What webhooks/ may take from bot/: the Services type, named for the type checker only
+# (webhooks/keys.py); every part of bot/ a route needs is reached through the Services the app
+# holds. Nothing else of bot/ is the webhooks' business.
 WEBHOOKS_INTERFACE = {
     "bot.services": {"Services"},
-    "bot.inbound": {"InboundUnavailable"},
-    "bot.channels.twilio_sms": {"failure_reason"},
-}
-# Still imported from a bot internal, inside a function, by a file another change is rewriting:
-# to be reached through Services instead. Listed so that nothing is added to it unnoticed.
-WEBHOOKS_PENDING = {
-    ("webhooks/telegram.py", "bot.telegram_app"): {"MAX_UPDATE_TRIES", "process_raw_update"},
 }
 
 
 def imports(package: str):
-    """(file, module, names, at top level) for every absolute import in ``package``."""
+    """(file, module, names, how) for every absolute import in ``package``; how: "top" (at module
+    level), "typing" (in a module-level ``if TYPE_CHECKING:``, never run) or "inside" (a function's)."""
     for path in sorted((ROOT / package).rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        typing_only = {id(inner) for node in tree.body if isinstance(node, ast.If)
+                       and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING" for inner in node.body}
         top_level = {id(node) for node in tree.body}
+
+        def how(node) -> str:
+            return "top" if id(node) in top_level else "typing" if id(node) in typing_only else "inside"
         name = path.relative_to(ROOT).as_posix()
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                yield name, node.module, {a.name for a in node.names}, id(node) in top_level
+                yield name, node.module, {a.name for a in node.names}, how(node)
             elif isinstance(node, ast.Import):
                 for alias in node.names:
-                    yield name, alias.name, set(), id(node) in top_level
+                    yield name, alias.name, set(), how(node)
 
 
 def top(module: str) -> str:
@@ -69,17 +68,18 @@ def test_only_the_entry_points_import_the_composition_root():
     assert wrong == []
 
 
-def test_webhooks_take_from_bot_only_its_interface():
+def test_webhooks_take_from_bot_only_its_interface_and_only_for_the_type_checker():
+    """At run time webhooks/ imports nothing of bot/: the composition root hands the routes what they use."""
     wrong = []
-    for path, module, names, at_top in imports("webhooks"):
+    for path, module, names, imported in imports("webhooks"):
         if top(module) != "bot":
             continue
-        pending = WEBHOOKS_PENDING.get((path, module), set())
-        allowed = WEBHOOKS_INTERFACE.get(module, set()) | pending
+        allowed = WEBHOOKS_INTERFACE.get(module, set())
         if not names or not names <= allowed:
             wrong.append(f"{path}: from {module} import {', '.join(sorted(names - allowed)) or '*'}")
-        elif not at_top and not names <= pending:
-            wrong.append(f"{path}: {module} imported inside a function (a cycle dodged is still a cycle)")
+        elif imported != "typing":
+            wrong.append(f"{path}: {module} imported at run time (name it under `if TYPE_CHECKING:`, or reach it "
+                         "through Services)")
     assert wrong == []
 
 
@@ -87,5 +87,4 @@ def test_the_interface_lists_only_what_is_used():
     used = {(module, name) for path, module, names, _ in imports("webhooks") if top(module) == "bot"
             for name in names}
     listed = {(module, name) for module, names in WEBHOOKS_INTERFACE.items() for name in names}
-    listed |= {(module, name) for (_, module), names in WEBHOOKS_PENDING.items() for name in names}
     assert listed - used == set(), "an interface name no route uses any more: drop it from the list"
