@@ -51,9 +51,9 @@ def month_of(moment: datetime, tz_name: str) -> Month:
 
 
 def month_name(month: Month, locale: str = "sv") -> str:
-    """Lower-case month name in the locale, e.g. ``maj``."""
+    """The month's name as the language writes it on its own: ``maj`` (sv, da), ``mai`` (nb), ``May`` (en)."""
     loc = BABEL_LOCALE.get(locale, "sv_SE")
-    return format_date(date(month.year, month.month, 1), "LLLL", locale=loc).lower()
+    return format_date(date(month.year, month.month, 1), "LLLL", locale=loc)
 
 
 def month_label(month: Month, locale: str = "sv") -> str:

@@ -181,6 +181,6 @@ async def test_escalate_after_is_the_organisations_setting(harness, clock):
     await harness.dispatch()
     assert (await run_auto_rounds(harness.services)).escalated == 5  # imported history counts: Fia too
     await harness.dispatch()
-    assert harness.fake.to(COORD)[-1] == ("Still have shifts left for may 2026 after 1 reminders:\n"
+    assert harness.fake.to(COORD)[-1] == ("Still have shifts left for May 2026 after 1 reminders:\n"
                                           "• Anna Andersson\n• Fia Fors\n• Gustav Grön\n• Ivar Isaksson\n"
                                           "• Jonna Jansson")

@@ -30,7 +30,7 @@ def danish_org() -> dict:
 
 DA_REMINDER = ("Hej! Dette er en påmindelse om, at du har vagter tilbage at registrere/signere i Coordinare "
                "for maj 2026 https://app.coordinare.se")
-EN_REMINDER = ("Hi! This is a reminder that you have shifts left to register/sign in Coordinare for may 2026 "
+EN_REMINDER = ("Hi! This is a reminder that you have shifts left to register/sign in Coordinare for May 2026 "
                "https://app.coordinare.se")
 DA_HELD = ("1 har slået påmindelser fra, 1 arbejder kun hos borgere med påmindelser slået fra, 1 mangler "
            "mobilnummer, 1 fik en påmindelse inden for de sidste 2 timer")
@@ -77,24 +77,24 @@ async def test_an_english_organisation_does_a_round_by_sms(harness):
     await load(harness, may_org(locale="en"))
     await set_team_chat(harness)
     assert await harness.sms(COORD, "REMIND ALL may") == [
-        f"4 reminders for may 2026 sent (SMS parts: 4).\nNot sent: {EN_HELD}.\nAlready reported everything: 1."]
+        f"4 reminders for May 2026 sent (SMS parts: 4).\nNot sent: {EN_HELD}.\nAlready reported everything: 1."]
     assert (await team_messages(harness)) == [
-        f"Karin Koordinator sent reminders for may 2026: 4 sent. Not sent: {EN_HELD}."]
+        f"Karin Koordinator sent reminders for May 2026: 4 sent. Not sent: {EN_HELD}."]
     await harness.dispatch()
     assert {m.body for m in harness.fake.messages} == {EN_REMINDER} and len(harness.fake.messages) == 4
     assert await harness.sms(COORD, "STATUS may ALL CLIENT rolf") == [
-        "Status may 2026 (client Rolf Brukare): 0 ready, 3 recently reminded, 1 off, 1 without mobile, 1 done.\n"
+        "Status May 2026 (client Rolf Brukare): 0 ready, 3 recently reminded, 1 off, 1 without mobile, 1 done.\n"
         "Everyone with shifts (6):\n"
         "Anna Andersson: 1 to register, 1 to sign\nBo Berg: done\nCecilia Carlsson: 1 to register, 1 to sign\n"
         "David Dahl: 1 to register, 1 to sign\nFia Fors: 1 to register, 1 to sign\nGustav Grön: 1 to sign"]
     assert await harness.sms(COORD, "REMIND 070-123 45 68 may") == [
-        "No reminder sent: Bo Berg has nothing left to report for may 2026."]
+        "No reminder sent: Bo Berg has nothing left to report for May 2026."]
     assert await harness.sms(COORD, "REMIND Eva may") == [
-        "No reminder for may 2026 sent: Eva Ek only has shifts left at clients with reminders turned off."]
+        "No reminder for May 2026 sent: Eva Ek only has shifts left at clients with reminders turned off."]
     assert await harness.sms(COORD, "STATUS may BLAH") == [
         "Unknown filter 'blah'. Write STATUS may READY, OFF, NO MOBILE or ALL."]
     assert await harness.sms(COORD, "REMIND ALL july 2026") == [
-        "july 2026 has not started yet. Choose a month that has begun, e.g. may 2026."]
+        "July 2026 has not started yet. Choose a month that has begun, e.g. May 2026."]
     assert (await harness.sms(COORD, "HELP"))[0].startswith("Commands: REMIND ALL may | REMIND ALL may CLIENT")
 
 
@@ -234,13 +234,13 @@ async def test_telegram_status_buttons_follow_the_organisations_language(tg):
     await link(tg, KARIN_TG, "+46701112233")
     await say(tg, KARIN_TG, "/status")
     status = tg.tg.sent(KARIN_TG)[-1]
-    assert status.params["text"].startswith("No month given, so I took last month (may 2026).\n"
-                                            "Status may 2026: 4 ready")
+    assert status.params["text"].startswith("No month given, so I took last month (May 2026).\n"
+                                            "Status May 2026: 4 ready")
     labels = [b["text"] for row in status.params["reply_markup"]["inline_keyboard"] for b in row]
     assert labels == ["Ready", "Off", "No mobile", "All", "Send reminder to all"]
     message_id = 100 + len([c for c in tg.tg.calls if c.method == "sendMessage"]) - 1
     await post(tg, callback_update(next(tg.ids), KARIN_TG, "rm:2026-05", message_id))
     await tg.dispatch()
-    assert tg.tg.calls[-1].params["text"] == "Send a reminder to everyone ready for may 2026?"
+    assert tg.tg.calls[-1].params["text"] == "Send a reminder to everyone ready for May 2026?"
     await say(tg, KARIN_TG, "/remind all may")
-    assert tg.tg.sent(KARIN_TG)[-1].params["text"].startswith("4 reminders for may 2026 sent")
+    assert tg.tg.sent(KARIN_TG)[-1].params["text"].startswith("4 reminders for May 2026 sent")

@@ -124,7 +124,7 @@ async def test_report_follows_the_organisations_language(harness):
     await harness.dispatch()
     await _delivered(harness, IVAR)
     assert await harness.sms(COORD, "REPORT may") == [
-        "Report may 2026: 1 round, 4 reminded, 1 delivered, 0 acknowledged, 4 still unfinished.\n"
+        "Report May 2026: 1 round, 4 reminded, 1 delivered, 0 acknowledged, 4 still unfinished.\n"
         "Round 1 (02/06 10:00, Karin Koordinator): 4 reminded, 1 delivered, 0 acknowledged, 4 still unfinished.\n"
         "Still unfinished (4):\nAnna Andersson, Gustav Grön, Ivar Isaksson, Jonna Jansson"]
     assert (await harness.sms(COORD, "HELP"))[0].count("REPORT may") == 1

@@ -272,7 +272,7 @@ async def test_danish_and_english_assistants_are_answered_in_their_language(harn
     assert await harness.sms(ANNA, "STOP") == ["Påmindelserne er slået fra. Svar START, hvis du vil have dem igen."]
     assert (await harness.sms(ANNA, "HJÆLP"))[0].startswith("Svar OK, når du har set påmindelsen.")
     await load(harness, may_org(locale="en"))
-    assert await harness.sms(GUSTAV, "ok") == ["Thanks! We have noted that you have seen the reminder for may 2026."]
+    assert await harness.sms(GUSTAV, "ok") == ["Thanks! We have noted that you have seen the reminder for May 2026."]
     assert await harness.sms(GUSTAV, "okk") == ["I did not understand that. Did you mean OK? Write HELP for help."]
 
 

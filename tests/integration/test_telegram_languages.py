@@ -67,7 +67,7 @@ async def test_an_english_status_in_plain_words_gets_english_buttons_and_a_refus
     await link(tg, KARIN_TG, "+46701112233")
     await say(tg, KARIN_TG, "STATUS may")
     status = tg.tg.sent(KARIN_TG)[-1]
-    assert status.params["text"].startswith("Status may 2026: 4 ready")
+    assert status.params["text"].startswith("Status May 2026: 4 ready")
     assert inline_buttons(status) == ["Ready", "Off", "No mobile", "All", "Send reminder to all"]
     assert [b["callback_data"] for row in status.params["reply_markup"]["inline_keyboard"] for b in row] == [
         "st:2026-05:ready", "st:2026-05:off", "st:2026-05:no_mobile", "st:2026-05:all", "rm:2026-05"]
@@ -76,7 +76,7 @@ async def test_an_english_status_in_plain_words_gets_english_buttons_and_a_refus
     # A month that has not begun is refused: a refusal offers no buttons, in any language.
     await say(tg, KARIN_TG, "STATUS december 2026")
     refusal = tg.tg.sent(KARIN_TG)[-1]
-    assert refusal.params["text"].startswith("december 2026 has not started yet")
+    assert refusal.params["text"].startswith("December 2026 has not started yet")
     assert "reply_markup" not in refusal.params
     # An assistant asking for STATUS is told it is not theirs, without buttons.
     await link(tg, ANNA_TG, ANNA)

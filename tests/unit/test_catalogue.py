@@ -126,6 +126,6 @@ def test_a_round_held_back_for_one_reason_says_it_in_singular_or_plural():
     assert reply("sv", 1) == ("0 påminnelser för maj 2026 skickade: den enda med pass kvar fick påminnelse de "
                               "senaste 2 timmarna.\n2 har redan rapporterat allt.")
     assert reply("sv", 3).startswith("0 påminnelser för maj 2026 skickade: alla 3 med pass kvar fick påminnelse")
-    assert reply("en", 1).startswith("0 reminders for may 2026 sent: nobody could be reminded (1 reminded in the "
+    assert reply("en", 1).startswith("0 reminders for May 2026 sent: nobody could be reminded (1 reminded in the "
                                      "last 2 hours).")
     assert reply("nb", 2).startswith("0 påminnelser for mai 2026 sendt: alle 2 med vakter igjen fikk påminnelse")

@@ -36,7 +36,7 @@ def test_every_month_named_in_every_locale():
     assert month_name(Month(2026, 5), "sv") == "maj"
     assert month_name(Month(2026, 5), "nb") == "mai"
     assert month_name(Month(2026, 10), "da") == "oktober"
-    assert month_name(Month(2026, 3), "en") == "march"
+    assert month_name(Month(2026, 3), "en") == "March"
     assert month_label(Month(2026, 12)) == "december 2026"
     assert all(month_name(Month(2026, m)).islower() for m in range(1, 13))
 

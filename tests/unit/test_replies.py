@@ -48,7 +48,7 @@ def test_expired_reminders_are_told_in_the_organisations_language():
         "2 påminnelser för maj 2026 kunde inte skickas: Anna A, Bo B. Leverantören tog inte emot dem i tid; "
         "nästa PÅMINN ALLA tar med dem igen.")
     assert expired_text(["Anna A"], "2026-05", "en") == (
-        "1 reminder for may 2026 could not be sent: Anna A. The provider did not take it in time; the next "
+        "1 reminder for May 2026 could not be sent: Anna A. The provider did not take it in time; the next "
         "REMIND ALL includes it again.")
     many = [f"P{i:02d}" for i in range(45)]
     assert expired_text(many, "2026-05", "da").startswith("45 påmindelser for maj 2026 kunne ikke sendes: P00, ")
