@@ -38,7 +38,8 @@ SV: dict[str, str] = {
     "find.no_person": "Hittar ingen som heter eller har numret '{who}' bland dina assistenter.",
     "find.many_people": "Flera matchar '{who}': {options}. Skriv hela namnet eller mobilnumret.",
     "find.no_mobile": "ingen mobil",
-    "find.deactivated": "{name} finns inte längre i personallistan (avslutad i verksamhetssystemet). Ingen påminnelse skickad.",
+    "find.deactivated": "{name} finns inte längre i personallistan (avslutad i verksamhetssystemet). Ingen påminnelse "
+                        "skickad.",
     # --- why someone is not reminded ("{n} {reason}")
     "reason.due": "redo",
     "reason.nothing_to_report": "har inget kvar att rapportera",
@@ -257,7 +258,8 @@ DA: dict[str, str] = {
     "reason.reminded_recently": "fik en påmindelse inden for de sidste 2 timer",
     "reason.waiting": "har en påmindelse, der venter på at blive sendt",
     "status.part.waiting": "{n} venter på at blive sendt",
-    "one.waiting": "Ingen ny påmindelse sendt: {name} har allerede en påmindelse for {month}, der venter på at blive sendt.",
+    "one.waiting": "Ingen ny påmindelse sendt: {name} har allerede en påmindelse for {month}, der venter på at blive "
+                   "sendt.",
     "round.sent.one": "{n} påmindelse for {month}{scope} sendt ({segments} SMS-dele).",
     "round.sent.other": "{n} påmindelser for {month}{scope} sendt ({segments} SMS-dele).",
     "round.held": "Ikke sendt: {held}.",
@@ -391,7 +393,8 @@ DA: dict[str, str] = {
     "contact.stopped": "Tak. {names} har fået besked om, at du ikke vil have flere SMS herfra.",
     "contact.forwarded": "Tak! Dit svar er sendt videre til {names}.",
     "contact.no_team": "Dette nummer modtager kun påmindelser. Kontakt {names} direkte.",
-    "unknown_sender": "Dette nummer findes ikke hos Påminn. Kontakt din arbejdsgiver, hvis du skal have påmindelser hertil.",
+    "unknown_sender": "Dette nummer findes ikke hos Påminn. Kontakt din arbejdsgiver, hvis du skal have påmindelser "
+                      "hertil.",
     "list.and": " og ",
     "event.staff_ended": "skabelon {template}: medarbejder {staff} er afsluttet",
     "event.customer_ended": "skabelon {template}: kunden {customer} er afsluttet, dens kontakter fik intet",
@@ -441,7 +444,8 @@ NB: dict[str, str] = {
     "reason.reminded_recently": "fikk påminnelse de siste 2 timene",
     "reason.waiting": "har en påminnelse som venter på å bli sendt",
     "status.part.waiting": "{n} venter på å bli sendt",
-    "one.waiting": "Ingen ny påminnelse sendt: {name} har allerede en påminnelse for {month} som venter på å bli sendt.",
+    "one.waiting": "Ingen ny påminnelse sendt: {name} har allerede en påminnelse for {month} som venter på å bli "
+                   "sendt.",
     "round.sent.one": "{n} påminnelse for {month}{scope} sendt ({segments} SMS-deler).",
     "round.sent.other": "{n} påminnelser for {month}{scope} sendt ({segments} SMS-deler).",
     "round.held": "Ikke sendt: {held}.",
@@ -575,7 +579,8 @@ NB: dict[str, str] = {
     "contact.stopped": "Takk. {names} har fått beskjed om at du ikke vil ha flere SMS herfra.",
     "contact.forwarded": "Takk! Svaret ditt er sendt videre til {names}.",
     "contact.no_team": "Dette nummeret tar bare imot påminnelser. Kontakt {names} direkte.",
-    "unknown_sender": "Dette nummeret finnes ikke hos Påminn. Kontakt arbeidsgiveren din hvis du skal få påminnelser hit.",
+    "unknown_sender": "Dette nummeret finnes ikke hos Påminn. Kontakt arbeidsgiveren din hvis du skal få påminnelser "
+                      "hit.",
     "list.and": " og ",
     "event.staff_ended": "mal {template}: ansatt {staff} er avsluttet",
     "event.customer_ended": "mal {template}: kunden {customer} er avsluttet, kontaktene fikk ingenting",

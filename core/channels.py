@@ -6,6 +6,7 @@ only place its shape is written out.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from core.segments import count_segments
 
@@ -26,7 +27,7 @@ def outbox_row(*, key: str, channel: str, address: str, body: str, kind: str, no
     """A pending outbox row for ``body`` to ``address`` on ``channel``, sent no earlier than
     ``not_before`` (now when None); ``key`` makes it once-only. ``segments`` defaults to the SMS
     parts of ``body`` (what an SMS costs; other channels pass their own count)."""
-    row = {
+    row: dict[str, Any] = {
         "org_id": org_id, "idempotency_key": key, "channel": channel, "address": address, "staff_id": staff_id,
         "kind": kind, "body": body, "segments": count_segments(body).segments if segments is None else segments,
         "status": "pending", "not_before": not_before or now, "created_at": now, "attempts": 0,

@@ -5,8 +5,9 @@ reminder SMS, the assistant's and the coordinator's side of the conversation, an
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from core.catalogue import render, render_plural, text
 from core.eligibility import REASON_ORDER, Reason
@@ -28,8 +29,9 @@ def reason_text(reason: Reason, locale: str = "sv") -> str:
 REASON_TEXT = {reason: reason_text(reason) for reason in Reason}
 
 
-def held_back_text(counts: Counter[Reason] | dict, locale: str = "sv") -> str:
-    """``3 saknar mobilnummer, 1 har påminnelser avstängda`` in a fixed order; empty when none."""
+def held_back_text(counts: Mapping[Any, int], locale: str = "sv") -> str:
+    """``3 saknar mobilnummer, 1 har påminnelser avstängda`` in a fixed order; empty when none.
+    ``counts`` is keyed by Reason (a fresh count) or by its value (a round's stored held_back)."""
     parts = []
     for reason in REASON_ORDER:
         n = counts.get(reason, 0) or counts.get(reason.value, 0)

@@ -8,6 +8,7 @@ aware values in ``timestamp`` columns.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -47,7 +49,10 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # Every model here maps one Table (DeclarativeBase allows any FromClause): the store updates
+        # and bulk-inserts through it.
+        __table__: ClassVar[Table]
 
 
 # Bigger-than-int ids on PostgreSQL, plain INTEGER PRIMARY KEY (rowid) on SQLite.

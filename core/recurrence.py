@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import islice
+from typing import cast
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
 from dateutil.rrule import weekdays as WEEKDAYS
@@ -85,7 +86,7 @@ def parse_recurrence(spec: object, where: str, problems: list[str]) -> Recurrenc
         if every != "week" or not raw or None in days:
             problems.append(f"{where}: 'recurrence.weekdays' is a list of mo, tu, we, th, fr, sa, su, with every: week")
         else:
-            weekdays = tuple(sorted(set(days)))
+            weekdays = tuple(sorted({d for d in days if d is not None}))  # none is None here
     month_day = None
     if "day" in spec:
         month_day = _whole(spec["day"], 1, 31)
@@ -121,9 +122,10 @@ def parse_recurrence(spec: object, where: str, problems: list[str]) -> Recurrenc
         hints = hint(str(unknown[0]), RULE_KEYS) if len(unknown) == 1 else "; ".join(
             f"{str(k)[:64]!r}: {hint(str(k), RULE_KEYS)}" for k in unknown)
         problems.append(f"{where}: 'recurrence' has unknown keys {sorted(map(str, unknown))} — {hints}")
-    if len(problems) > found:
+    if len(problems) > found or interval is None:  # interval is None only with a problem noted
         return None
-    return Recurrence(every=every, interval=interval, weekdays=weekdays, month_day=month_day,
+    # No problem noted: ``every`` is one of FREQUENCIES' keys.
+    return Recurrence(every=cast(str, every), interval=interval, weekdays=weekdays, month_day=month_day,
                       nth_weekday=nth_weekday, until=until, count=count)
 
 

@@ -3,9 +3,9 @@ conditions spelled the same way everywhere (a person the host still has, a shift
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from typing import Iterable, cast
 
-from sqlalchemy import JSON, insert, or_
+from sqlalchemy import JSON, CursorResult, Result, insert, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +32,14 @@ async def bulk_insert(session: AsyncSession, table, rows: list[dict]) -> None:
                for c in columns]
     records = [tuple(b(r[c], conn.dialect) if b else r[c] for c, b in zip(columns, binders)) for r in rows]
     raw = await conn.get_raw_connection()
+    assert raw.driver_connection is not None  # a connection the session holds open has its driver's
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
+
+
+def affected_rows(result: Result) -> int:
+    """The rows an UPDATE or DELETE matched. ``AsyncSession.execute`` is typed as returning a plain Result;
+    for those statements it is a CursorResult, which has ``rowcount``."""
+    return cast(CursorResult, result).rowcount
 
 
 def json_text(value, dialect) -> str | None:

@@ -3,12 +3,13 @@ the latest accepted reminder of any month), and what is left per person."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.eligibility import Candidate
-from core.models import CareRecipient, OutboxMessage, ReminderHistory, Shift, Staff
+from core.models import CareRecipient, OutboxMessage, ReminderHistory, Shift, Staff, UTCDateTime
 from core.months import Month
 from core.store._common import active_staff, unfinished_shift
 from core.store.outbox import ACCEPTED_STATUSES, WAITING_STATUSES
@@ -23,7 +24,7 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
     not the size of the month.
     """
     lo, hi = month.bounds_utc(tz_name)
-    per_staff = (
+    per_staff_query = (
         select(
             Shift.staff_id.label("staff_id"),
             func.count().label("unfinished"),
@@ -37,10 +38,10 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
         .group_by(Shift.staff_id)
     )
     if recipient_ids is not None:
-        per_staff = per_staff.where(Shift.care_recipient_id.in_(recipient_ids))
+        per_staff_query = per_staff_query.where(Shift.care_recipient_id.in_(recipient_ids))
     if staff_ids is not None:
-        per_staff = per_staff.where(Shift.staff_id.in_(staff_ids))
-    per_staff = per_staff.subquery()
+        per_staff_query = per_staff_query.where(Shift.staff_id.in_(staff_ids))
+    per_staff = per_staff_query.subquery()
     # Reminded means sent: a history row counts once the provider accepted its outbox row (imported
     # history has no row and counts as sent); a row still waiting holds the person as "waiting"
     # (not reminded, not queued twice); an expired or failed one counts for nothing.
@@ -75,7 +76,7 @@ async def select_candidates(session: AsyncSession, org_id: str, month: Month, tz
         .order_by(Staff.name, Staff.id)
     )
     result = await session.execute(query)
-    last_type = ReminderHistory.__table__.c.sent_at.type
+    last_type = cast(UTCDateTime, ReminderHistory.__table__.c.sent_at.type)
     out = []
     for row in result:
         last_sent = row.last_sent

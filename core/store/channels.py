@@ -3,12 +3,13 @@ and what waits on a channel."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import ChannelState, OutboxMessage
-from core.store._common import conflict_insert
+from core.store._common import affected_rows, conflict_insert
 from core.store.outbox import WAITING_STATUSES
 
 
@@ -18,8 +19,9 @@ async def _channel_row(session: AsyncSession, channel: str) -> ChannelState:
     dialect_insert = await conflict_insert(session)
     await session.execute(dialect_insert(ChannelState.__table__).values(channel=channel, failures=0)
                           .on_conflict_do_nothing(index_elements=["channel"]))
-    return await session.scalar(select(ChannelState).where(ChannelState.channel == channel)
-                                .with_for_update().execution_options(populate_existing=True))
+    # cast: the INSERT above made sure the row is there.
+    return cast(ChannelState, await session.scalar(select(ChannelState).where(ChannelState.channel == channel)
+                                .with_for_update().execution_options(populate_existing=True)))
 
 
 async def record_channel_health(session: AsyncSession, channel: str, now: datetime, *, successes: int,
@@ -63,7 +65,7 @@ async def take_probe(session: AsyncSession, channel: str, now: datetime, interva
     result = await session.execute(
         update(c).where(c.channel == channel, c.down_since.is_not(None), c.probe_at <= now)
         .values(probe_at=now + interval), execution_options={"synchronize_session": False})
-    return result.rowcount == 1
+    return affected_rows(result) == 1
 
 
 async def waiting_by_org(session: AsyncSession, channel: str) -> dict[str, int]:
@@ -71,4 +73,4 @@ async def waiting_by_org(session: AsyncSession, channel: str) -> dict[str, int]:
     o = OutboxMessage
     rows = await session.execute(select(o.org_id, func.count()).where(
         o.channel == channel, o.status.in_(WAITING_STATUSES), o.org_id.is_not(None)).group_by(o.org_id))
-    return {org_id: n for org_id, n in rows}
+    return cast(dict[str, int], {org_id: n for org_id, n in rows})  # the WHERE leaves out NULL

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import CustomerReminder, NotificationTemplate, OutboxMessage, Visit
-from core.store._common import chunks
+from core.store._common import affected_rows, chunks
 
 # The outbox key of a customer reminder's message is "customer:<reminder id>:<due>:<way>:<address>",
 # of an event notification "event:<event id>:<template id>:<way>:<address>": which part names the source.
@@ -36,7 +36,7 @@ async def cancel_pending(session: AsyncSession, org_id: str, source: str, ids: I
         result = await session.execute(
             update(o).where(o.id.in_(chunk), o.status == "pending").values(status="cancelled", updated_at=now),
             execution_options={"synchronize_session": False})
-        cancelled += result.rowcount or 0
+        cancelled += affected_rows(result) or 0
     return cancelled
 
 
@@ -49,8 +49,10 @@ async def cancel_pending_to_staff(session: AsyncSession, org_id: str, staff_ids:
                               execution_options={"synchronize_session": False})
 
 
-DELETABLE = {"customer_reminder": (CustomerReminder, "customer"), "notification_template": (NotificationTemplate, "event"),
-             "visit": (Visit, None)}
+# By kind: the model, and the source its outbox keys name (None: it queues no messages of its own).
+DELETABLE: dict[str, tuple[type[CustomerReminder] | type[NotificationTemplate] | type[Visit], str | None]] = {
+    "customer_reminder": (CustomerReminder, "customer"), "notification_template": (NotificationTemplate, "event"),
+    "visit": (Visit, None)}
 
 
 async def delete_record(session: AsyncSession, kind: str, org_id: str, external_id: str,

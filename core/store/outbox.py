@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, cast
 
 from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Organisation, OutboxMessage
-from core.store._common import bulk_insert
+from core.store._common import affected_rows, bulk_insert
 
 # Outbox statuses meaning the provider took the message ("unconfirmed": cut off mid-send on a
 # provider that cannot be asked; it may have arrived, and is never resent on its own).
@@ -44,7 +44,7 @@ async def orgs_with_key_prefix(session: AsyncSession, prefix: str) -> list[str]:
     o = OutboxMessage
     rows = await session.scalars(select(o.org_id).distinct().where(o.idempotency_key.startswith(prefix),
                                                                    o.org_id.is_not(None)))
-    return sorted(rows)
+    return sorted(cast(Iterable[str], rows))  # the WHERE leaves out NULL
 
 
 async def outbox_by_key_prefixes(session: AsyncSession, org_id: str, prefixes: list[str]) -> list[OutboxMessage]:
@@ -71,7 +71,7 @@ async def expire_leases(session: AsyncSession, now: datetime, unaskable_channels
         .values(status=case((never_called, "pending"), else_="unknown"), updated_at=now, claimed_by=None),
         execution_options={"synchronize_session": False},
     )
-    return result.rowcount or 0
+    return affected_rows(result) or 0
 
 
 async def mark_provider_call(session: AsyncSession, row_id: int, worker: str, now: datetime) -> bool:
@@ -83,7 +83,7 @@ async def mark_provider_call(session: AsyncSession, row_id: int, worker: str, no
         .values(sending_started_at=now),
         execution_options={"synchronize_session": False},
     )
-    return result.rowcount == 1
+    return affected_rows(result) == 1
 
 
 async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: timedelta, limit: int,
@@ -165,10 +165,11 @@ async def start_validity(session: AsyncSession, now: datetime, default: timedelt
     distinct validity, few). Returns the deadline per organisation."""
     if not row_ids:
         return {}
-    known = {org_id: seconds for org_id, seconds in await session.execute(
+    known: dict[str | None, int | None] = {org_id: seconds for org_id, seconds in await session.execute(
         select(Organisation.id, Organisation.message_validity)
         .where(Organisation.id.in_(sorted(o for o in org_ids if o is not None))))}
-    deadlines = {org: now + (timedelta(seconds=known[org]) if known.get(org) else default) for org in org_ids}
+    deadlines = {org: now + (timedelta(seconds=seconds) if (seconds := known.get(org)) else default)
+                 for org in org_ids}
     o = OutboxMessage
     for deadline in sorted(set(deadlines.values())):
         orgs = [org for org, d in deadlines.items() if d == deadline]

@@ -44,6 +44,7 @@ from core.personal_data import (
     scrub_json,
     scrub_text,
 )
+from core.store._common import affected_rows
 
 TELEGRAM_CHANNELS = ("telegram", "telegram-update")
 
@@ -127,6 +128,7 @@ async def messages_of_person(session: AsyncSession, person: Person) -> tuple[lis
 
 async def staff_export(session: AsyncSession, person: Person) -> dict:
     staff = person.staff
+    assert staff is not None  # a Person of kind "staff" has their row
     shifts = await session.execute(
         select(Shift, CareRecipient.external_id).join(CareRecipient, CareRecipient.id == Shift.care_recipient_id)
         .where(Shift.staff_id == staff.id).order_by(Shift.start_at, Shift.id))
@@ -159,6 +161,7 @@ async def staff_export(session: AsyncSession, person: Person) -> dict:
 
 async def care_recipient_export(session: AsyncSession, person: Person) -> dict:
     recipient = person.care_recipient
+    assert recipient is not None  # a Person of kind "care_recipient" has their row
     shifts = await session.execute(
         select(Shift, Staff.external_id).join(Staff, Staff.id == Shift.staff_id)
         .where(Shift.care_recipient_id == recipient.id).order_by(Shift.start_at, Shift.id))
@@ -227,7 +230,7 @@ async def _erase_messages(session: AsyncSession, person: Person, now: datetime) 
                 # The key held the address; it stays unique as the row's own id.
                 idempotency_key=literal("erased:").concat(cast(o.id, String))),
         execution_options={"synchronize_session": False})
-    return inbound.rowcount or 0, outbox.rowcount or 0, free_texts
+    return affected_rows(inbound) or 0, affected_rows(outbox) or 0, free_texts
 
 
 async def _erase_mentions(session: AsyncSession, person: Person, words: list[str], free_texts: list[str]) -> int:
@@ -257,15 +260,17 @@ async def erase_person_data(session: AsyncSession, person: Person, now: datetime
     result.inbound_blanked, result.outbox_blanked, free_texts = await _erase_messages(session, person, now)
     result.mentions_scrubbed = await _erase_mentions(session, person, words, free_texts)
     if person.kind == "staff":
+        assert person.staff is not None  # a Person of kind "staff" has their row
         sid = person.staff.id
         for model, column in ((Shift, Shift.staff_id), (Visit, Visit.staff_id),
                               (ReminderHistory, ReminderHistory.staff_id), (Supervision, Supervision.staff_id)):
             removed = await session.execute(delete(model).where(column == sid))
-            result.rows_removed[model.__tablename__] = removed.rowcount or 0
+            result.rows_removed[model.__tablename__] = affected_rows(removed) or 0
         await session.execute(update(ReminderRound).where(ReminderRound.requested_by == sid).values(requested_by=None))
         await session.execute(delete(Staff).where(Staff.id == sid))
         result.rows_removed["staff"] = 1
     elif person.kind == "care_recipient":
+        assert person.care_recipient is not None  # a Person of kind "care_recipient" has their row
         # Shifts at their place are the assistants' work and stay, under a row with no name.
         await session.execute(update(CareRecipient).where(CareRecipient.id == person.care_recipient.id)
                               .values(name=ERASED))
@@ -312,5 +317,5 @@ async def blank_old_bodies(session: AsyncSession, cutoff: datetime, org_id: str 
                                     ("inbound", inbound, {i.body: "", i.reply: None}),
                                     ("events", events, {e.values: {}})):
         result = await session.execute(statement.values(values), execution_options={"synchronize_session": False})
-        counts[name] = result.rowcount or 0
+        counts[name] = affected_rows(result) or 0
     return counts

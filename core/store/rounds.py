@@ -3,14 +3,14 @@ and which rounds an expired reminder belonged to."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, cast
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.funnel import HistoryRow, MonthFunnel, RoundInfo
 from core.funnel import build as build_funnel
-from core.models import OutboxMessage, ReminderHistory, ReminderRound, Shift, Staff
+from core.models import OutboxMessage, ReminderHistory, ReminderRound, Shift, Staff, UTCDateTime
 from core.months import Month
 from core.store._common import bulk_insert, unfinished_shift
 from core.store.outbox import ACCEPTED_STATUSES
@@ -98,7 +98,7 @@ async def month_funnel(session: AsyncSession, org_id: str, month: Month, tz_name
                                                 Shift.care_recipient_id.in_(recipient_ids))
         history = history.where(h.staff_id.in_(in_scope))
         unfinished = unfinished.where(Shift.care_recipient_id.in_(recipient_ids))
-    time_type = ReminderHistory.__table__.c.sent_at.type
+    time_type = cast(UTCDateTime, ReminderHistory.__table__.c.sent_at.type)
     rows = []
     for row in await session.execute(history):
         at = row.reminded_at

@@ -26,9 +26,9 @@ async def refresh_buffer(session: AsyncSession, org_id: str, tz_name: str) -> No
         reasons = blocking_reasons(r.personal_number, r.sd_number, r.decision_from, r.decision_to,
                                    r.start_at.astimezone(tz).date())
         state = buffer_state(r.confirmed, reasons)
-        reasons = reasons if state == "waiting" else None
-        if (state, reasons) != (r.buffer_state, r.reasons):
-            changes.append({"id": r.id, "buffer_state": state, "reasons": reasons})
+        stored_reasons = reasons if state == "waiting" else None
+        if (state, stored_reasons) != (r.buffer_state, r.reasons):
+            changes.append({"id": r.id, "buffer_state": state, "reasons": stored_reasons})
     if changes:
         await session.execute(update(Visit), changes)
 
