@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import statistics
 import sys
@@ -461,6 +462,9 @@ def main() -> None:
     if args.generate:
         print(json.dumps(asyncio.run(generate(args.generate, args.concurrency, args.assistants))))
         return
+    # The dispatch job is kicked while it runs: the scheduler's "skipped: maximum number of running
+    # instances" warnings are expected here, not news.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     sys.exit(asyncio.run(bench(args)))
 
 
