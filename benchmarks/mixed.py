@@ -195,7 +195,8 @@ async def measure(url: str, assistants: int, customers: int, concurrency: int = 
             sys.executable, "-m", "benchmarks.mixed", "--generate", webhook, "--concurrency", str(concurrency),
             "--assistants", str(assistants), cwd=ROOT, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE)
-        assert (await generator.stdout.readline()).strip() == b"READY"
+        if (await generator.stdout.readline()).strip() != b"READY":
+            raise RuntimeError("the load generator did not start")
 
         async with aiohttp.ClientSession() as http:
             command = f"PÅMINN ALLA {month_name(month)}"
@@ -392,7 +393,7 @@ def report(r: dict, assistants: int, customers: int, concurrency: int) -> None:
     print(f"- tick: {r['tick_reminders']} reminders due → {r['tick_messages']} SMS queued; all delivered at the "
           f"fake {r['customer_delivered_s']:.2f} s after the tick began")
     print(f"- the app's process used {r['cpu_s']:.1f} s of CPU in the {r['window_s']:.1f} s from the round to the "
-          f"last SMS ({r['cpu_s'] / r['window_s'] * 100:.0f}% of one core; the rest of the machine ran the "
+          f"last SMS recorded ({r['cpu_s'] / r['window_s'] * 100:.0f}% of one core; the rest of the machine ran the "
           f"generator, the fake, PostgreSQL and whatever else was running)\n")
     print("| | measured | target | |")
     print("|---|---|---|---|")
