@@ -11,7 +11,7 @@ SYNC := $(UV) sync --locked --python $(PYTHON)
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint test-reliability bench bench-load install lock upgrade clean
+.PHONY: run test lint test-reliability bench bench-load bench-mixed install lock upgrade clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -49,9 +49,14 @@ bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.customer_reminders
 	$(BIN)/python -m benchmarks.buffer
 	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
+	$(BIN)/python -m benchmarks.mixed $(MIXED_ARGS)
 
 bench-load: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
+
+# A round, inbound webhooks and a customer-reminder tick at once (issue #10); e.g. MIXED_ARGS="--assistants 500 --customers 200".
+bench-mixed: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks.mixed $(MIXED_ARGS)
 
 # Re-resolve after editing pyproject.toml, keeping every other pin where it is.
 lock: $(UV)

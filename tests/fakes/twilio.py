@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -24,6 +25,7 @@ class SentSMS:
     from_: str | None
     body: str
     status_callback: str | None
+    at: float = field(default_factory=time.time)  # when it was created (wall clock): benchmarks time a round by it
 
 
 @dataclass
@@ -155,7 +157,7 @@ def main() -> None:
         return web.json_response({"messages": len(fake.messages), "requests": fake.requests})
 
     async def messages(request):
-        return web.json_response([{"sid": m.sid, "to": m.to, "body": m.body} for m in fake.messages])
+        return web.json_response([{"sid": m.sid, "to": m.to, "body": m.body, "at": m.at} for m in fake.messages])
 
     app = fake.app()
     app.router.add_get("/_count", count)

@@ -30,7 +30,7 @@ def imports(package: str):
                        and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING" for inner in node.body}
         top_level = {id(node) for node in tree.body}
 
-        def how(node) -> str:
+        def how(node, top_level=top_level, typing_only=typing_only) -> str:
             return "top" if id(node) in top_level else "typing" if id(node) in typing_only else "inside"
         name = path.relative_to(ROOT).as_posix()
         for node in ast.walk(tree):
