@@ -48,17 +48,21 @@ def serve_workers(db_url: str, port: int, tmp_path: Path, extra_env: dict | None
                             start_new_session=True)
 
 
-async def wait_ready(session: aiohttp.ClientSession, base: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_ready(session: aiohttp.ClientSession, base: str, timeout: float = 120) -> None:
+    """Until /readyz says ready. Two workers and their template processes start from cold imports: on a
+    machine running other suites that took over a minute once, so the bound is generous; the last
+    answer is kept to say why, should it pass."""
+    deadline, last = time.monotonic() + timeout, "no answer"
     while time.monotonic() < deadline:
         try:
             async with session.get(f"{base}/readyz") as response:
                 if response.status == 200:
                     return
-        except aiohttp.ClientError:
-            pass
+                last = f"{response.status} {await response.text()}"
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            last = type(exc).__name__
         await asyncio.sleep(0.2)
-    raise AssertionError("the workers did not come up")
+    raise AssertionError(f"the workers did not come up within {timeout:.0f} s (last: {last})")
 
 
 async def text(session, base: str, sender: str, body: str, sid: str) -> tuple[int, str]:
