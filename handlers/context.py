@@ -58,6 +58,15 @@ class Context:
         return moment.astimezone(ZoneInfo(self.tz(org)))
 
 
+async def require_org(ctx: Context, org_id: str) -> Organisation:
+    """The organisation a row names. Every such row holds a foreign key to it (cascading or set to
+    NULL on delete), so a missing one is a broken invariant, not a case for the conversation."""
+    org = await store.get_org(ctx.session, org_id)
+    if org is None:
+        raise LookupError(f"organisation {org_id!r} does not exist")
+    return org
+
+
 def is_coordinator(staff: Staff) -> bool:
     return bool({"coordinator", "supervisor", "admin"} & set(staff.role_list()))
 
