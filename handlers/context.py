@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -51,7 +51,7 @@ class Context:
     def quiet(self, org: Organisation) -> QuietHours | None:
         return parse_quiet_hours(org.quiet_hours if org.quiet_hours is not None else self.default_quiet_hours)
 
-    def today(self, org: Organisation):
+    def today(self, org: Organisation) -> date:
         return self.now.astimezone(ZoneInfo(self.tz(org))).date()
 
     def local(self, org: Organisation, moment: datetime) -> datetime:

@@ -208,7 +208,7 @@ def _plan(ctx: Context, reminder: CustomerReminder, org: Organisation, customer,
           jobs: list[RenderJob]) -> _Due | None:
     """The due date to send and its recipients, with a render job per recipient; None if not yet due."""
     today = ctx.today(org)
-    if reminder.send_on > today:
+    if reminder.send_on is None or reminder.send_on > today:  # None: the rule has ended
         return None
     due, skipped = _latest_due_to_send(reminder, today)
     recipients = resolve_recipients(reminder.recipients, customer.contacts or [], customer.area, staff)
