@@ -12,7 +12,7 @@ from core.models import Staff
 from core.months import Month
 from core.phones import try_e164
 from core.replies import RemoveKeyboard, Reply, ShareNumber
-from handlers.context import Context, is_coordinator
+from handlers.context import Context, is_coordinator, require_org
 
 CHANNEL_CHOICES = (TELEGRAM, SMS)
 # The Swedish texts, for callers that know no organisation.
@@ -67,7 +67,7 @@ async def make_team_chat(ctx: Context, user_id: int, address: str | None) -> lis
     leader = next((p for p in people if is_coordinator(p)), None)
     if leader is None:
         return [Reply.of(await _locale(ctx, people), "account.teamchat_not_coordinator")]
-    org = await store.get_org(ctx.session, leader.org_id)
+    org = await require_org(ctx, leader.org_id)
     org.team_chat = address
     return [Reply.of(org.locale, "account.teamchat_set", org=org.name)]
 

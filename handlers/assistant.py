@@ -7,7 +7,7 @@ from core.catalogue import render
 from core.models import Organisation, Staff
 from core.months import Month, month_label
 from core.replies import Reply
-from handlers.context import Context
+from handlers.context import Context, require_org
 from handlers.outbound import gather_to_team, to_team
 
 
@@ -59,7 +59,7 @@ async def stop(ctx: Context, people: list[Staff], provider_key: str) -> list[Rep
     newly_stopped = [p for p in people if p.opted_out_at is None]  # a repeated STOPP changes nothing
     await store.set_opt_out(ctx.session, [p.id for p in people], ctx.now)
     for p in newly_stopped:
-        org = await store.get_org(ctx.session, p.org_id)
+        org = await require_org(ctx, p.org_id)
         await to_team(ctx, org, render(_locale(org), "team.stopped", name=p.name), f"team-stop:{provider_key}:{p.id}")
     return [Reply.of(await locale_of(ctx, people), "assistant.stopped")]
 
@@ -73,7 +73,7 @@ async def free_text(ctx: Context, people: list[Staff], body: str, provider_key: 
     """Pass an assistant's own words on to the team chat, with their name."""
     forwarded = False
     for p in people:
-        org = await store.get_org(ctx.session, p.org_id)
+        org = await require_org(ctx, p.org_id)
         forwarded |= await to_team(ctx, org, render(_locale(org), "team.forwarded", name=p.name, body=body),
                                    f"team-fwd:{provider_key}:{p.id}")
     locale = await locale_of(ctx, people)

@@ -95,9 +95,9 @@ async def run_slot(ctx: Context, org: Organisation, slot_at: datetime) -> int | 
     replies = await remind_all(ctx, actor, cmd.RemindAll(month=MonthSpec(month=month.month, year=month.year)))
     await store.link_slot_round(ctx.session, slot_id, org.id, month.key, ctx.now)
     body = render(loc, "auto.summary", summary="\n".join(reply.text for reply in replies))
-    rows = [person_row(ctx, coordinator, body, kind="reply", key=f"auto-summary:{slot_id}:{coordinator.id}")
-            for coordinator in await store.staff_with_roles(ctx.session, [org.id], ("coordinator",))]
-    rows = [r for r in rows if r is not None]
+    routed = [person_row(ctx, coordinator, body, kind="reply", key=f"auto-summary:{slot_id}:{coordinator.id}")
+              for coordinator in await store.staff_with_roles(ctx.session, [org.id], ("coordinator",))]
+    rows = [r for r in routed if r is not None]  # a coordinator with no way to reach them gets none
     await ctx.enqueue(rows)
     logger.info("automatic round for organisation %s, month %s: %d summaries", org.id, month.key, len(rows))
     return len(rows)
@@ -170,7 +170,9 @@ async def run_auto_rounds(services) -> AutoRun:
             async with services.sessions.begin() as session:
                 ctx = services.context(session)
                 org = await store.get_org(session, org_id)  # as it is now, in this transaction
-                slot_at = due_slot(org, ctx) if org is not None and org.auto_rounds else None
+                if org is None or not org.auto_rounds:  # deleted or turned off since the list was read
+                    continue
+                slot_at = due_slot(org, ctx)
                 if slot_at is None:
                     continue
                 queued = await run_slot(ctx, org, slot_at)
@@ -187,7 +189,9 @@ async def run_auto_rounds(services) -> AutoRun:
             async with services.sessions.begin() as session:
                 ctx = services.context(session)
                 org = await store.get_org(session, org_id)
-                for month in escalation_months(org, ctx) if org is not None else []:
+                if org is None:  # deleted since the list was read
+                    continue
+                for month in escalation_months(org, ctx):
                     people, messages = await escalate(ctx, org, month)
                     run.escalated += people
                     run.escalation_messages += messages

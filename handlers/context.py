@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -51,11 +51,20 @@ class Context:
     def quiet(self, org: Organisation) -> QuietHours | None:
         return parse_quiet_hours(org.quiet_hours if org.quiet_hours is not None else self.default_quiet_hours)
 
-    def today(self, org: Organisation):
+    def today(self, org: Organisation) -> date:
         return self.now.astimezone(ZoneInfo(self.tz(org))).date()
 
     def local(self, org: Organisation, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.tz(org)))
+
+
+async def require_org(ctx: Context, org_id: str) -> Organisation:
+    """The organisation a row names. Every such row holds a foreign key to it (cascading or set to
+    NULL on delete), so a missing one is a broken invariant, not a case for the conversation."""
+    org = await store.get_org(ctx.session, org_id)
+    if org is None:
+        raise LookupError(f"organisation {org_id!r} does not exist")
+    return org
 
 
 def is_coordinator(staff: Staff) -> bool:

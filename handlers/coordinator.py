@@ -12,7 +12,7 @@ from core.phones import display, region_for, try_e164
 from core.quiet import next_allowed
 from core.replies import Reply, StatusFilters
 from core.segments import count_segments
-from handlers.context import Context, has_full_scope
+from handlers.context import Context, has_full_scope, require_org
 from handlers.outbound import person_row, to_team
 
 
@@ -78,7 +78,8 @@ async def _scope(ctx: Context, staff: Staff, command, loc: str) -> tuple[set[int
             raise Refusal(loc, "find.many_supervisors", names=", ".join(s.name for s in found[:5]))
         supervised = await store.supervised_recipient_ids(ctx.session, found[0].id)
         supervisor_name = found[0].name
-        if recipient_name is not None and not (supervised & ids):
+        # A named care recipient set ``ids`` to just them above.
+        if recipient_name is not None and ids is not None and not (supervised & ids):
             raise Refusal(loc, "find.not_supervised", supervisor=supervisor_name, recipient=recipient_name)
         ids = supervised if ids is None else supervised & ids
         parts.append(render(loc, "scope.supervisor", name=supervisor_name))
@@ -92,7 +93,7 @@ def _deferred(ctx: Context, org: Organisation):
 
 
 async def remind_all(ctx: Context, staff: Staff, command: cmd.RemindAll) -> list[Reply]:
-    org = await store.get_org(ctx.session, staff.org_id)
+    org = await require_org(ctx, staff.org_id)
     loc = locale_of(org)
     try:
         month, note = _resolve_month(ctx, org, command.month)
@@ -172,7 +173,7 @@ async def _find_person(ctx: Context, command: cmd.RemindOne, recipients: set[int
 
 
 async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list[Reply]:
-    org = await store.get_org(ctx.session, staff.org_id)
+    org = await require_org(ctx, staff.org_id)
     loc = locale_of(org)
     try:
         month, note = _resolve_month(ctx, org, command.month)
@@ -230,7 +231,7 @@ def _left(loc: str, to_report: int, to_sign: int) -> str:
 
 
 async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[Reply]:
-    org = await store.get_org(ctx.session, staff.org_id)
+    org = await require_org(ctx, staff.org_id)
     loc = locale_of(org)
     try:
         month, note = _resolve_month(ctx, org, command.month)
@@ -269,7 +270,7 @@ async def suggestion(ctx: Context, staff: Staff, command: cmd.Unknown) -> str | 
     (or last month's name when they wrote none)."""
     if command.suggestion_key is None:
         return command.suggestion
-    org = await store.get_org(ctx.session, staff.org_id)
+    org = await require_org(ctx, staff.org_id)
     loc = locale_of(org)
     month = command.suggestion_month or month_name(resolve_month(None, ctx.today(org)), loc)
     return render(loc, f"suggest.{command.suggestion_key}", month=month).strip()
@@ -286,7 +287,7 @@ def _funnel_parts(loc: str, counts: dict[str, int]) -> str:
 async def report(ctx: Context, staff: Staff, command: cmd.Report) -> list[Reply]:
     """RAPPORT maj: the month's funnel for the sender's scope, for the month and per round, and the
     names of those still unfinished (the API has every name behind every number)."""
-    org = await store.get_org(ctx.session, staff.org_id)
+    org = await require_org(ctx, staff.org_id)
     loc = locale_of(org)
     try:
         month, note = _resolve_month(ctx, org, command.month)

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import cast
 
 from babel.dates import format_date
 
@@ -65,10 +66,13 @@ def tick_time() -> TenantTime:
 
 def _latest_due_to_send(reminder: CustomerReminder, today: date) -> tuple[date, int]:
     """The newest due date whose send day has come, and how many older ones it passes over."""
+    if reminder.next_due is None:  # an ended rule has no send day, so is never selected as due
+        raise ValueError(f"customer reminder {reminder.id} has ended: no due date to send")
     due, skipped = reminder.next_due, 0
     while True:
         following = next_schedule(reminder.first_due, reminder.recurrence, reminder.days_before, after=due)
-        if following.next_due is None or following.send_on > today:
+        # Both are None once the rule has ended.
+        if following.next_due is None or following.send_on is None or following.send_on > today:
             return due, skipped
         due, skipped = following.next_due, skipped + 1
 
@@ -182,7 +186,8 @@ async def queue_planned(ctx: Context, batch: DueBatch, results: list[Rendered]) 
             failures.append(_Failure(item.reminder, item.org, item.customer_name, bad.reason, bad.swedish))
             continue
         try:
-            queued, unreached, following = _outcome(ctx, item, [r.text for r in mine])
+            # None failed or was deferred (checked above), and an ok rendering has its text.
+            queued, unreached, following = _outcome(ctx, item, [cast(str, r.text) for r in mine])
         except Exception as exc:
             failures.append(_unreadable(item.reminder, item.org, item.customer_name, exc))
             continue
@@ -203,7 +208,7 @@ def _plan(ctx: Context, reminder: CustomerReminder, org: Organisation, customer,
           jobs: list[RenderJob]) -> _Due | None:
     """The due date to send and its recipients, with a render job per recipient; None if not yet due."""
     today = ctx.today(org)
-    if reminder.send_on > today:
+    if reminder.send_on is None or reminder.send_on > today:  # None: the rule has ended
         return None
     due, skipped = _latest_due_to_send(reminder, today)
     recipients = resolve_recipients(reminder.recipients, customer.contacts or [], customer.area, staff)

@@ -7,6 +7,7 @@ became of every message.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from core import store
 from core.catalogue import render
@@ -73,6 +74,8 @@ async def plan_event(ctx: Context, org: Organisation, event: object) -> EventPla
                         "with names like tid or adress")
     if problems:
         raise EventRefused(problems)
+    # The loop above refused any id or type that is not a string.
+    event_id, event_type = cast(str, event_id), cast(str, event_type)
     templates = await store.templates_for(ctx.session, org.id, event_type)
     if not templates:
         problems.append(f"there is no notification template for event type {event_type!r}; import one under "
@@ -127,9 +130,14 @@ async def queue_event(ctx: Context, org: Organisation, plan: EventPlan, results:
             unreached.append(render(org.locale, "event.template_failed", template=template.external_id,
                                     why=bad.swedish))
             continue
-        text_of = {id(r): result.text for r, result in zip(recipients, mine)}
+        # Every rendering here is ok (checked above), and an ok one has its text.
+        text_of = {id(r): cast(str, result.text) for r, result in zip(recipients, mine)}
+
+        def body_for(recipient: Recipient, text_of: dict[int, str] = text_of) -> str:
+            return text_of[id(recipient)]
+
         queued, missed = rows_to_addresses(
-            ctx, org, recipients, KINDS[template.delivery], lambda r, text_of=text_of: text_of[id(r)],
+            ctx, org, recipients, KINDS[template.delivery], body_for,
             key_prefix=f"event:{new_id}:{template.id}:", kind="event-notification", subject=template.title)
         rows += queued
         unreached += missed if recipients else [render(org.locale, "event.no_recipients",
@@ -137,6 +145,8 @@ async def queue_event(ctx: Context, org: Organisation, plan: EventPlan, results:
     await ctx.enqueue(rows)
     if unreached:
         event_row = await store.event_by_external_id(ctx.session, org.id, event_id)
+        if event_row is None:  # claimed above, in this same transaction
+            raise LookupError(f"event {event_id!r} of organisation {org.id!r} vanished after it was claimed")
         event_row.unreached = unreached
         await to_team(ctx, org, render(org.locale, "event.unreached", event=event_id, type=event_type,
                                        unreached="; ".join(unreached)), f"team-event-unreached:{new_id}")

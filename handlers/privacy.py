@@ -36,10 +36,10 @@ async def find_person(session: AsyncSession, org_id: str, *, host_id: str | None
     contact with mobile or e-mail ``contact``; PersonError says what to change."""
     if await store.get_org(session, org_id) is None:
         raise PersonError(f"there is no organisation '{org_id}'")
-    if (host_id is None) == (contact is None):
-        raise PersonError("give either a host id (--id) or a contact's mobile or e-mail (--contact)")
-    if contact is not None:
+    if contact is not None and host_id is None:
         return await _find_contact(session, org_id, contact)
+    if host_id is None or contact is not None:  # neither given, or both
+        raise PersonError("give either a host id (--id) or a contact's mobile or e-mail (--contact)")
     if kind not in (None, "staff", "care_recipient"):
         raise PersonError(f"--kind must be staff or care_recipient, not '{kind}'")
     staff = await store.staff_by_host_id(session, org_id, host_id) if kind in (None, "staff") else None
@@ -54,7 +54,8 @@ async def find_person(session: AsyncSession, org_id: str, *, host_id: str | None
                          extra_needles=[n for n in (staff.personal_number, staff.sd_number) if n])
     if recipient is not None:
         return pd.Person(org_id, "care_recipient", recipient.name, care_recipient=recipient)
-    what = {"staff": "staff member", "care_recipient": "care recipient"}.get(kind or "", "staff member or care recipient")
+    what = {"staff": "staff member", "care_recipient": "care recipient"}.get(kind or "",
+                                                                            "staff member or care recipient")
     raise PersonError(f"'{org_id}' has no {what} with id '{host_id}'")
 
 
@@ -71,7 +72,7 @@ async def _find_contact(session: AsyncSession, org_id: str, contact: str) -> pd.
     # One person may be listed by several customers, perhaps with their number on one and e-mail on another.
     mobile = mobile or next((c.get("mobile") for _, c in found if c.get("mobile")), None)
     email = contact.strip() if is_email else next((c.get("email") for _, c in found if c.get("email")), None)
-    names = sorted({c.get("name") for _, c in found if c.get("name")}, key=len, reverse=True)
+    names = sorted({name for _, c in found if (name := c.get("name"))}, key=len, reverse=True)
     return pd.Person(org_id, "contact", first.get("name") or "", contact=first, mobile=mobile, email=email,
                      extra_needles=names[1:])
 

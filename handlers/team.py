@@ -10,7 +10,7 @@ from core.catalogue import BABEL_LOCALE, language, render, render_plural
 from core.channels import EMAIL, SIMULATOR, SMS, TELEGRAM
 from core.models import OutboxMessage
 from core.months import Month, month_label
-from handlers.context import Context
+from handlers.context import Context, require_org
 from handlers.outbound import gather_to_team, person_row, to_team
 
 CHANNELS = (SMS, TELEGRAM, SIMULATOR)
@@ -28,7 +28,7 @@ async def delivery_failed(ctx: Context, msg: OutboxMessage, reason: str) -> None
     if not people:
         return
     person = people[0]
-    org = await store.get_org(ctx.session, msg.org_id)
+    org = await require_org(ctx, msg.org_id)
     loc = _locale(org)
     if reason == "blocked":
         # The person blocked the bot: reminders go back to SMS, and this one is sent that way now.
@@ -61,7 +61,7 @@ async def delivery_unconfirmed(ctx: Context, msg: OutboxMessage) -> None:
     people = await store.staff_by_ids(ctx.session, [msg.staff_id])
     if not people:
         return
-    org = await store.get_org(ctx.session, msg.org_id)
+    org = await require_org(ctx, msg.org_id)
     loc = _locale(org)
     channel = render(loc, f"channel.{msg.channel}") if msg.channel in CHANNELS else msg.channel
     await gather_to_team(ctx, org, "unconfirmed", render(loc, "team.unconfirmed", channel=channel),
@@ -70,7 +70,7 @@ async def delivery_unconfirmed(ctx: Context, msg: OutboxMessage) -> None:
 
 async def announce_completed_months(ctx: Context, org_id: str) -> list[str]:
     """After new data: tell the team about each reminded month where nobody has anything left."""
-    org = await store.get_org(ctx.session, org_id)
+    org = await require_org(ctx, org_id)
     done: list[str] = []
     months = sorted({r.month for r in await store.rounds_awaiting_completion(ctx.session, org_id)})
     for key in months:
