@@ -13,7 +13,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application
 
-from bot import imports
+from bot import imports, telegram_app
 from bot.channels import Channel
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
@@ -190,9 +190,7 @@ class Services:
 
     async def accept_telegram_update(self, data: dict, raw: str) -> None:
         """Store a Telegram update, then act on it once (bot.telegram_app); for the webhook and the poller."""
-        from bot.telegram_app import accept_update  # it builds on this module's Services
-
-        await accept_update(self, data, raw)
+        await telegram_app.accept_update(self, data, raw)
 
     async def run_import(self, doc: object) -> dict[str, dict[str, int]]:
         """The import use case (bot.imports) for the API; core.importer.ImportError_ when refused."""
