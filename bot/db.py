@@ -79,7 +79,7 @@ async def upgrade(engine: AsyncEngine) -> None:
 
 
 class SchemaNotAtHead(RuntimeError):
-    """The database's schema is not the one this code expects (run `paminn migrate`)."""
+    """The database's schema is not the one this code expects (run `paminn db upgrade`)."""
 
 
 async def check_at_head(engine: AsyncEngine) -> None:
@@ -99,7 +99,7 @@ async def check_at_head(engine: AsyncEngine) -> None:
         current = await conn.run_sync(_current)
     if current != heads:
         raise SchemaNotAtHead(f"the database schema is at {sorted(current) or 'nothing'}, this code needs "
-                              f"{sorted(heads)}: run `paminn migrate` first")
+                              f"{sorted(heads)}: run `paminn db upgrade` first")
 
 
 def _select_one(sync_conn) -> None:
