@@ -1,6 +1,8 @@
 """The coordinator's conversation: PÅMINN ALLA, PÅMINN <name>, STATUS, in the organisation's language."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from core import commands as cmd
 from core import store
 from core.catalogue import language, render, render_plural, text
@@ -92,12 +94,30 @@ def _deferred(ctx: Context, org: Organisation):
     return when, (ctx.local(org, when).strftime("%H:%M") if when > ctx.now else None)
 
 
-async def remind_all(ctx: Context, staff: Staff, command: cmd.RemindAll) -> list[Reply]:
+class Asked(NamedTuple):
+    """What a month command asks about: the organisation, its language, the month (and a note on its
+    year), the care recipients it covers (None: all) and how the narrowing is described."""
+
+    org: Organisation
+    locale: str
+    month: Month
+    note: str
+    recipients: set[int] | None
+    scope_text: str
+
+
+async def _month_and_scope(ctx: Context, staff: Staff, command) -> Asked:
+    """The prelude every month command shares; raises Refusal with the reply that says what to change."""
     org = await require_org(ctx, staff.org_id)
     loc = locale_of(org)
+    month, note = _resolve_month(ctx, org, command.month)
+    recipients, scope_text = await _scope(ctx, staff, command, loc)
+    return Asked(org, loc, month, note, recipients, scope_text)
+
+
+async def remind_all(ctx: Context, staff: Staff, command: cmd.RemindAll) -> list[Reply]:
     try:
-        month, note = _resolve_month(ctx, org, command.month)
-        recipients, scope_text = await _scope(ctx, staff, command, loc)
+        org, loc, month, note, recipients, scope_text = await _month_and_scope(ctx, staff, command)
     except Refusal as exc:
         return [exc.reply]
     await store.lock_org_for_round(ctx.session, org.id)
@@ -173,11 +193,8 @@ async def _find_person(ctx: Context, command: cmd.RemindOne, recipients: set[int
 
 
 async def remind_one(ctx: Context, staff: Staff, command: cmd.RemindOne) -> list[Reply]:
-    org = await require_org(ctx, staff.org_id)
-    loc = locale_of(org)
     try:
-        month, note = _resolve_month(ctx, org, command.month)
-        recipients, _ = await _scope(ctx, staff, command, loc)
+        org, loc, month, note, recipients, _ = await _month_and_scope(ctx, staff, command)
         person = await _find_person(ctx, command, recipients, month, org)
     except Refusal as exc:
         return [exc.reply]
@@ -231,11 +248,8 @@ def _left(loc: str, to_report: int, to_sign: int) -> str:
 
 
 async def status(ctx: Context, staff: Staff, command: cmd.Status) -> list[Reply]:
-    org = await require_org(ctx, staff.org_id)
-    loc = locale_of(org)
     try:
-        month, note = _resolve_month(ctx, org, command.month)
-        recipients, scope_text = await _scope(ctx, staff, command, loc)
+        org, loc, month, note, recipients, scope_text = await _month_and_scope(ctx, staff, command)
     except Refusal as exc:
         return [exc.reply]
     tz = ctx.tz(org)
@@ -287,11 +301,8 @@ def _funnel_parts(loc: str, counts: dict[str, int]) -> str:
 async def report(ctx: Context, staff: Staff, command: cmd.Report) -> list[Reply]:
     """RAPPORT maj: the month's funnel for the sender's scope, for the month and per round, and the
     names of those still unfinished (the API has every name behind every number)."""
-    org = await require_org(ctx, staff.org_id)
-    loc = locale_of(org)
     try:
-        month, note = _resolve_month(ctx, org, command.month)
-        recipients, scope_text = await _scope(ctx, staff, command, loc)
+        org, loc, month, note, recipients, scope_text = await _month_and_scope(ctx, staff, command)
     except Refusal as exc:
         return [exc.reply]
     funnel = await store.month_funnel(ctx.session, org.id, month, ctx.tz(org), recipients)
