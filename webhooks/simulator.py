@@ -203,6 +203,19 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
+PANEL_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def _asked_month(request: web.Request) -> Month | None:
+    """The month a panel asks for (``?month=2026-05``), None when it names none; anything else is a 400."""
+    wanted = request.query.get("month")
+    if wanted is None:
+        return None
+    if not PANEL_MONTH.fullmatch(wanted):
+        raise web.HTTPBadRequest(text='{"error": "month must look like 2026-05"}', content_type="application/json")
+    return Month.parse_key(wanted)
+
+
 async def status_panel(request: web.Request) -> web.Response:
     """The month's reporting status as STATUS sees it, for the side panel."""
     services = request.app[SERVICES]
@@ -211,11 +224,7 @@ async def status_panel(request: web.Request) -> web.Response:
         if org is None:
             return web.json_response({"month": None, "groups": []})
         ctx = services.context(session)
-        wanted = request.query.get("month")
-        try:
-            month = Month.parse_key(wanted) if wanted else resolve_month(None, ctx.today(org))
-        except ValueError:
-            return web.json_response({"error": "month must look like 2026-05"}, status=400)
+        month = _asked_month(request) or resolve_month(None, ctx.today(org))
         candidates = await store.select_candidates(session, org.id, month, ctx.tz(org))
         done = await store.count_with_shifts(session, org.id, month, ctx.tz(org)) - len(candidates)
     groups: dict[str, list[str]] = {r.value: [] for r in Reason}
@@ -241,8 +250,6 @@ def setup(app: web.Application) -> None:
 
 
 # ---------------------------------------------------------------- the month's funnel, for the side panel
-
-FUNNEL_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 async def _funnel_month(session, org: Organisation, ctx):
@@ -276,11 +283,9 @@ async def funnel_panel(request: web.Request) -> web.Response:
         if org is None:
             return web.json_response({"month": None, "rounds": []})
         ctx = services.context(session)
-        wanted = request.query.get("month")
-        if wanted is not None:
-            if not FUNNEL_MONTH.fullmatch(wanted):
-                return _json_error(400, "month must look like 2026-05")
-            month = Month.parse_key(wanted)
+        asked = _asked_month(request)
+        if asked is not None:
+            month = asked
             funnel = await store.month_funnel(session, org.id, month, ctx.tz(org))
         else:
             month, funnel = await _funnel_month(session, org, ctx)
