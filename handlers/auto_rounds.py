@@ -48,6 +48,13 @@ class AutoRun:
     def messages(self) -> int:
         return self.summaries + self.escalation_messages
 
+    def add(self, other: "AutoRun") -> None:
+        self.rounds += other.rounds
+        self.summaries += other.summaries
+        self.escalated += other.escalated
+        self.escalation_messages += other.escalation_messages
+        self.failed_orgs += other.failed_orgs
+
 
 def _slot_days(day: date, wanted: int) -> bool:
     """Is ``day`` the slot's day of its month (``-1``: the month's last day)?"""
@@ -163,39 +170,39 @@ async def run_auto_rounds(services) -> AutoRun:
     """One tick: every organisation's due slot, then escalation; each organisation in its own
     transaction, so one that fails (logged, tried again next tick) holds up no other."""
     run = AutoRun()
+
+    async def slot(ctx: Context, org: Organisation) -> AutoRun | None:
+        slot_at = due_slot(org, ctx) if org.auto_rounds else None  # turned off since the list was read
+        queued = await run_slot(ctx, org, slot_at) if slot_at is not None else None
+        return None if queued is None else AutoRun(rounds=1, summaries=queued)
+
+    async def escalation(ctx: Context, org: Organisation) -> AutoRun:
+        done = AutoRun()
+        for month in escalation_months(org, ctx):
+            people, messages = await escalate(ctx, org, month)
+            done.escalated += people
+            done.escalation_messages += messages
+        return done
+
     async with services.sessions.begin() as session:
         auto_ids = [org.id for org in await store.orgs_with_auto_rounds(session)]
-    for org_id in auto_ids:
-        try:
-            async with services.sessions.begin() as session:
-                ctx = services.context(session)
-                org = await store.get_org(session, org_id)  # as it is now, in this transaction
-                if org is None or not org.auto_rounds:  # deleted or turned off since the list was read
-                    continue
-                slot_at = due_slot(org, ctx)
-                if slot_at is None:
-                    continue
-                queued = await run_slot(ctx, org, slot_at)
-            if queued is not None:
-                run.rounds += 1
-                run.summaries += queued
-        except Exception:  # a rolled-back row is unreadable here: name it by the id read before
-            logger.exception("automatic round for organisation %s failed; the next tick tries again", org_id)
-            run.failed_orgs.append(org_id)
+    await _each_org(services, auto_ids, slot, run, "automatic round")
     async with services.sessions.begin() as session:
         all_ids = [org.id for org in await store.all_orgs(session)]
-    for org_id in all_ids:
+    await _each_org(services, all_ids, escalation, run, "escalation")
+    return run
+
+
+async def _each_org(services, org_ids: list[str], act, run: AutoRun, what: str) -> None:
+    """``act(ctx, org)`` for each organisation in a transaction of its own, counted into ``run`` once
+    committed; a failure is logged and named by the id read before (a rolled-back row is unreadable)."""
+    for org_id in org_ids:
         try:
             async with services.sessions.begin() as session:
-                ctx = services.context(session)
-                org = await store.get_org(session, org_id)
-                if org is None:  # deleted since the list was read
-                    continue
-                for month in escalation_months(org, ctx):
-                    people, messages = await escalate(ctx, org, month)
-                    run.escalated += people
-                    run.escalation_messages += messages
+                org = await store.get_org(session, org_id)  # as it is now, in this transaction
+                done = await act(services.context(session), org) if org is not None else None  # None: deleted
+            if done is not None:
+                run.add(done)
         except Exception:
-            logger.exception("escalation for organisation %s failed; the next tick tries again", org_id)
+            logger.exception("%s for organisation %s failed; the next tick tries again", what, org_id)
             run.failed_orgs.append(org_id)
-    return run
