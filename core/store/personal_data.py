@@ -126,12 +126,19 @@ async def messages_of_person(session: AsyncSession, person: Person) -> tuple[lis
     return outbox, inbound
 
 
+async def _shifts_export(session: AsyncSession, whose, other, other_id, label: str) -> list[dict]:
+    """The person's shifts, oldest first, each naming the other side (``other``'s external id) as ``label``."""
+    rows = await session.execute(select(Shift, other.external_id).join(other, other.id == other_id)
+                                 .where(whose).order_by(Shift.start_at, Shift.id))
+    return [{**export_row(shift, ("external_id", "start_at", "end_at", "reported", "signed")), label: external_id}
+            for shift, external_id in rows]
+
+
 async def staff_export(session: AsyncSession, person: Person) -> dict:
     staff = person.staff
     assert staff is not None  # a Person of kind "staff" has their row
-    shifts = await session.execute(
-        select(Shift, CareRecipient.external_id).join(CareRecipient, CareRecipient.id == Shift.care_recipient_id)
-        .where(Shift.staff_id == staff.id).order_by(Shift.start_at, Shift.id))
+    shifts = await _shifts_export(session, Shift.staff_id == staff.id, CareRecipient, Shift.care_recipient_id,
+                                  "care_recipient")
     history = list(await session.scalars(select(ReminderHistory).where(ReminderHistory.staff_id == staff.id)
                                          .order_by(ReminderHistory.sent_at, ReminderHistory.id)))
     visits = await session.execute(
@@ -146,8 +153,7 @@ async def staff_export(session: AsyncSession, person: Person) -> dict:
     return {
         "profile": export_row(staff, STAFF_PROFILE),
         "supervises": list(supervises),
-        "shifts": [{**export_row(s, ("external_id", "start_at", "end_at", "reported", "signed")), "care_recipient": r}
-                   for s, r in shifts],
+        "shifts": shifts,
         "visits": [{**export_row(v, ("external_id", "start_at", "end_at", "confirmed", "buffer_state", "delivered_at")),
                     "customer": c} for v, c in visits],
         "reminder_history": [export_row(h, ("month", "sent_at", "acknowledged_at")) for h in history],
@@ -162,17 +168,14 @@ async def staff_export(session: AsyncSession, person: Person) -> dict:
 async def care_recipient_export(session: AsyncSession, person: Person) -> dict:
     recipient = person.care_recipient
     assert recipient is not None  # a Person of kind "care_recipient" has their row
-    shifts = await session.execute(
-        select(Shift, Staff.external_id).join(Staff, Staff.id == Shift.staff_id)
-        .where(Shift.care_recipient_id == recipient.id).order_by(Shift.start_at, Shift.id))
+    shifts = await _shifts_export(session, Shift.care_recipient_id == recipient.id, Staff, Shift.staff_id, "staff")
     supervisors = await session.scalars(
         select(Staff.external_id).join(Supervision, Supervision.staff_id == Staff.id)
         .where(Supervision.care_recipient_id == recipient.id).order_by(Staff.external_id))
     return {
         "profile": export_row(recipient, ("external_id", "name", "reminders_enabled")),
         "supervisors": list(supervisors),
-        "shifts": [{**export_row(s, ("external_id", "start_at", "end_at", "reported", "signed")), "staff": st}
-                   for s, st in shifts],
+        "shifts": shifts,
     }
 
 
