@@ -101,6 +101,10 @@ class Settings:
             validity = parse_duration(get("PAMINN_MESSAGE_VALIDITY") or DEFAULT_VALIDITY, "PAMINN_MESSAGE_VALIDITY")
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        concurrency = number("PAMINN_DISPATCH_CONCURRENCY", cls.dispatch_concurrency)
+        if concurrency < 1 or concurrency != int(concurrency):
+            raise ConfigError(f"PAMINN_DISPATCH_CONCURRENCY={get('PAMINN_DISPATCH_CONCURRENCY')!r} must be a whole "
+                              f"number of sends at once, at least 1")
         down_after = number("PAMINN_CHANNEL_DOWN_AFTER", 5)
         if down_after < 1 or down_after != int(down_after):
             raise ConfigError(f"PAMINN_CHANNEL_DOWN_AFTER={get('PAMINN_CHANNEL_DOWN_AFTER')!r} must be a whole "
@@ -129,6 +133,7 @@ class Settings:
             simulator=_flag(get("PAMINN_SIMULATOR"), False),
             trust_proxy=_flag(get("PAMINN_TRUST_PROXY"), False),
             dispatch_interval=number("PAMINN_DISPATCH_INTERVAL", 2.0),
+            dispatch_concurrency=int(concurrency),
             team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
@@ -98,6 +99,10 @@ class Dispatcher:
                         for name, channel in channels.items()}
         self._unaskable = [name for name, channel in channels.items() if not channel.askable]
         self._semaphore = asyncio.Semaphore(concurrency)
+        # A channel with a limit of its own takes a slot of it first, then a shared one: its sends
+        # waiting for their channel's slot hold none of the shared slots other channels need.
+        self._channel_slots = {name: asyncio.Semaphore(channel.max_in_flight)
+                               for name, channel in channels.items() if channel.max_in_flight > 0}
         self._lease = timedelta(seconds=lease_seconds)
         # A send may start only while the lease still covers its whole timeout ...
         self._send_window = timedelta(seconds=send_timeout)
@@ -233,36 +238,37 @@ class Dispatcher:
 
     async def _send(self, row: OutboxMessage) -> SendResult:
         channel = self._channels[row.channel]
-        async with self._semaphore:
-            if self._handing_back(row):
-                return SendResult("released")
-            await self._pacers[row.channel].wait(self._stopping)
-            if channel.paced and not await self._unless_stopping(channel.pace(_outgoing(row))):
-                return SendResult("released")
-            if self._handing_back(row):
-                return SendResult("released")
-            if row.lease_until is not None and self._clock() + self._send_window >= row.lease_until:
-                # Our claim could run out mid-send and another process take the row: hand it back unsent.
-                return SendResult("released")
-            if not channel.askable:
-                # The provider cannot be asked later: record durably that the call starts now, so a
-                # crash before this point is known to have sent nothing.
-                async with self._sessions.begin() as session:
-                    if not await store.mark_provider_call(session, row.id, self.worker_id, self._clock()):
-                        return SendResult("released")
-            call = asyncio.ensure_future(channel.send(_outgoing(row)))
-            self._in_flight.add(call)
-            try:
-                await asyncio.wait({call})
-            finally:
-                self._in_flight.discard(call)
-            if call.cancelled():  # cut off by shutdown after the call began: in doubt
-                return SendResult("unknown", error_code="shutdown", error_message="cut off by shutdown")
-            exc = call.exception()
-            if exc is not None:  # an adapter bug must not lose the row
-                logger.error("channel %s failed on outbox row %s", row.channel, row.id, exc_info=exc)
-                return SendResult("unknown", error_code="adapter", error_message=type(exc).__name__)
-            return call.result()
+        async with self._channel_slots.get(row.channel) or nullcontext():
+            async with self._semaphore:
+                if self._handing_back(row):
+                    return SendResult("released")
+                await self._pacers[row.channel].wait(self._stopping)
+                if channel.paced and not await self._unless_stopping(channel.pace(_outgoing(row))):
+                    return SendResult("released")
+                if self._handing_back(row):
+                    return SendResult("released")
+                if row.lease_until is not None and self._clock() + self._send_window >= row.lease_until:
+                    # Our claim could run out mid-send and another process take the row: hand it back unsent.
+                    return SendResult("released")
+                if not channel.askable:
+                    # The provider cannot be asked later: record durably that the call starts now, so a
+                    # crash before this point is known to have sent nothing.
+                    async with self._sessions.begin() as session:
+                        if not await store.mark_provider_call(session, row.id, self.worker_id, self._clock()):
+                            return SendResult("released")
+                call = asyncio.ensure_future(channel.send(_outgoing(row)))
+                self._in_flight.add(call)
+                try:
+                    await asyncio.wait({call})
+                finally:
+                    self._in_flight.discard(call)
+                if call.cancelled():  # cut off by shutdown after the call began: in doubt
+                    return SendResult("unknown", error_code="shutdown", error_message="cut off by shutdown")
+                exc = call.exception()
+                if exc is not None:  # an adapter bug must not lose the row
+                    logger.error("channel %s failed on outbox row %s", row.channel, row.id, exc_info=exc)
+                    return SendResult("unknown", error_code="adapter", error_message=type(exc).__name__)
+                return call.result()
 
     def _handing_back(self, row: OutboxMessage) -> bool:
         """Not worth starting: we are shutting down, or the channel went down (the probe still goes)."""

@@ -12,6 +12,11 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.refuse: set[str] = set()  # recipients answered 550
+        # While ``gate`` is set to an unset Event, each message waits in DATA until it is set: the test
+        # sees how many sends the server holds at once (``in_data``, the most so far ``peak``).
+        self.gate: asyncio.Event | None = None
+        self.in_data = 0
+        self.peak = 0
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
@@ -22,6 +27,13 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.gate is not None:
+            self.in_data += 1
+            self.peak = max(self.peak, self.in_data)
+            try:
+                await self.gate.wait()
+            finally:
+                self.in_data -= 1
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 

@@ -51,6 +51,9 @@ class Channel:
     askable: ClassVar[bool] = True
     # True when ``pace`` waits for a per-address limit; the dispatcher skips the call otherwise.
     paced: ClassVar[bool] = False
+    # Sends in flight at once on this channel (0: only the dispatcher's PAMINN_DISPATCH_CONCURRENCY):
+    # a provider that opens a connection per send (SMTP) takes fewer than an HTTP API does.
+    max_in_flight: ClassVar[int] = 0
 
     async def pace(self, msg: Outgoing) -> None:
         """Wait for the provider's per-address limit. The dispatcher calls it before its last check

@@ -51,6 +51,7 @@ def build_message(msg: Outgoing, sender: str) -> EmailMessage:
 class EmailChannel(Channel):
     name = "email"
     askable = False  # SMTP cannot be asked afterwards whether a message went through
+    max_in_flight = 10  # one connection per message: stay well inside a server's per-client limit
 
     def __init__(self, smtp_url: str, sender: str, timeout: float = 15.0):
         self._server = parse_smtp_url(smtp_url)

@@ -2,12 +2,14 @@
 to recipients by role; a real SMTP server (aiosmtpd) and the fake Twilio receive them."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.app import queue_customer_reminders
 from core.importer import ImportError_
 from tests.builders import load, may_org
-from tests.conftest import start_harness
+from tests.conftest import eventually, start_harness
 from tests.mailbox import Mailbox
 
 SARA_MOBILE = "+46709876543"
@@ -92,6 +94,42 @@ async def test_reminders_go_n_days_before_to_each_role_by_email_and_sms(h):
     rows = await h.rows("SELECT external_id, next_due, last_sent_due FROM customer_reminders ORDER BY external_id")
     assert [(r[0], str(r[1]), str(r[2])) for r in rows] == [
         ("cr1", "2026-08-16", "2026-07-16"), ("cr2", "None", "2026-07-01"), ("cr3", "2026-07-07", "2026-06-30")]
+
+
+async def test_e_mail_goes_at_most_ten_at_once_to_the_smtp_server(db_url, fake_twilio, clock, mailbox):
+    """One connection per e-mail: a reminder to 25 contacts holds at most 10 SMTP sessions at a time,
+    whatever the dispatcher's own concurrency; the other 15 wait their turn and all arrive once."""
+    # 50 sends at once allowed, and a send timeout that outlasts the test holding messages in DATA.
+    h = await start_harness(db_url, fake_twilio, clock, SMTP_URL=f"smtp://127.0.0.1:{mailbox.port}",
+                            PAMINN_API_KEY="key", PAMINN_DISPATCH_CONCURRENCY="50", PAMINN_SEND_TIMEOUT="30")
+    h.mailbox = mailbox
+    try:
+        doc = customer_doc()
+        addresses = [f"kontakt{i}@stora.se" for i in range(25)]
+        doc["customers"].append({"id": "k9", "name": "Stora Kunden", "contacts": [
+            {"name": f"Kontakt {i}", "email": address} for i, address in enumerate(addresses)]})
+        doc["customer_reminders"] = [{"id": "many", "customer": "k9", "title": "Städning", "text": "Vi kommer.",
+                                      "due": "2026-05-05", "recurrence": {"every": "week"}, "delivery": "email",
+                                      "recipients": ["contacts"]}]
+        await load(h, doc)
+        h.mailbox.gate = asyncio.Event()
+        assert (await queue_customer_reminders(h.services)).messages == 25
+        sending = asyncio.create_task(h.dispatch())
+        await eventually(lambda: h.mailbox.in_data == 10, what="ten e-mails held at the SMTP server at once")
+        # That no eleventh comes cannot be awaited: give the others time to start if they could. The
+        # harness allows 50 sends at once, so without the channel's limit all 25 would be held here.
+        await asyncio.sleep(0.5)
+        assert h.mailbox.in_data == 10
+        assert await h.scalar("SELECT count(*) FROM outbox WHERE channel = 'email' AND status = 'sending' "
+                              "AND sending_started_at IS NULL") == 15  # waiting for a slot, no provider call begun
+        h.mailbox.gate.set()
+        stats = await sending
+        assert stats.sent == 25 and sorted(m["To"] for m in h.mailbox.messages) == sorted(addresses)
+        assert h.mailbox.peak == 10
+    finally:
+        if h.mailbox.gate is not None:
+            h.mailbox.gate.set()  # let held sends finish before the server goes
+        await h.client.close()
 
 
 async def test_a_refused_recipient_fails_alone_and_the_rest_arrive(h):

@@ -216,3 +216,12 @@ async def test_lease_must_outlive_a_send():
 
     with pytest.raises(ConfigError, match="PAMINN_LEASE_SECONDS"):
         Settings.from_env({"PAMINN_LEASE_SECONDS": "10", "PAMINN_SEND_TIMEOUT": "15"})
+
+
+@pytest.mark.parametrize("raw", ["0", "2.5", "many"])
+def test_dispatch_concurrency_must_be_a_whole_number_of_sends(raw):
+    from bot.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="PAMINN_DISPATCH_CONCURRENCY"):
+        Settings.from_env({"PAMINN_DISPATCH_CONCURRENCY": raw})
+    assert Settings.from_env({"PAMINN_DISPATCH_CONCURRENCY": "7"}).dispatch_concurrency == 7
