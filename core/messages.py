@@ -1,4 +1,4 @@
-"""Everything the service says, rendered from plain values and the catalogue (core/catalogue.py).
+"""Everything the service says, rendered from plain values and the catalogue (core/catalogue/).
 
 Every text follows the organisation's locale (sv, da, nb, en; Swedish for anything else): the
 reminder SMS, the assistant's and the coordinator's side of the conversation, and the team chat.
