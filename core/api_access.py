@@ -1,7 +1,7 @@
 """Who may use the API and what the API may show: key scopes, key hashing, masking of personal numbers.
 
 Pure values and functions; the queries are in ``core.store.api_keys`` and the
-checks at the door in ``webhooks.api``.
+checks at the door in ``webhooks.api.door``.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-# What each scope opens (webhooks.api maps every /api/v1 route to one of them).
+# What each scope opens (webhooks.api.door maps every /api/v1 route to one of them).
 SCOPES = {
     "import": "POST /api/v1/import of the key's own organisation, and the other data-changing routes",
     "events": "POST …/events",

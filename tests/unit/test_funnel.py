@@ -73,7 +73,7 @@ def test_report_with_words_it_cannot_read_says_what_to_write():
 
 
 def test_the_csv_never_hands_a_spreadsheet_a_formula():
-    from webhooks.api import _funnel_csv
+    from webhooks.api.rounds import _funnel_csv
 
     funnel = build("2026-05", [R1], [row(1, 1, "=HYPERLINK(\"x\")", status="delivered")], unfinished_staff={1})
     lines = _funnel_csv(funnel).text.splitlines()
