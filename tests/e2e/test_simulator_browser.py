@@ -3,73 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import subprocess
-import sys
-import time
 import urllib.request
-from datetime import datetime, timezone
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from core.messages import reminder_text
-from core.months import Month, month_label, month_name
-from tests.conftest import free_port
+from core.months import month_label, month_name
+from tests.e2e.browser import ARTIFACTS, demo_month, open_simulator, thread_texts, wait_for_text
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.browser
-
-
-def start_server(tmp_path: Path, port: int, **env_extra) -> subprocess.Popen:
-    env = {**os.environ, "PAMINN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/demo.db", "PAMINN_SIMULATOR": "on",
-           "PAMINN_DISPATCH_INTERVAL": "0.5", "PAMINN_TEAM_ACK_WINDOW": "1", **env_extra}
-    for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TELEGRAM_BOT_TOKEN"):
-        env.pop(key, None)
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--demo-if-empty", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise AssertionError("server did not start:\n" + (tmp_path / "server.log").read_text())
-
-
-@pytest.fixture
-def server(tmp_path):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; .ci/run installs Debian's chromium")
-        pytest.skip("the browser test needs Debian's chromium (apt-get install chromium)")
-    port = free_port()
-    proc = start_server(tmp_path, port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-async def thread_texts(page, selector: str) -> list[str]:
-    return await page.locator(f"{selector} .thread .msg").evaluate_all(
-        "els => els.map(e => e.firstChild.textContent)")
-
-
-async def wait_for_text(page, selector: str, wanted: str, timeout: float = 20) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        texts = await thread_texts(page, selector)
-        if any(wanted in t for t in texts):
-            return texts
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"{wanted!r} never appeared in {selector}: {await thread_texts(page, selector)}")
 
 
 def rejected(server: str, reason: str) -> float:
@@ -123,19 +65,9 @@ async def overlong_text_refused_in_swedish_and_kept(page) -> None:
 async def test_coordinator_round_and_assistant_ok_in_the_browser(server):
     from playwright.async_api import async_playwright
 
-    now = datetime.now(timezone.utc)
-    local = now.astimezone(ZoneInfo("Europe/Stockholm"))
-    last = Month(local.year, local.month).shift(-1)  # the demo's unfinished shifts are last month's
+    last = demo_month()
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = await browser.new_page(viewport={"width": 1400, "height": 900})
-        failed = []  # every answer the page got that was not a success (a missing favicon, say)
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
-        await page.goto(server + "/")
-        await page.get_by_text("Karin Koordinator").first.wait_for()
+        browser, page, failed = await open_simulator(pw, server)
         await page.locator("[data-reason=due] li").first.wait_for()
         ready = await page.locator("[data-reason=due] li").all_inner_texts()
         held = await page.locator("[data-reason=reminders_off] li").all_inner_texts()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.months import Month, month_label, month_name
-from tests.e2e.test_simulator_browser import ARTIFACTS, CHROMIUM, server, wait_for_text  # noqa: F401 (fixture)
+from core.months import month_label, month_name
+from tests.e2e.browser import ARTIFACTS, demo_month, open_simulator, wait_for_text
 
 pytestmark = pytest.mark.browser
 PANEL = "[data-testid=funnel-panel]"
@@ -33,19 +31,10 @@ async def month_count(page, stage: str) -> int:
 async def test_the_panel_follows_a_round_its_deliveries_and_an_ok(server):
     from playwright.async_api import async_playwright
 
-    local = datetime.now(timezone.utc).astimezone(ZoneInfo("Europe/Stockholm"))
-    last = Month(local.year, local.month).shift(-1)  # the demo's unfinished shifts are last month's
+    last = demo_month()
     command = f"PÅMINN ALLA {month_name(last)}"  # "PÅMINN ALLA maj" when run in June
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-        failed = []
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
-        await page.goto(server + "/")
-        await page.get_by_text("Karin Koordinator").first.wait_for()
+        browser, page, failed = await open_simulator(pw, server, height=1000)
         await page.locator("[data-reason=due] li").first.wait_for()
         ready = await page.locator("[data-reason=due] li").all_inner_texts()
         assert len(ready) >= 2
