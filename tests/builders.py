@@ -75,6 +75,13 @@ def may_org(**org_overrides) -> dict:
     }
 
 
+# What the coordinator reads after PÅMINN ALLA maj on may_org(): who was held back, and why.
+MAY_HELD = ("1 har påminnelser avstängda, 1 arbetar hos brukare med påminnelser avstängda, 1 saknar mobilnummer, "
+            "1 fick påminnelse de senaste 2 timmarna")
+MAY_ROUND_REPLY = (f"4 påminnelser för maj 2026 skickade (4 SMS-delar).\nInte skickade: {MAY_HELD}.\n"
+                   "1 har redan rapporterat allt.")
+
+
 def reminder(month: str = "maj 2026") -> str:
     return ("Hej! Det här är en påminnelse om att du har pass kvar att närvaroregistrera/signera i Coordinare "
             f"för {month} https://app.coordinare.se")
