@@ -84,7 +84,9 @@ def settings(url: str, port: int, fake_port: int):
     from bot.config import Settings
     from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
 
-    return Settings.from_env({
+    # The dispatcher's concurrency may be tried other than the default: PAMINN_DISPATCH_CONCURRENCY=50 make bench-mixed
+    tried = {k: os.environ[k] for k in ("PAMINN_DISPATCH_CONCURRENCY",) if k in os.environ}
+    return Settings.from_env({**tried,
         "PAMINN_DATABASE_URL": url, "PAMINN_PUBLIC_URL": f"http://127.0.0.1:{port}", "PAMINN_SEND_RATE": "0",
         "PAMINN_QUIET_HOURS": "off", "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_FROM_NUMBER": "+46766860000", "TWILIO_API_BASE": f"http://127.0.0.1:{fake_port}"})
