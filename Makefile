@@ -38,11 +38,21 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+# pytest-randomly orders the tests anew on every run. The seed is chosen here and printed first (pytest's -q
+# hides the plugin's own line), so a failing order can be repeated: make test PYTEST_SEED=1234.
+# PYTEST_SEED= (empty) passes none, e.g. with PYTEST_ARGS="-p no:randomly" for the files' own order.
+ifndef PYTEST_SEED
+PYTEST_SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+ORDER := $(if $(PYTEST_SEED),--randomly-seed=$(PYTEST_SEED))
+
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@echo "test order: $(or $(ORDER),as written) (repeat with make test PYTEST_SEED=$(PYTEST_SEED))"
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(ORDER) $(PYTEST_ARGS)
 
 test-reliability: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
+	@echo "test order: $(or $(ORDER),as written) (repeat with make test-reliability PYTEST_SEED=$(PYTEST_SEED))"
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability $(ORDER) $(PYTEST_ARGS)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
