@@ -37,7 +37,7 @@ def test_the_sandbox_keeps_templates_away_from_python_internals():
         render("{{ kund.__class__.__mro__[1].__subclasses__() }}", VALUES)
 
 
-# ---------------------------------------------------------------- cost limits (see core/templates.py)
+# ---------------------------------------------------------------- cost limits (core/templates/budget.py)
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402
