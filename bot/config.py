@@ -87,6 +87,13 @@ class Settings:
                 raise ConfigError(f"{key}={raw!r} must not be negative")
             return value
 
+        def count(key: str, default: int, what: str) -> int:
+            """A whole number of ``what``, at least 1."""
+            value = number(key, default)
+            if value < 1 or value != int(value):
+                raise ConfigError(f"{key}={get(key)!r} must be a whole number of {what}, at least 1")
+            return int(value)
+
         tz = get("PAMINN_TIMEZONE") or "Europe/Stockholm"
         try:
             ZoneInfo(tz)
@@ -101,14 +108,8 @@ class Settings:
             validity = parse_duration(get("PAMINN_MESSAGE_VALIDITY") or DEFAULT_VALIDITY, "PAMINN_MESSAGE_VALIDITY")
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        concurrency = number("PAMINN_DISPATCH_CONCURRENCY", cls.dispatch_concurrency)
-        if concurrency < 1 or concurrency != int(concurrency):
-            raise ConfigError(f"PAMINN_DISPATCH_CONCURRENCY={get('PAMINN_DISPATCH_CONCURRENCY')!r} must be a whole "
-                              f"number of sends at once, at least 1")
-        down_after = number("PAMINN_CHANNEL_DOWN_AFTER", 5)
-        if down_after < 1 or down_after != int(down_after):
-            raise ConfigError(f"PAMINN_CHANNEL_DOWN_AFTER={get('PAMINN_CHANNEL_DOWN_AFTER')!r} must be a whole "
-                              f"number of failures, at least 1")
+        concurrency = count("PAMINN_DISPATCH_CONCURRENCY", cls.dispatch_concurrency, "sends at once")
+        down_after = count("PAMINN_CHANNEL_DOWN_AFTER", 5, "failures")
         raw_retention = get("PAMINN_RETENTION_DAYS") or "90"
         if not raw_retention.isdigit() or int(raw_retention) < 1:
             raise ConfigError(f"PAMINN_RETENTION_DAYS={raw_retention!r} must be a whole number of days, 1 or more "
@@ -133,14 +134,14 @@ class Settings:
             simulator=_flag(get("PAMINN_SIMULATOR"), False),
             trust_proxy=_flag(get("PAMINN_TRUST_PROXY"), False),
             dispatch_interval=number("PAMINN_DISPATCH_INTERVAL", 2.0),
-            dispatch_concurrency=int(concurrency),
+            dispatch_concurrency=concurrency,
             team_ack_window=number("PAMINN_TEAM_ACK_WINDOW", 60.0),
             lease_seconds=number("PAMINN_LEASE_SECONDS", 60.0),
             send_timeout=number("PAMINN_SEND_TIMEOUT", 15.0),
             inbound_wait=number("PAMINN_INBOUND_WAIT", 10.0),
             message_validity=validity,
             retry_max_backoff=number("PAMINN_RETRY_MAX_BACKOFF", 300.0),
-            channel_down_after=int(down_after),
+            channel_down_after=down_after,
             probe_interval=number("PAMINN_PROBE_INTERVAL", 30.0),
             shutdown_grace=number("PAMINN_SHUTDOWN_GRACE", 5.0),
             retention_days=int(raw_retention),
