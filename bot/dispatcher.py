@@ -83,6 +83,8 @@ class DispatchStats:
 # Results are recorded at least this often while a batch is being sent.
 STORE_EVERY_ROWS = 50
 STORE_EVERY_SECONDS = 0.5
+# Claimed batches held at once: one sending, the next claimed meanwhile (see Dispatcher._send_due).
+HELD_BATCHES = 2
 
 class Dispatcher:
     def __init__(self, sessionmaker, channels: Mapping[str, Channel], *, make_context: Callable[..., Context],
@@ -106,8 +108,8 @@ class Dispatcher:
         self._lease = timedelta(seconds=lease_seconds)
         # A send may start only while the lease still covers its whole timeout ...
         self._send_window = timedelta(seconds=send_timeout)
-        # ... and a batch must fit in the lease at the paced rate, or its tail would outlive it.
-        paced = int(rate * max(lease_seconds - send_timeout, 1) * 0.8) if rate > 0 else batch
+        # ... and the batches held at once must fit in the lease at the paced rate, or a tail would outlive it.
+        paced = int(rate * max(lease_seconds - send_timeout, 1) * 0.8 / HELD_BATCHES) if rate > 0 else batch
         self._batch = max(1, min(batch, paced))
         # A send that ended in doubt is checked against the provider only after this long: a
         # provider that answers late may still be creating the message when we give up.
@@ -122,6 +124,9 @@ class Dispatcher:
         # Channels known to be down in this batch: their unsent rows are handed back, not tried,
         # except the probe rows.
         self._down: set[str] = set()
+        # Bumped whenever this worker finds a channel gone or back: a claim that read the shared state
+        # before that (while a batch was sending) must not overwrite the newer finding.
+        self._health_changes = 0
         self._probes: set[int] = set()
         self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task] = set()
@@ -137,6 +142,21 @@ class Dispatcher:
             async with self._sessions.begin() as session:
                 stats.unknown += await store.expire_leases(session, self._clock(), self._unaskable)
             await self._reconcile(stats)
+            await self._send_due(stats)
+            # After the sends: a probe that found the channel back has saved its backlog from expiring.
+            if not self._stopping.is_set():
+                await self._expire_on_down_channels(stats)
+            return stats
+
+    async def _send_due(self, stats: DispatchStats) -> None:
+        """Claim and send batch after batch until nothing is due.
+
+        The next batch is claimed while the last one is sending, so the sends never stand still for a
+        claim (under load a claim takes as long as sending a batch). At most two batches are held at
+        once; the later one's rows queue behind the earlier one's for the send slots, in claim order.
+        """
+        sending: set[asyncio.Task] = set()
+        try:
             while not self._stopping.is_set():
                 async with self._sessions.begin() as session:
                     claimed = await self._claim(session)
@@ -144,11 +164,17 @@ class Dispatcher:
                     break
                 rows = await self._hold_for_quiet_hours(claimed)
                 if rows:
-                    await self._send_and_store(rows, stats)
-            # After the sends: a probe that found the channel back has saved its backlog from expiring.
-            if not self._stopping.is_set():
-                await self._expire_on_down_channels(stats)
-            return stats
+                    sending.add(asyncio.create_task(self._send_and_store(rows, stats)))
+                if len(sending) >= HELD_BATCHES:
+                    done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()  # a batch that could not record its results stops the run, as before
+        finally:
+            # Every batch started is seen through: its results are recorded (or its rows handed back).
+            if sending:
+                await asyncio.wait(sending)
+                for task in sending:
+                    task.result()
 
     async def _hold_for_quiet_hours(self, rows: list[OutboxMessage]) -> list[OutboxMessage]:
         """Hand back, until quiet hours end, claimed rows that may not go in them: a backlog that comes
@@ -179,8 +205,10 @@ class Dispatcher:
         """The next batch: due rows on channels that are up, and one probe row per down channel whose
         turn to be probed has come (one worker gets it)."""
         now = self._clock()
-        down = await store.down_channels(session)
-        self._down = set(down) & set(self._channels)
+        changes = self._health_changes
+        down = set(await store.down_channels(session)) & set(self._channels)
+        if changes == self._health_changes:
+            self._down = down
         up = [name for name in self._channels if name not in self._down]
         rows = await store.claim_due(session, now, self.worker_id, self._lease, self._batch, up,
                                      validity=self._validity)
@@ -377,6 +405,8 @@ class Dispatcher:
                     change, since = await store.record_channel_health(
                         session, name, now, successes=successes, failures=failures, first_failure_at=now,
                         down_after=self._down_after, probe_interval=self._probe_interval)
+                    if change in ("down", "up"):
+                        self._health_changes += 1
                     if change == "down":
                         self._down.add(name)
                         waiting = await channel_down(self._make_context(session, now), name, since)

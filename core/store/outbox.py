@@ -7,6 +7,7 @@ from typing import Iterable, cast
 
 from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.models import Organisation, OutboxMessage
 from core.store._common import affected_rows, bulk_insert
@@ -128,14 +129,23 @@ async def claim_due(session: AsyncSession, now: datetime, worker: str, lease: ti
                     attempts=o.attempts + 1, updated_at=now),
             execution_options={"synchronize_session": False},
         )
+        # The UPDATE above wrote these: the loaded rows are told so without being marked changed, or the
+        # session would write each one again, row by row, when the claim commits.
         for r in rows:
-            r.status, r.attempts, r.lease_until, r.claimed_by = "sending", r.attempts + 1, now + lease, worker
+            _written(r, status="sending", attempts=r.attempts + 1, lease_until=now + lease, claimed_by=worker)
         if validity is not None:
             fresh = [r for r in rows if r.expires_at is None]
             deadlines = await start_validity(session, now, validity, [r.id for r in fresh], {r.org_id for r in fresh})
             for r in fresh:
-                r.expires_at = deadlines[r.org_id]
+                _written(r, expires_at=deadlines[r.org_id])
     return rows
+
+
+
+def _written(row: OutboxMessage, **values) -> None:
+    """Set attributes of a loaded row to what a bulk statement already stored."""
+    for key, value in values.items():
+        set_committed_value(row, key, value)
 
 
 # A send's outcome: only rows this worker still holds take it (a row whose lease ran out belongs
