@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from bot.loop import run as run_on_loop
+
 if TYPE_CHECKING:
     from core.months import Month
 
@@ -463,12 +465,12 @@ def main() -> None:
     parser.add_argument("--generate")
     args = parser.parse_args()
     if args.generate:
-        print(json.dumps(asyncio.run(generate(args.generate, args.concurrency, args.assistants))))
+        print(json.dumps(run_on_loop(generate(args.generate, args.concurrency, args.assistants))))
         return
     # The dispatch job is kicked while it runs: the scheduler's "skipped: maximum number of running
     # instances" warnings are expected here, not news.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    sys.exit(asyncio.run(bench(args)))
+    sys.exit(run_on_loop(bench(args)))  # the loop `paminn serve` runs on
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
+from bot.loop import run as run_on_loop
+
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 6, 2, 8, 0, tzinfo=timezone.utc)  # 10:00 in Stockholm: May is last month
 COORD = "+46700000001"
@@ -229,7 +231,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.measure:
         fn = {"round": measure_round, "naive": measure_naive}[args.measure]
-        print(json.dumps(asyncio.run(fn(args.url))))
+        print(json.dumps(run_on_loop(fn(args.url))))  # the loop `paminn serve` runs on
         return
     print(f"# make bench — {args.assistants} assistants, {args.recipients} care recipients, "
           f"{args.shifts} shifts in the month; {os.cpu_count()} cores\n")

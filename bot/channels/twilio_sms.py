@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import logging
 from datetime import timedelta
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from bot.channels import Channel, Outgoing, SendResult
@@ -27,27 +29,51 @@ class RebasedTwilioHttpClient(AsyncTwilioHttpClient):
 
     Retries stay off (``max_retries=None``): a retried POST can send an SMS twice; the
     dispatcher retries instead, knowing what was sent.
+
+    ``request`` is the library's own, made lighter for a process that sends a thousand a second: the
+    form is encoded once with urlencode (the library hands aiohttp a dict, which builds a FormData),
+    the Basic credentials are a header computed once (aiohttp's ``auth=`` is deprecated and warns on
+    every call), the timeout is a ready ClientTimeout (the library stores its timeout but passes
+    none), and nothing is logged (the library logs numbers and bodies at INFO).
     """
 
     def __init__(self, base: str, timeout: float):
         super().__init__(timeout=timeout)
         self._base = urlsplit(base)
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._credentials: dict[tuple[str, str], str] = {}
 
     async def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                       allow_redirects=False):
-        # The library stores its timeout but passes None (no limit) to aiohttp: apply it here.
-        timeout = timeout if timeout is not None else self.timeout
+        if timeout is not None and timeout <= 0:
+            raise ValueError(timeout)
         parts = urlsplit(url)
         url = urlunsplit((self._base.scheme, self._base.netloc, self._base.path.rstrip("/") + parts.path,
                           parts.query, parts.fragment))
-        response = await super().request(method, url, params=params, data=data, headers=headers, auth=auth,
-                                          timeout=timeout, allow_redirects=allow_redirects)
-        retry_after = response.headers.get("Retry-After") if response.headers else None
+        headers = dict(headers or {})
+        if auth is not None:
+            headers["Authorization"] = self._basic(auth)
+        body = urlencode(data, doseq=True).encode() if isinstance(data, dict) else data
+        async with self.session.request(method.upper(), url, params=params, data=body, headers=headers,
+                                        timeout=self._timeout(timeout), allow_redirects=allow_redirects) as response:
+            response_text = await response.text()
+        retry_after = response.headers.get("Retry-After")
         try:
             _last_retry_after.set(float(retry_after) if retry_after else None)
         except ValueError:
             _last_retry_after.set(None)
-        return response
+        return Response(response.status, response_text, response.headers)
+
+    def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
+        seconds = seconds if seconds is not None else self.timeout
+        if seconds not in self._timeouts:
+            self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return self._timeouts[seconds]
+
+    def _basic(self, auth: tuple[str, str]) -> str:
+        if auth not in self._credentials:
+            self._credentials[auth] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+        return self._credentials[auth]
 
 
 class TwilioSMS(Channel):

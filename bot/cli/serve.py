@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.cli.common import command, logger, with_services
 from bot.cli.data import database_is_empty, load_demo
 from bot.config import Settings
+from bot.loop import new_event_loop
 
 
 def cmd_serve(args, settings: Settings) -> int:
@@ -55,7 +56,7 @@ def cmd_serve(args, settings: Settings) -> int:
     # the single write lock behind the other worker's traffic, and could time out and die.
     app = create_app(settings, telegram_polling=args.telegram_polling, migrate=not args.worker)
     web.run_app(app, host=host, port=args.port, print=None, access_log=None,
-                reuse_port=args.reuse_port or args.worker)
+                reuse_port=args.reuse_port or args.worker, loop=new_event_loop())
     return 0
 
 
