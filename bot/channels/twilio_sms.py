@@ -38,7 +38,10 @@ class RebasedTwilioHttpClient(AsyncTwilioHttpClient):
     """
 
     def __init__(self, base: str, timeout: float):
-        super().__init__(timeout=timeout)
+        super().__init__(pool_connections=False, timeout=timeout)
+        # One pooled session, as the library's, without a cookie jar: Twilio's API sets none, and an
+        # empty jar is still consulted on every request and response.
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         self._base = urlsplit(base)
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._credentials: dict[tuple[str, str], str] = {}
