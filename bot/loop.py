@@ -2,7 +2,7 @@
 
 One process serves webhooks, dispatches the outbox and runs the ticks on one loop, so the loop's own
 cost per socket read, write and callback is paid many times over: under the mixed load (docs/benchmarks.md)
-uvloop takes about a quarter of the process's CPU off. It is not built for Windows, where asyncio's
+uvloop takes about a sixth of the process's CPU off. It is not built for Windows, where asyncio's
 loop is used.
 """
 from __future__ import annotations
