@@ -33,6 +33,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from bot.loop import run as run_on_loop
+from bot.loop import tune_gc
 
 if TYPE_CHECKING:
     from core.months import Month
@@ -470,6 +471,7 @@ def main() -> None:
     # The dispatch job is kicked while it runs: the scheduler's "skipped: maximum number of running
     # instances" warnings are expected here, not news.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    tune_gc()  # as `paminn serve` does (there after the app is built; the thresholds are what matter here)
     sys.exit(run_on_loop(bench(args)))  # the loop `paminn serve` runs on
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.cli.common import command, logger, with_services
 from bot.cli.data import database_is_empty, load_demo
 from bot.config import Settings
-from bot.loop import new_event_loop
+from bot.loop import new_event_loop, tune_gc
 
 
 def cmd_serve(args, settings: Settings) -> int:
@@ -55,6 +55,7 @@ def cmd_serve(args, settings: Settings) -> int:
     # A worker only checks the schema its parent migrated: on SQLite a second upgrade would wait for
     # the single write lock behind the other worker's traffic, and could time out and die.
     app = create_app(settings, telegram_polling=args.telegram_polling, migrate=not args.worker)
+    tune_gc()
     web.run_app(app, host=host, port=args.port, print=None, access_log=None,
                 reuse_port=args.reuse_port or args.worker, loop=new_event_loop())
     return 0
