@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from bot.loop import run as run_on_loop
-from bot.loop import tune_gc
+from bot.runtime import run as run_on_loop
+from bot.runtime import tune_gc
 
 if TYPE_CHECKING:
     from core.months import Month

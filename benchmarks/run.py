@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
-from bot.loop import run as run_on_loop
+from bot.runtime import run as run_on_loop
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 6, 2, 8, 0, tzinfo=timezone.utc)  # 10:00 in Stockholm: May is last month

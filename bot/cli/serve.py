@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.cli.common import command, logger, with_services
 from bot.cli.data import database_is_empty, load_demo
 from bot.config import Settings
-from bot.loop import new_event_loop, tune_gc
+from bot.runtime import new_event_loop, tune_gc
 
 
 def cmd_serve(args, settings: Settings) -> int:

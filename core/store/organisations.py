@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, cast
 
-from sqlalchemy import func, inspect, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
 
 from core.models import Organisation, Shift, Staff, Supervision
 from core.store._common import active_staff
@@ -39,18 +38,7 @@ async def orgs_by_ids(session: AsyncSession, org_ids: Iterable[str]) -> dict[str
     ids = sorted(set(org_ids))
     if not ids:
         return {}
-    # Organisations loaded earlier in this transaction (with their people, by staff_by_addresses) are
-    # taken from the session: an inbound batch then costs one round trip less.
-    found: dict[str, Organisation] = {}
-    for org_id in ids:
-        org = session.identity_map.get(identity_key(Organisation, org_id))
-        if isinstance(org, Organisation) and not inspect(org).expired_attributes:
-            found[org_id] = org
-    missing = [org_id for org_id in ids if org_id not in found]
-    if missing:
-        found.update((org.id, org) for org in await session.scalars(
-            select(Organisation).where(Organisation.id.in_(missing))))
-    return found
+    return {org.id: org for org in await session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
 
 
 async def all_orgs(session: AsyncSession) -> list[Organisation]:
@@ -81,11 +69,7 @@ async def staff_by_addresses(session: AsyncSession, mobiles: Iterable[str], tele
     if not conditions:
         return by_mobile, by_telegram
     wanted_mobiles, wanted_telegram = set(mobiles), set(telegram_ids)
-    # Their organisations come along (into the session, for orgs_by_ids and get_org): whoever is
-    # identified is then answered in their organisation's language without another query.
-    rows = await session.execute(select(Staff, Organisation).join(Organisation, Organisation.id == Staff.org_id)
-                                 .where(or_(*conditions), active_staff()).order_by(Staff.id))
-    for staff, _org in rows:
+    for staff in await session.scalars(select(Staff).where(or_(*conditions), active_staff()).order_by(Staff.id)):
         if staff.mobile in wanted_mobiles:
             by_mobile.setdefault(staff.mobile, []).append(staff)
         if staff.telegram_user_id in wanted_telegram:

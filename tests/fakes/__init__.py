@@ -14,7 +14,7 @@ def serve_forever(app, port: int) -> None:
         print(f"PORT {site._server.sockets[0].getsockname()[1]}", flush=True)
         await asyncio.Event().wait()
 
-    from bot.loop import run
+    from bot.runtime import run
 
     # It stands in for a provider's servers, which are elsewhere: on this machine it should cost the
     # process under test as little CPU as it can, so it runs on the same light loop.

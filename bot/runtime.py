@@ -40,7 +40,7 @@ def tune_gc() -> None:
 
     Under the mixed load the default collector was the process's largest single cost: every 700
     allocations a collection, and the full ones walk every object the process holds. Tuned, the same
-    work takes 19-21 s of CPU instead of 25-32 s (docs/benchmarks.md). Memory is unaffected for
+    work takes 19-24 s of CPU instead of 25-32 s (docs/benchmarks.md). Memory is unaffected for
     garbage freed by reference counting (nearly all of it); only reference cycles wait a little longer.
     """
     gc.collect()
