@@ -45,7 +45,7 @@ class Settings:
     trust_proxy: bool = False
     # Internal knobs (documented in the README, not in the contract).
     dispatch_interval: float = 2.0
-    dispatch_batch: int = 200
+    dispatch_batch: int = 400
     dispatch_concurrency: int = 20
     send_timeout: float = 15.0
     lease_seconds: float = 60.0

@@ -15,6 +15,13 @@ transaction rolls back, nothing is stored) and its texts are answered "unavailab
 says 503 with Retry-After, and Twilio's retry is acted on once, later). A batch that is merely slow
 (a row lock held elsewhere) does not hold unrelated texts behind it: after ``overtake`` seconds the
 next texts start a batch of their own beside it, up to ``lanes`` batches at a time.
+
+Under steady load a batch spends most of its time waiting: on its handful of round trips to the
+database, each behind whatever else the event loop is running. With ``pipeline`` set (PostgreSQL,
+where two transactions write at once), the next texts start a second batch once the running one has
+had ``pipeline`` seconds, so a text waits for at most part of the batch before it instead of all of
+it (under the mixed load of docs/benchmarks.md the webhooks' p99 went from ~190 to ~150 ms).
+SQLite has one writer at a time, so there a second batch would only queue for the lock.
 """
 from __future__ import annotations
 
@@ -49,12 +56,13 @@ class _Waiting:
 
 class InboundBatcher:
     def __init__(self, handle_batch: HandleBatch, max_batch: int = 200, *, wait: float = DEFAULT_WAIT,
-                 overtake: float = 1.0, lanes: int = 4) -> None:
+                 overtake: float = 1.0, lanes: int = 4, pipeline: float | None = None) -> None:
         self._handle_batch = handle_batch
         self._max_batch = max_batch
         self._wait = wait
         self._overtake = overtake
         self._lanes = lanes
+        self._pipeline = pipeline
         self._waiting: list[_Waiting] = []
         self._running: dict[asyncio.Task, tuple[float, set[str]]] = {}  # batch -> (started, senders)
         self._pump: asyncio.Task | None = None
@@ -96,10 +104,8 @@ class InboundBatcher:
         for the batch holding their earlier one: a person's texts are still acted on in order."""
         if not self._waiting:
             return []
-        if self._running:
-            if len(self._running) >= self._lanes or any(now - started < self._overtake
-                                                        for started, _ in self._running.values()):
-                return []
+        if self._running and now < self._may_start_beside():
+            return []
         busy = set().union(*(senders for _, senders in self._running.values()))
         batch, rest = [], []
         for item in self._waiting:
@@ -111,19 +117,27 @@ class InboundBatcher:
         self._waiting = rest
         return batch
 
+    def _may_start_beside(self) -> float:
+        """When a batch may start beside the running ones: once the newest has run ``overtake`` (they
+        are slow), or ``pipeline`` when it runs alone; never while every lane is taken."""
+        if len(self._running) >= self._lanes:
+            return float("inf")
+        newest = max(started for started, _ in self._running.values())
+        if len(self._running) == 1 and self._pipeline is not None:
+            return newest + min(self._pipeline, self._overtake)
+        return newest + self._overtake
+
     def _finished(self, task: asyncio.Task) -> None:
         self._running.pop(task, None)
         self._wake.set()
 
     def _next_wakeup(self, now: float) -> float | None:
-        """Until the oldest queued text runs out of time, or the running batches all turn slow."""
+        """Until the oldest queued text runs out of time, or a batch may start beside the running ones."""
         if not self._waiting:
             return None  # a finished batch or a new text wakes us
         times = [self._waiting[0].arrived + self._wait]
-        if self._running and len(self._running) < self._lanes:
-            slow_at = max(started for started, _ in self._running.values()) + self._overtake
-            if slow_at > now:
-                times.append(slow_at)
+        if self._running and (beside_at := self._may_start_beside()) > now and beside_at != float("inf"):
+            times.append(beside_at)
         return max(0.0, min(times) - now)
 
     async def _sleep(self, timeout: float | None) -> None:

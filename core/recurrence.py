@@ -162,6 +162,10 @@ def due_dates(first_due: date, rule: Recurrence | None, limit: int = 12) -> list
     return [d.date() for d in islice(_rule(first_due, rule), limit)]
 
 
+# A tick moves thousands of reminders on, and most share their start day and rule with others (a
+# company's weekly cleanings began on a few dates): rrule walks from the start each time, so the
+# answers are kept. Every argument is immutable and the answer depends on nothing else.
+@lru_cache(maxsize=65536)
 def next_due(first_due: date, rule: Recurrence | None, after: date | None) -> date | None:
     """The first due date after ``after`` (on or after ``first_due`` when None); None when the rule has ended."""
     if rule is None:

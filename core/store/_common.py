@@ -3,6 +3,7 @@ conditions spelled the same way everywhere (a person the host still has, a shift
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from typing import Iterable, cast
 
 from sqlalchemy import JSON, CursorResult, Result, insert, or_
@@ -30,7 +31,16 @@ async def bulk_insert(session: AsyncSession, table, rows: list[dict]) -> None:
     columns = list(rows[0])
     binders = [json_text if isinstance(table.c[c].type, JSON) else getattr(table.c[c].type, "process_bind_param", None)
                for c in columns]
-    records = [tuple(b(r[c], conn.dialect) if b else r[c] for c, b in zip(columns, binders)) for r in rows]
+    # Only the columns whose type converts are touched value by value (a round or a tick writes tens of
+    # thousands of rows here, on the loop that also answers webhooks).
+    converted, dialect = [(n, b) for n, b in enumerate(binders) if b], conn.dialect
+    take = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
+    records = []
+    for r in rows:
+        record = list(take(r))
+        for n, b in converted:
+            record[n] = b(record[n], dialect)
+        records.append(record)
     raw = await conn.get_raw_connection()
     assert raw.driver_connection is not None  # a connection the session holds open has its driver's
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Customer, CustomerReminder
@@ -56,8 +56,14 @@ async def lock_customer_reminders(session: AsyncSession, ids: Iterable[int]) -> 
 
 async def update_customer_reminders(session: AsyncSession, changes: list[dict]) -> None:
     """Write changes to reminders by id, in bulk (each dict: ``id`` and the columns it sets)."""
-    for shape in {tuple(sorted(c)) for c in changes}:  # executemany needs one shape per batch
-        await session.execute(update(CustomerReminder), [c for c in changes if tuple(sorted(c)) == shape])
+    table = CustomerReminder.__table__
+    for shape in sorted({tuple(sorted(c)) for c in changes}):  # executemany needs one shape per batch
+        # A Core executemany (the ORM's bulk-by-primary-key path costs several times the CPU per row);
+        # the ``b_`` names keep the bound parameters apart from the columns'.
+        statement = (update(table).where(table.c.id == bindparam("b_id"))
+                     .values({column: bindparam(f"b_{column}") for column in shape if column != "id"}))
+        await session.execute(statement, [{f"b_{k}": v for k, v in c.items()}
+                                          for c in changes if tuple(sorted(c)) == shape])
 
 
 async def customer_reminder_rows(session: AsyncSession, org_id: str, customer_external_id: str | None,

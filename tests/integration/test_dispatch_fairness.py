@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import Settings
 from tests.builders import load, shift
 from tests.conftest import start_harness
 
 BIG, SMALL = 450, 3
-BATCH = 200  # the dispatcher's batch (bot.config dispatch_batch), unpaced in tests
+BATCH = Settings.dispatch_batch  # the dispatcher's batch, unpaced in tests (400: BIG is more than one)
 
 
 def organisation(org_id: str, name: str, coordinator: str, assistants: int, number_base: int) -> dict:

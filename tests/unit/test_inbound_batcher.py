@@ -121,3 +121,32 @@ async def test_beside_a_slow_batch_a_senders_later_text_still_waits_for_their_ea
     await asyncio.gather(first, later, other)
     assert order == ["OK", "STOPP", "START"]  # the other sender overtook; this sender's texts kept their order
     await batcher.close()
+
+
+@pytest.mark.parametrize("pipeline", [None, 0.05])
+async def test_with_a_pipeline_the_next_texts_start_beside_a_running_batch_and_a_third_waits(pipeline):
+    loop = asyncio.get_running_loop()
+    started: list[tuple[float, list[str]]] = []
+
+    async def handle(batch):
+        started.append((loop.time(), [t.provider_id for t in batch]))
+        await asyncio.sleep(0.3)  # a batch's round trips on a busy loop
+        return [Handled([t.provider_id], True) for t in batch]
+
+    batcher = InboundBatcher(handle, pipeline=pipeline)  # overtake stays at its 1 s
+    sent = texts(5)
+    first = asyncio.create_task(batcher.submit(sent[0]))
+    await asyncio.sleep(0.01)
+    second = [asyncio.create_task(batcher.submit(t)) for t in sent[1:3]]
+    await asyncio.sleep(0.1)
+    third = [asyncio.create_task(batcher.submit(t)) for t in sent[3:]]
+    handled = await asyncio.gather(first, *second, *third)
+    assert [h.replies for h in handled] == [[t.provider_id] for t in sent]
+    if pipeline is None:  # everything that arrived during the first batch is the next one, after it
+        assert [ids for _, ids in started] == [["SM0"], ["SM1", "SM2", "SM3", "SM4"]]
+        assert started[1][0] - started[0][0] >= 0.29
+    else:
+        assert [ids for _, ids in started] == [["SM0"], ["SM1", "SM2"], ["SM3", "SM4"]]
+        assert started[1][0] - started[0][0] < 0.2  # beside the first, once it had run 0.05 s
+        assert started[2][0] - started[0][0] >= 0.29  # no third lane: it waited for the first to finish
+    await batcher.close()
