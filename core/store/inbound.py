@@ -11,6 +11,7 @@ from core.models import InboundMessage
 from core.store._common import conflict_insert
 
 INBOUND_OPTIONAL = ("staff_id", "org_id", "command", "reply", "processed_at")
+_CLAIMS: dict = {}  # the backend's INSERT construct -> the claim statement built with it
 
 
 async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[tuple[str, str], int], dict]:
@@ -25,13 +26,16 @@ async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[t
         return {}, {}
     rows = sorted(({**{k: None for k in INBOUND_OPTIONAL}, **r} for r in rows),
                   key=lambda r: (r["channel"], r["provider_id"]))
-    dialect_insert = await conflict_insert(session)
     table = InboundMessage.__table__
     # Passed as executemany parameters, not .values(rows): SQLAlchemy then compiles the statement
     # once and batches the rows itself ("insertmanyvalues"), instead of compiling a new statement
     # for every batch size.
-    claim = (dialect_insert(table).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-             .returning(table.c.channel, table.c.provider_id, table.c.id))
+    dialect_insert = await conflict_insert(session)
+    claim = _CLAIMS.get(dialect_insert)
+    if claim is None:  # built once per backend (every inbound batch runs it)
+        claim = _CLAIMS[dialect_insert] = (
+            dialect_insert(table).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+            .returning(table.c.channel, table.c.provider_id, table.c.id))
     new = {(r.channel, r.provider_id): r.id for r in await session.execute(claim, rows)}
     seen = [(r["channel"], r["provider_id"]) for r in rows if (r["channel"], r["provider_id"]) not in new]
     earlier = {}
@@ -44,12 +48,14 @@ async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[t
     return new, earlier
 
 
+_SET_REPLY = (update(InboundMessage.__table__).where(InboundMessage.__table__.c.id == bindparam("row_id"))
+              .values(reply=bindparam("reply")))
+
+
 async def set_inbound_replies(session: AsyncSession, replies: dict[int, str]) -> None:
     """Store the reply each new inbound row was given (one executemany)."""
     if replies:
-        table = InboundMessage.__table__
-        await session.execute(update(table).where(table.c.id == bindparam("row_id")).values(reply=bindparam("reply")),
-                              [{"row_id": k, "reply": v} for k, v in sorted(replies.items())])
+        await session.execute(_SET_REPLY, [{"row_id": k, "reply": v} for k, v in sorted(replies.items())])
 
 
 async def mark_update_processed(session: AsyncSession, provider_id: str, at: datetime) -> None:

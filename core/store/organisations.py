@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Organisation, Shift, Staff, Supervision
@@ -34,11 +34,25 @@ async def lock_org_for_round(session: AsyncSession, org_id: str) -> int:
     return result.scalar_one()
 
 
+# The statements every inbound batch runs, built once: building one is most of what it costs in Python
+# (a fresh statement is constructed and its cache key computed on every call), and the lists are bound
+# as expanding parameters, so one compiled form serves every length.
+_ORGS_BY_IDS = select(Organisation).where(Organisation.id.in_(bindparam("ids", expanding=True)))
+_BY_MOBILE = Staff.mobile.in_(bindparam("mobiles", expanding=True))
+_BY_TELEGRAM = Staff.telegram_user_id.in_(bindparam("telegram_ids", expanding=True))
+_STAFF_BY = {  # (any mobiles, any Telegram accounts) -> everyone behind them, ordered by id
+    (mobiles, telegram): select(Staff).where(or_(*([_BY_MOBILE] if mobiles else []),
+                                                 *([_BY_TELEGRAM] if telegram else [])), active_staff())
+    .order_by(Staff.id)
+    for mobiles, telegram in ((True, False), (False, True), (True, True))
+}
+
+
 async def orgs_by_ids(session: AsyncSession, org_ids: Iterable[str]) -> dict[str, Organisation]:
     ids = sorted(set(org_ids))
     if not ids:
         return {}
-    return {org.id: org for org in await session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
+    return {org.id: org for org in await session.scalars(_ORGS_BY_IDS, {"ids": ids})}
 
 
 async def all_orgs(session: AsyncSession) -> list[Organisation]:
@@ -64,12 +78,11 @@ async def staff_by_addresses(session: AsyncSession, mobiles: Iterable[str], tele
     mobiles, telegram_ids = sorted(set(mobiles)), sorted(set(telegram_ids))
     by_mobile: dict[str, list[Staff]] = {}
     by_telegram: dict[int, list[Staff]] = {}
-    conditions = ([Staff.mobile.in_(mobiles)] if mobiles else []) + (
-        [Staff.telegram_user_id.in_(telegram_ids)] if telegram_ids else [])
-    if not conditions:
+    if not mobiles and not telegram_ids:
         return by_mobile, by_telegram
+    query = _STAFF_BY[bool(mobiles), bool(telegram_ids)]
     wanted_mobiles, wanted_telegram = set(mobiles), set(telegram_ids)
-    for staff in await session.scalars(select(Staff).where(or_(*conditions), active_staff()).order_by(Staff.id)):
+    for staff in await session.scalars(query, {"mobiles": mobiles, "telegram_ids": telegram_ids}):
         if staff.mobile in wanted_mobiles:
             by_mobile.setdefault(staff.mobile, []).append(staff)
         if staff.telegram_user_id in wanted_telegram:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, cast
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.funnel import HistoryRow, MonthFunnel, RoundInfo
@@ -41,19 +41,27 @@ async def latest_unacknowledged_by_staff(session: AsyncSession, staff_ids: Itera
     ids = sorted(set(staff_ids))
     if not ids:
         return {}
-    h = ReminderHistory
-    newest_first = func.row_number().over(partition_by=h.staff_id, order_by=(h.sent_at.desc(), h.id.desc()))
-    ranked = (select(h.sent_at, h.id, h.staff_id, h.month, newest_first.label("rank"))
-              .where(h.staff_id.in_(ids), h.acknowledged_at.is_(None)).subquery())
-    rows = await session.execute(select(ranked.c.sent_at, ranked.c.id, ranked.c.staff_id, ranked.c.month)
-                                 .where(ranked.c.rank == 1))
+    rows = await session.execute(_LATEST_UNACKNOWLEDGED, {"staff_ids": ids})
     return {row.staff_id: tuple(row) for row in rows}
 
 
 async def acknowledge_reminders(session: AsyncSession, history_ids: list[int], at: datetime) -> None:
     if history_ids:
-        await session.execute(update(ReminderHistory).where(ReminderHistory.id.in_(sorted(history_ids)))
-                              .values(acknowledged_at=at))
+        await session.execute(_ACKNOWLEDGE, {"history_ids": sorted(history_ids), "at": at})
+
+
+def _latest_unacknowledged():
+    h = ReminderHistory
+    newest_first = func.row_number().over(partition_by=h.staff_id, order_by=(h.sent_at.desc(), h.id.desc()))
+    ranked = (select(h.sent_at, h.id, h.staff_id, h.month, newest_first.label("rank"))
+              .where(h.staff_id.in_(bindparam("staff_ids", expanding=True)), h.acknowledged_at.is_(None)).subquery())
+    return select(ranked.c.sent_at, ranked.c.id, ranked.c.staff_id, ranked.c.month).where(ranked.c.rank == 1)
+
+
+# Built once (every OK batch runs both): see core.store.organisations on why.
+_LATEST_UNACKNOWLEDGED = _latest_unacknowledged()
+_ACKNOWLEDGE = (update(ReminderHistory).where(ReminderHistory.id.in_(bindparam("history_ids", expanding=True)))
+                .values(acknowledged_at=bindparam("at")))
 
 
 async def rounds_awaiting_completion(session: AsyncSession, org_id: str) -> list[ReminderRound]:

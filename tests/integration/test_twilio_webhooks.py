@@ -55,6 +55,31 @@ async def test_signature_checked_against_public_url_not_request_url(db_url, fake
         await h.client.close()
 
 
+async def test_a_signature_over_the_url_with_its_default_port_passes_and_odd_ones_are_refused(db_url, fake_twilio,
+                                                                                               clock):
+    """Twilio sometimes signs ``https://host:443/…`` for ``https://host/…``: both pass, as the library allows; a
+    signature that is no base64 at all (non-ASCII) is refused like any forgery, not an error."""
+    from twilio.request_validator import RequestValidator
+
+    from tests.conftest import start_harness
+    from tests.fakes.twilio import AUTH_TOKEN
+
+    h = await start_harness(db_url, fake_twilio, clock, PAMINN_PUBLIC_URL="https://paminn.example.se")
+    try:
+        await load(h, may_org())
+        validator = RequestValidator(AUTH_TOKEN)
+        with_port = form(sid="SMport1", body="HJÄLP")
+        signature = validator.compute_signature("https://paminn.example.se:443/webhooks/twilio/sms", with_port)
+        assert (await h.post_form("/webhooks/twilio/sms", with_port, signature=signature)).status == 200
+        before = await counts(h)
+        odd = form(sid="SModd1", body="HJÄLP")
+        for forged in ("åäö" + signature[3:], signature[:-2] + "==", "x" * 400):
+            assert (await h.post_form("/webhooks/twilio/sms", odd, signature=forged)).status == 403
+        assert await counts(h) == before
+    finally:
+        await h.client.close()
+
+
 async def test_oversized_malformed_and_incomplete_requests(harness):
     await load(harness, may_org())
     before = await counts(harness)
