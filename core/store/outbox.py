@@ -29,7 +29,16 @@ async def set_payload(session: AsyncSession, key: str, payload: dict) -> None:
 
 
 async def pending_team_message(session: AsyncSession, key_prefix: str, now: datetime) -> OutboxMessage | None:
-    """An unsent gathered team message (e.g. acknowledgements) still open for more lines."""
+    """An unsent gathered team message (e.g. acknowledgements) still open for more lines, or None.
+
+    The caller adds to it or starts one, so transactions gathering under one ``key_prefix`` take turns
+    until they commit: two at once would otherwise both find none open and start two. PostgreSQL: a
+    transaction-scoped advisory lock on the prefix (taken before the look-up, so it sees what the
+    previous holder committed); SQLite's transactions take turns anyway (BEGIN IMMEDIATE).
+    """
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key_prefix))))
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.idempotency_key.startswith(key_prefix), OutboxMessage.status == "pending",

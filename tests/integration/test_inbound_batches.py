@@ -121,3 +121,22 @@ async def test_any_batch_acts_as_one_text_after_another(harness):
     for batch in batches:
         assert await outcome(harness, batch, together=True) == await outcome(harness, batch, together=False), batch
     assert len(batches) == 80
+
+
+async def test_two_batches_at_once_gather_the_team_chats_acknowledgements_in_one_message(harness):
+    """Batches run beside each other (two workers, or a second lane of one): the team still hears one
+    gathered message per window, not one per batch that found none open."""
+    from bot.inbound import handle_in_transaction
+
+    await load(harness, reminded_org(2))
+    await set_team_chat(harness)
+    first, second = (InboundText("sms", f"SMtwo{i:029d}", f"+4670700{i:04d}", "OK") for i in range(2))
+    async with harness.services.sessions.begin() as session:  # the first batch, still open
+        (handled,) = await handle_inbound_batch(harness.services.context(session), [first])
+        assert handled.texts == [ACK_MAY]
+        beside = asyncio.create_task(handle_in_transaction(harness.services, [second]))
+        await asyncio.sleep(0.3)  # as far as it gets while the first has not committed
+    (handled,) = await beside
+    assert handled.texts == [ACK_MAY]
+    assert await team_messages(harness) == ["Har bekräftat påminnelsen:\n✓ Assistent 000 (maj 2026)\n"
+                                            "✓ Assistent 001 (maj 2026)"]
