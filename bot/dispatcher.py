@@ -10,7 +10,7 @@ Outages (docs/outages.md): a transient failure is retried with capped backoff un
 message's validity runs out, then it is ``expired`` and named to the team. Enough transient
 failures in a row mark the channel down in the database, for every worker: nothing is tried
 there except one probe send at intervals, and the team hears once when it goes and once when
-it is back. ``shutdown`` stops claiming, lets sends in flight finish within a grace, and hands
+it is back (``bot.channel_health``). ``shutdown`` stops claiming, lets sends in flight finish within a grace, and hands
 back at once what never left.
 """
 from __future__ import annotations
@@ -24,46 +24,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
+from bot.channel_health import ChannelHealth
 from bot.channels import CannotTell, Channel, Outgoing, SendResult
+from bot.pacing import Pacer
 from core import store
 from core.models import OutboxMessage
 from core.quiet import next_allowed
 from core.retry import DEFAULT_MAX_BACKOFF, DEFAULT_VALIDITY, next_try, waits_for_quiet_hours
 from handlers.context import Context
-from handlers.team import channel_down, channel_up, delivery_failed, delivery_unconfirmed, reminders_expired
+from handlers.team import delivery_failed, delivery_unconfirmed, reminders_expired
 
 logger = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class Pacer:
-    """At most ``rate`` starts per second (0 = unpaced), shared by all sends of one sender."""
-
-    def __init__(self, rate: float):
-        self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self, stop: asyncio.Event | None = None) -> None:
-        """Wait for the next start; return early once ``stop`` is set (the caller then sends nothing)."""
-        if not self._interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            if self._next > now:
-                if stop is None:
-                    await asyncio.sleep(self._next - now)
-                else:
-                    try:
-                        await asyncio.wait_for(stop.wait(), self._next - now)
-                        return
-                    except asyncio.TimeoutError:
-                        pass
-                now = self._next
-            self._next = now + self._interval
 
 
 @dataclass
@@ -119,17 +94,12 @@ class Dispatcher:
         self._check_after = timedelta(seconds=check_after_seconds)
         self._validity = timedelta(seconds=validity_seconds)
         self._max_backoff = max_backoff
-        self._down_after = max(1, down_after)
         self._probe_interval = timedelta(seconds=probe_interval)
+        self._health = ChannelHealth(sessionmaker, channels, make_context, down_after=down_after,
+                                     probe_interval=self._probe_interval)
         self._clock = clock
         self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:8]}"
         self._running = asyncio.Lock()
-        # Channels known to be down in this batch: their unsent rows are handed back, not tried,
-        # except the probe rows.
-        self._down: set[str] = set()
-        # Bumped whenever this worker finds a channel gone or back: a claim that read the shared state
-        # before that (while a batch was sending) must not overwrite the newer finding.
-        self._health_changes = 0
         self._probes: set[int] = set()
         self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task] = set()
@@ -208,14 +178,11 @@ class Dispatcher:
         """The next batch: due rows on channels that are up, and one probe row per down channel whose
         turn to be probed has come (one worker gets it)."""
         now = self._clock()
-        changes = self._health_changes
-        down = set(await store.down_channels(session)) & set(self._channels)
-        if changes == self._health_changes:
-            self._down = down
-        up = [name for name in self._channels if name not in self._down]
+        await self._health.refresh(session)
+        up = [name for name in self._channels if name not in self._health.down]
         rows = await store.claim_due(session, now, self.worker_id, self._lease, self._batch, up,
                                      validity=self._validity)
-        for name in sorted(self._down):
+        for name in sorted(self._health.down):
             if await store.take_probe(session, name, now, self._probe_interval):
                 probe = await store.claim_due(session, now, self.worker_id, self._lease, 1, [name],
                                               validity=self._validity)
@@ -303,7 +270,7 @@ class Dispatcher:
 
     def _handing_back(self, row: OutboxMessage) -> bool:
         """Not worth starting: we are shutting down, or the channel went down (the probe still goes)."""
-        return self._stopping.is_set() or (row.channel in self._down and row.id not in self._probes)
+        return self._stopping.is_set() or (row.channel in self._health.down and row.id not in self._probes)
 
     async def _unless_stopping(self, waiting) -> bool:
         """Await ``waiting`` unless shutdown comes first; True when it finished."""
@@ -363,7 +330,7 @@ class Dispatcher:
             await self._report_expired(ctx, expired)
         logger.info("dispatched %d rows: %s", len(pairs), stats.outcomes)
         self._probes.difference_update(row.id for row, _ in pairs)
-        await self._record_health(pairs, now)
+        await self._health.record(pairs, now)
 
     def _next_try(self, ctx: Context, org, row: OutboxMessage, result: SendResult, now: datetime):
         """When to try a transiently failed row again, or None when its validity has run out."""
@@ -387,42 +354,6 @@ class Dispatcher:
                 stats.expired += len(rows)
                 stats.outcomes["expired"] = stats.outcomes.get("expired", 0) + len(rows)
                 await self._report_expired(self._make_context(session, self._clock()), rows)
-
-    async def _record_health(self, pairs: list[tuple[OutboxMessage, SendResult]], now: datetime) -> None:
-        """Count successes and outage failures per channel in the shared state; announce a change once.
-
-        Kept apart from the results' transaction: a race on the state row must never cost a result.
-        """
-        for name in sorted({row.channel for row, _ in pairs}):
-            results = [result for row, result in pairs if row.channel == name]
-            successes = sum(1 for r in results if r.outcome == "sent")
-            failures = sum(1 for r in results if r.outage)
-            if not successes and not failures:
-                continue
-            try:
-                if not failures:  # the common case: a plain read, no write, no lock
-                    async with self._sessions.begin() as session:
-                        if await store.channel_is_clean(session, name):
-                            continue
-                async with self._sessions.begin() as session:
-                    change, since = await store.record_channel_health(
-                        session, name, now, successes=successes, failures=failures, first_failure_at=now,
-                        down_after=self._down_after, probe_interval=self._probe_interval)
-                    if change in ("down", "up"):
-                        self._health_changes += 1
-                    if change == "down":
-                        self._down.add(name)
-                        waiting = await channel_down(self._make_context(session, now), name, since)
-                        logger.warning("channel %s is down: %d transient failures in a row since %s; %d messages "
-                                       "waiting; probing every %ds", name, self._down_after, since.isoformat(),
-                                       sum(waiting.values()), self._probe_interval.total_seconds())
-                    elif change == "up":
-                        self._down.discard(name)
-                        waiting = await channel_up(self._make_context(session, now), name, since)
-                        logger.info("channel %s is back after %ds down; %d messages waiting to go", name,
-                                    (now - since).total_seconds(), sum(waiting.values()))
-            except Exception:
-                logger.exception("could not record the health of channel %s; the next batch tries again", name)
 
     async def _reconcile(self, stats: DispatchStats) -> None:
         """Check rows in ``unknown`` against the provider: found means sent, absent means send again,
