@@ -21,10 +21,7 @@ async def acknowledge_many(ctx: Context, senders: list[list[Staff]]) -> list[lis
 
     Set-based, so the burst of OKs after a round costs a few statements, not a few per OK.
     """
-    newest = await store.latest_unacknowledged_by_staff(ctx.session, [p.id for people in senders for p in people])
-    chosen: list[tuple | None] = [max((newest[p.id] for p in people if p.id in newest), default=None)
-                                  for people in senders]
-    await store.acknowledge_reminders(ctx.session, [c[1] for c in chosen if c is not None], ctx.now)
+    chosen = await store.acknowledge_newest(ctx.session, [[p.id for p in people] for people in senders], ctx.now)
     staff = {p.id: p for people in senders for p in people}
     orgs = await store.orgs_by_ids(ctx.session, [p.org_id for people in senders for p in people])
     team_lines: dict[str, list[tuple[str, Staff]]] = {}

@@ -159,6 +159,7 @@ from core.store.personal_data import (
     staff_export,
 )
 from core.store.rounds import (
+    acknowledge_newest,
     acknowledge_reminders,
     add_history,
     add_round,

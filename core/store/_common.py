@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from operator import itemgetter
-from typing import Iterable, cast
+from typing import Callable, Iterable, TypeVar, cast
 
-from sqlalchemy import JSON, CursorResult, Result, insert, or_
+from sqlalchemy import ARRAY, JSON, CursorResult, Result, any_, bindparam, insert, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import Shift, Staff
 
 COPY_THRESHOLD = 500
+T = TypeVar("T")
 
 
 async def bulk_insert(session: AsyncSession, table, rows: list[dict]) -> None:
@@ -61,6 +62,30 @@ async def conflict_insert(session: AsyncSession):
     """The backend's own INSERT construct, the one that has ``on_conflict_do_nothing``."""
     conn = await session.connection()
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+def on_postgresql(session: AsyncSession) -> bool:
+    """Whether the session talks to PostgreSQL (read from its engine: no round trip)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(column, name: str, postgresql: bool):
+    """``column`` is one of the list bound as ``name``.
+
+    On PostgreSQL ``column = ANY(:name)`` with the list as one array parameter: the SQL text is the same
+    for every length, so the driver prepares the statement once per connection. An expanding ``IN``
+    writes one placeholder per item, and the statements every inbound batch runs would otherwise be
+    prepared again for every batch size (asyncpg keeps 100 statements per connection). SQLite has no
+    arrays: there it is the expanding ``IN``.
+    """
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def per_backend(build: Callable[[bool], T]) -> dict[bool, T]:
+    """A statement built once for each backend: ``build(postgresql)``, keyed by ``on_postgresql``."""
+    return {postgresql: build(postgresql) for postgresql in (False, True)}
 
 
 def chunks(ids: list[int], size: int = 5000) -> Iterable[list[int]]:

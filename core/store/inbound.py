@@ -4,22 +4,45 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ARRAY, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import InboundMessage
-from core.store._common import conflict_insert
+from core.store._common import on_postgresql, per_backend
 
+INBOUND_REQUIRED = ("channel", "provider_id", "sender", "body", "received_at")
 INBOUND_OPTIONAL = ("staff_id", "org_id", "command", "reply", "processed_at")
-_CLAIMS: dict = {}  # the backend's INSERT construct -> the claim statement built with it
+
+
+def _claim(pg: bool):
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` for a batch of inbound rows.
+
+    On PostgreSQL the rows go as one array per column, unnested into rows by the INSERT: the statement's
+    text is the same for every batch size, so it is prepared once per connection. On SQLite they go as
+    executemany parameters, which SQLAlchemy batches into one multi-row INSERT ("insertmanyvalues")
+    from one compiled form.
+    """
+    table = InboundMessage.__table__
+    columns = INBOUND_REQUIRED + INBOUND_OPTIONAL
+    if pg:
+        arrays = select(*(func.unnest(bindparam(c, type_=ARRAY(table.c[c].type))).label(c) for c in columns))
+        claim: postgresql.Insert | sqlite.Insert = postgresql.insert(table).from_select(columns, arrays)
+    else:
+        claim = sqlite.insert(table)
+    return (claim.on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+            .returning(table.c.channel, table.c.provider_id, table.c.id))
+
+
+_CLAIM = per_backend(_claim)
 
 
 async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[tuple[str, str], int], dict]:
     """Store inbound rows once per (channel, provider_id): return the ids of the new ones and,
     for ids seen before, the earlier row's ``reply`` and ``processed_at``.
 
-    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (both backends) for the lot, in key order so
-    two processes inserting overlapping batches take the unique index's locks in the same order.
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (``_claim``) for the lot, in key order so two
+    processes inserting overlapping batches take the unique index's locks in the same order.
     A concurrent duplicate waits for the first writer's commit and then finds its row, reply included.
     """
     if not rows:
@@ -27,16 +50,9 @@ async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[t
     rows = sorted(({**{k: None for k in INBOUND_OPTIONAL}, **r} for r in rows),
                   key=lambda r: (r["channel"], r["provider_id"]))
     table = InboundMessage.__table__
-    # Passed as executemany parameters, not .values(rows): SQLAlchemy then compiles the statement
-    # once and batches the rows itself ("insertmanyvalues"), instead of compiling a new statement
-    # for every batch size.
-    dialect_insert = await conflict_insert(session)
-    claim = _CLAIMS.get(dialect_insert)
-    if claim is None:  # built once per backend (every inbound batch runs it)
-        claim = _CLAIMS[dialect_insert] = (
-            dialect_insert(table).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-            .returning(table.c.channel, table.c.provider_id, table.c.id))
-    new = {(r.channel, r.provider_id): r.id for r in await session.execute(claim, rows)}
+    pg = on_postgresql(session)
+    params = {c: [r[c] for r in rows] for c in INBOUND_REQUIRED + INBOUND_OPTIONAL} if pg else rows
+    new = {(r.channel, r.provider_id): r.id for r in await session.execute(_CLAIM[pg], params)}
     seen = [(r["channel"], r["provider_id"]) for r in rows if (r["channel"], r["provider_id"]) not in new]
     earlier = {}
     for channel in sorted({c for c, _ in seen}):

@@ -2,14 +2,16 @@
 opt-out and a mobile number found invalid."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Iterable, cast
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from core.models import Organisation, Shift, Staff, Supervision
-from core.store._common import active_staff
+from core.store._common import active_staff, on_postgresql, one_of, per_backend
 from core.text import fold
 
 
@@ -36,23 +38,44 @@ async def lock_org_for_round(session: AsyncSession, org_id: str) -> int:
 
 # The statements every inbound batch runs, built once: building one is most of what it costs in Python
 # (a fresh statement is constructed and its cache key computed on every call), and the lists are bound
-# as expanding parameters, so one compiled form serves every length.
-_ORGS_BY_IDS = select(Organisation).where(Organisation.id.in_(bindparam("ids", expanding=True)))
-_BY_MOBILE = Staff.mobile.in_(bindparam("mobiles", expanding=True))
-_BY_TELEGRAM = Staff.telegram_user_id.in_(bindparam("telegram_ids", expanding=True))
+# as one parameter each (``one_of``), so one compiled form serves every length.
+def _orgs_by_ids(pg: bool):
+    return select(Organisation).where(one_of(Organisation.id, "ids", pg))
+
+
+_ORGS_BY_IDS = per_backend(_orgs_by_ids)
+
+
+def _staff_by(mobiles: bool, telegram: bool, pg: bool):
+    # Each person's organisation comes along (into the session's identity map, where orgs_by_ids finds
+    # it): what is said to them depends on it, and a second query would be a second round trip.
+    addresses = ([one_of(Staff.mobile, "mobiles", pg)] if mobiles else []) + (
+        [one_of(Staff.telegram_user_id, "telegram_ids", pg)] if telegram else [])
+    return (select(Staff, Organisation).join(Organisation, Organisation.id == Staff.org_id)
+            .where(or_(*addresses), active_staff()).order_by(Staff.id))
+
+
 _STAFF_BY = {  # (any mobiles, any Telegram accounts) -> everyone behind them, ordered by id
-    (mobiles, telegram): select(Staff).where(or_(*([_BY_MOBILE] if mobiles else []),
-                                                 *([_BY_TELEGRAM] if telegram else [])), active_staff())
-    .order_by(Staff.id)
+    (mobiles, telegram): per_backend(functools.partial(_staff_by, mobiles, telegram))
     for mobiles, telegram in ((True, False), (False, True), (True, True))
 }
 
 
 async def orgs_by_ids(session: AsyncSession, org_ids: Iterable[str]) -> dict[str, Organisation]:
-    ids = sorted(set(org_ids))
-    if not ids:
-        return {}
-    return {org.id: org for org in await session.scalars(_ORGS_BY_IDS, {"ids": ids})}
+    """The organisations by id. Those the session has loaded already (staff_by_addresses brings them)
+    are taken from it, as a query would (it does not overwrite what the session holds); the rest are read."""
+    found: dict[str, Organisation] = {}
+    missing = []
+    for org_id in sorted(set(org_ids)):
+        org = session.identity_map.get(identity_key(Organisation, org_id))
+        if org is not None:
+            found[org_id] = org
+        else:
+            missing.append(org_id)
+    if missing:
+        found.update((org.id, org) for org in await session.scalars(_ORGS_BY_IDS[on_postgresql(session)],
+                                                                    {"ids": missing}))
+    return found
 
 
 async def all_orgs(session: AsyncSession) -> list[Organisation]:
@@ -80,9 +103,9 @@ async def staff_by_addresses(session: AsyncSession, mobiles: Iterable[str], tele
     by_telegram: dict[int, list[Staff]] = {}
     if not mobiles and not telegram_ids:
         return by_mobile, by_telegram
-    query = _STAFF_BY[bool(mobiles), bool(telegram_ids)]
+    query = _STAFF_BY[bool(mobiles), bool(telegram_ids)][on_postgresql(session)]
     wanted_mobiles, wanted_telegram = set(mobiles), set(telegram_ids)
-    for staff in await session.scalars(query, {"mobiles": mobiles, "telegram_ids": telegram_ids}):
+    for staff, _ in await session.execute(query, {"mobiles": mobiles, "telegram_ids": telegram_ids}):
         if staff.mobile in wanted_mobiles:
             by_mobile.setdefault(staff.mobile, []).append(staff)
         if staff.telegram_user_id in wanted_telegram:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, cast
 
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.funnel import HistoryRow, MonthFunnel, RoundInfo
 from core.funnel import build as build_funnel
 from core.models import OutboxMessage, ReminderHistory, ReminderRound, Shift, Staff, UTCDateTime
 from core.months import Month
-from core.store._common import bulk_insert, unfinished_shift
+from core.store._common import bulk_insert, on_postgresql, unfinished_shift
 from core.store.outbox import ACCEPTED_STATUSES
 
 
@@ -50,6 +50,31 @@ async def acknowledge_reminders(session: AsyncSession, history_ids: list[int], a
         await session.execute(_ACKNOWLEDGE, {"history_ids": sorted(history_ids), "at": at})
 
 
+async def acknowledge_newest(session: AsyncSession, senders: list[list[int]], at: datetime) -> list[tuple | None]:
+    """For each sender (given as the staff ids they are), acknowledge the newest unacknowledged reminder
+    of any of them; return it as (sent_at, id, staff_id, month), or None when there was none.
+
+    Senders that share a person choose the same reminder (acknowledged once). On PostgreSQL one
+    ``UPDATE … RETURNING`` picks and acknowledges (every OK batch runs it, and a round trip waits behind
+    the webhooks the loop is answering); elsewhere a query picks and an UPDATE acknowledges.
+    """
+    if not any(senders):
+        return [None] * len(senders)
+    if on_postgresql(session):
+        pairs = [(n, staff_id) for n, ids in enumerate(senders) for staff_id in sorted(set(ids))]
+        rows = await session.execute(_ACKNOWLEDGE_NEWEST_PG, {"senders": [n for n, _ in pairs],
+                                                              "staff_ids": [i for _, i in pairs], "at": at})
+        # Each row is the newest of its person's (some sender chose it as the newest of theirs), so a
+        # sender's choice is the newest of the rows among its people.
+        newest = {row.staff_id: tuple(row) for row in rows}
+    else:
+        newest = await latest_unacknowledged_by_staff(session, [i for ids in senders for i in ids])
+    chosen = [max((newest[i] for i in ids if i in newest), default=None) for ids in senders]
+    if not on_postgresql(session):
+        await acknowledge_reminders(session, [c[1] for c in chosen if c is not None], at)
+    return chosen
+
+
 def _latest_unacknowledged():
     h = ReminderHistory
     newest_first = func.row_number().over(partition_by=h.staff_id, order_by=(h.sent_at.desc(), h.id.desc()))
@@ -58,10 +83,22 @@ def _latest_unacknowledged():
     return select(ranked.c.sent_at, ranked.c.id, ranked.c.staff_id, ranked.c.month).where(ranked.c.rank == 1)
 
 
-# Built once (every OK batch runs both): see core.store.organisations on why.
+# Built once (every OK batch runs them): see core.store.organisations on why. The UPDATE is on the table,
+# not the mapped class: nothing in the session holds history rows to keep in step, and the ORM's
+# bulk-update path costs more than the statement.
 _LATEST_UNACKNOWLEDGED = _latest_unacknowledged()
-_ACKNOWLEDGE = (update(ReminderHistory).where(ReminderHistory.id.in_(bindparam("history_ids", expanding=True)))
+_HISTORY = ReminderHistory.__table__
+_ACKNOWLEDGE = (update(_HISTORY).where(_HISTORY.c.id.in_(bindparam("history_ids", expanding=True)))
                 .values(acknowledged_at=bindparam("at")))
+_ACKNOWLEDGE_NEWEST_PG = text("""
+    UPDATE reminder_history SET acknowledged_at = :at
+    WHERE id IN (SELECT DISTINCT ON (s.sender) h.id
+                 FROM unnest(CAST(:senders AS integer[]), CAST(:staff_ids AS bigint[])) AS s (sender, staff_id)
+                 JOIN reminder_history h ON h.staff_id = s.staff_id AND h.acknowledged_at IS NULL
+                 ORDER BY s.sender, h.sent_at DESC, h.id DESC)
+    RETURNING sent_at, id, staff_id, month
+""").bindparams(bindparam("at", type_=UTCDateTime())).columns(
+    _HISTORY.c.sent_at, _HISTORY.c.id, _HISTORY.c.staff_id, _HISTORY.c.month)
 
 
 async def rounds_awaiting_completion(session: AsyncSession, org_id: str) -> list[ReminderRound]:
