@@ -12,12 +12,6 @@ from types import MappingProxyType
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import telegram_app
-from bot.channels import Channel
-from bot.channels.email import EmailChannel
-from bot.channels.simulator import SimulatorChannel
-from bot.channels.telegram import TelegramChannel
-from bot.channels.twilio_sms import TwilioSMS
 from bot.config import Settings
 from bot.db import check_at_head, make_engine, make_sessionmaker, upgrade
 from bot.dispatcher import Dispatcher
@@ -27,10 +21,15 @@ from bot.readiness import Readiness
 from bot.routing import Routes
 from bot.services import Contexts, Metrics, Services, Wakeup, utcnow
 from bot.template_workers import TemplateWorkers
+from core.channels import Channel
 from core.templates import LIMITS
 from handlers.customer_reminders import CustomerReminderRun, plan_due_customer_reminders, queue_planned, tick_time
 from webhooks import api, intake, telegram, twilio
+from webhooks.email import EmailChannel
 from webhooks.keys import SERVICES
+from webhooks.simulator import SimulatorChannel
+from webhooks.telegram import TelegramChannel
+from webhooks.twilio import TwilioSMS
 
 logger = logging.getLogger(__name__)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
@@ -66,7 +65,7 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     channels = build_channels(settings, settings.public_url)
     application = None
     if settings.telegram_bot_token:
-        application = telegram_app.build_application(settings, None)
+        application = telegram.build_application(settings, None)
         await application.initialize()  # getMe: fails early on a wrong token or base URL
         channels["telegram"] = TelegramChannel(application.bot)
     outbound = MappingProxyType(channels)  # complete now: read-only from here on
@@ -88,7 +87,7 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
         readiness=Readiness(engine, tuple(outbound), clock), templates=templates, kick=kick,
         metrics=Metrics(), clock=clock, telegram=application)
     if application is not None:
-        application.bot_data["services"] = services  # where the PTB handlers (bot.telegram_app) find it
+        application.bot_data["services"] = services  # where the PTB handlers (webhooks.telegram) find it
     return services
 
 
@@ -122,7 +121,7 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
             elif settings.public_url:
                 await services.telegram.bot.set_webhook(
                     url=f"{settings.public_url}/webhooks/telegram", secret_token=settings.telegram_webhook_secret,
-                    allowed_updates=telegram_app.UPDATE_TYPES)
+                    allowed_updates=telegram.UPDATE_TYPES)
         yield
         if poller is not None:
             poller.cancel()
@@ -149,7 +148,7 @@ def create_app(settings: Settings, *, clock=utcnow, scheduler: bool = True,
         tick.add_job(ticks.track(_retention_tick), "interval", args=[services], hours=24, id="retention",
                      next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
         if services.telegram is not None:
-            tick.add_job(ticks.track(telegram_app.reprocess_stored_updates), "interval",
+            tick.add_job(ticks.track(telegram.reprocess_stored_updates), "interval",
                          args=[services.telegram, services],
                          seconds=30, id="telegram-recover")
         tick.start()
@@ -279,7 +278,7 @@ async def _poll_telegram(services: Services) -> None:
     offset = None
     while True:
         try:
-            updates = await bot.get_updates(offset=offset, timeout=25, allowed_updates=telegram_app.UPDATE_TYPES)
+            updates = await bot.get_updates(offset=offset, timeout=25, allowed_updates=telegram.UPDATE_TYPES)
         except Exception:
             logger.warning("getUpdates failed; trying again shortly")
             await asyncio.sleep(5)
@@ -287,7 +286,7 @@ async def _poll_telegram(services: Services) -> None:
         for update in updates:
             offset = update.update_id + 1
             data = update.to_dict()
-            await services.accept_telegram_update(data, json.dumps(data))
+            await telegram.accept_update(services, data, json.dumps(data))
 
 
 def _load_locales() -> None:

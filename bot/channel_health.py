@@ -8,8 +8,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from bot.channels import SendResult
 from core import store
+from core.channels import SendResult
 from core.models import OutboxMessage
 from handlers.context import Context
 from handlers.team import channel_down, channel_up

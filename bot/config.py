@@ -159,7 +159,7 @@ class Settings:
             raise ConfigError(f"PAMINN_LEASE_SECONDS ({settings.lease_seconds:g}) must be longer than "
                               f"PAMINN_SEND_TIMEOUT ({settings.send_timeout:g}): a claim must outlive a send")
         if settings.smtp_url:
-            from bot.channels.email import parse_smtp_url
+            from webhooks.email import parse_smtp_url
 
             try:
                 parse_smtp_url(settings.smtp_url)

@@ -25,9 +25,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
 from bot.channel_health import ChannelHealth
-from bot.channels import CannotTell, Channel, Outgoing, SendResult
 from bot.pacing import Pacer
 from core import store
+from core.channels import CannotTell, Channel, Outgoing, SendResult
 from core.models import OutboxMessage
 from core.quiet import next_allowed
 from core.retry import DEFAULT_MAX_BACKOFF, DEFAULT_VALIDITY, next_try, waits_for_quiet_hours

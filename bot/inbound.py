@@ -29,12 +29,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from datetime import datetime
+from typing import Awaitable, Callable, Mapping
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bot.replies import reply_rows
+from core.channels import Channel, plain_answer_rows
 from handlers.router import Handled, InboundText, InboundUnavailable, handle_inbound_batch
 
 logger = logging.getLogger(__name__)
@@ -227,13 +228,27 @@ async def handle_in_transaction(services, texts: list[InboundText]) -> list[Hand
         handled = await handle_inbound_batch(ctx, texts)
         by_shape: dict[tuple[str, ...], list[dict]] = {}  # rows inserted together have the same columns
         for text, outcome in zip(texts, handled):
-            for row in reply_rows(text, outcome, ctx.now):
+            for row in reply_rows(services.channels, text, outcome, ctx.now):
                 by_shape.setdefault(tuple(row), []).append(row)
         for rows in by_shape.values():
             await ctx.enqueue(rows)
     if ctx.queued:
         services.kick()
     return handled
+
+
+def reply_rows(channels: Mapping[str, Channel], text: InboundText, handled: Handled, now: datetime) -> list[dict]:
+    """The outbox rows that answer ``text``, rendered by its channel (``Channel.answer_rows``): none when
+    it is answered inline (``reply_to`` None: an SMS, whose TwiML is webhooks.twilio's) or was a repeat
+    (answered the first time). A reply goes back the way the text came, whatever the person's usual route."""
+    if text.reply_to is None or not handled.new:
+        return []
+    people = handled.people
+    who = {"org_id": people[0].org_id, "staff_id": people[0].id} if people else {}
+    channel = channels.get(text.channel)
+    if channel is None:  # a channel that sends nothing of its own answers in plain text
+        return plain_answer_rows(text.channel, text.provider_id, text.reply_to, handled.replies, now, **who)
+    return channel.answer_rows(text.provider_id, text.reply_to, handled.replies, now, **who)
 
 
 def _settle(future: asyncio.Future, outcome: Handled | None = None, error: Exception | None = None) -> None:

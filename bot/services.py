@@ -13,14 +13,14 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application
 
-from bot import imports, telegram_app
-from bot.channels import Channel
+from bot import imports
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.inbound import InboundBatcher
 from bot.readiness import Readiness
 from bot.routing import Routes
 from bot.template_workers import TemplateWorkers
+from core.channels import Channel
 from core.templates import Renderer
 from handlers.context import Context
 
@@ -187,10 +187,6 @@ class Services:
 
     def context(self, session: AsyncSession, now: datetime | None = None) -> Context:
         return self.contexts(session, now)
-
-    async def accept_telegram_update(self, data: dict, raw: str) -> None:
-        """Store a Telegram update, then act on it once (bot.telegram_app); for the webhook and the poller."""
-        await telegram_app.accept_update(self, data, raw)
 
     async def run_import(self, doc: object) -> dict[str, dict[str, int]]:
         """The import use case (bot.imports) for the API; core.importer.ImportError_ when refused."""

@@ -1,4 +1,6 @@
-"""The phone simulator: a page that shows simulated phones and the team chat, live.
+"""The phone simulator, the whole channel in one module: a page that shows simulated phones and the
+team chat, live, the route its phones text through, and its send (marking the outbox row delivered:
+the row itself is what the page shows).
 
 Off unless PAMINN_SIMULATOR=on. Messages are the outbox and inbound rows themselves, so the
 page works whichever process sent them. Since whoever reaches it can speak as a phone:
@@ -19,7 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from core import store
-from core.channels import SIMULATOR
+from core.channels import SIMULATOR, Channel, Outgoing, SendResult
 from core.eligibility import Reason, evaluate
 from core.messages import REASON_TEXT
 from core.models import Organisation
@@ -300,3 +302,18 @@ async def funnel_panel(request: web.Request) -> web.Response:
         "month": month.key, "label": month_label(month), "counts": counts,
         "names": {stage: funnel.names(stage) for stage in counts}, "rounds": rounds,
     })
+
+
+# ---------------------------------------------------------------- send
+
+
+class SimulatorChannel(Channel):
+    """Messages appear on the browser page instead of going out: "sending" is only marking them delivered."""
+
+    name = SIMULATOR
+
+    async def send(self, msg: Outgoing) -> SendResult:
+        return SendResult("sent", provider_id=f"SIM{msg.id}", status="delivered")
+
+    async def find_sent(self, msg: Outgoing) -> str | None:
+        return f"SIM{msg.id}"

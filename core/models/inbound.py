@@ -26,6 +26,6 @@ class InboundMessage(Base):
     reply: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # For raw provider updates stored before they are acted on (Telegram): when that finished,
-    # and how many tries failed (at bot.telegram_app.MAX_UPDATE_TRIES the update is given up).
+    # and how many tries failed (at webhooks.telegram.MAX_UPDATE_TRIES the update is given up).
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

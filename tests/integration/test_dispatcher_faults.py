@@ -139,7 +139,7 @@ async def test_500_then_success(harness):
 
 async def crash_after_claim(harness, *, provider_got_it: bool) -> list:
     """Claim every due row as a process would, maybe let Twilio have them, then 'die'."""
-    from bot.channels import Outgoing
+    from core.channels import Outgoing
 
     async with harness.services.sessions.begin() as session:
         rows = await store.claim_due(session, harness.clock(), "doomed", timedelta(seconds=60), 100, ["sms"])

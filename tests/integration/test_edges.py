@@ -268,7 +268,7 @@ MALFORMED = {
 
 @pytest.mark.parametrize("kind", list(MALFORMED))
 async def test_a_malformed_telegram_update_is_given_up_after_three_tries_and_counted(edge, kind, caplog):
-    from bot.telegram_app import MAX_UPDATE_TRIES, reprocess_stored_updates
+    from webhooks.telegram import MAX_UPDATE_TRIES, reprocess_stored_updates
 
     caplog.set_level(logging.INFO)
     update = MALFORMED[kind]
@@ -291,8 +291,8 @@ async def test_a_malformed_telegram_update_is_given_up_after_three_tries_and_cou
 
 
 async def test_an_unreadable_stored_update_is_given_up_too(edge):
-    from bot.telegram_app import MAX_UPDATE_TRIES, reprocess_stored_updates
     from core.models import InboundMessage
+    from webhooks.telegram import MAX_UPDATE_TRIES, reprocess_stored_updates
 
     async with edge.services.sessions.begin() as session:
         session.add(InboundMessage(channel="telegram-update", provider_id="9002", sender="0", body="{not json",
@@ -306,7 +306,7 @@ async def test_an_unreadable_stored_update_is_given_up_too(edge):
 
 async def test_an_update_whose_try_failed_for_a_passing_reason_is_finished_by_the_next_try(edge):
     """A handler that raised (here the Bot API failed once) rolled back; the recovery job tries again."""
-    from bot.telegram_app import reprocess_stored_updates
+    from webhooks.telegram import reprocess_stored_updates
 
     edge.tg.faults["answerCallbackQuery"] = [{"code": 500, "description": "Internal Server Error"}]
     update = {"update_id": 9003, "callback_query": {

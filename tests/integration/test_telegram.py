@@ -201,8 +201,8 @@ async def test_reminders_by_telegram_and_blocked_bot_falls_back_to_sms(tg):
 
 async def test_stored_update_is_acted_on_after_a_crash(tg):
     """The update is stored before acting; if the process dies there, the recovery job finishes it."""
-    from bot.telegram_app import reprocess_stored_updates
     from core.models import InboundMessage
+    from webhooks.telegram import reprocess_stored_updates
 
     await link(tg, KARIN_TG, "+46701112233")
     update = message_update(777, KARIN_TG, "/paminn alla maj")

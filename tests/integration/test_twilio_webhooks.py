@@ -148,7 +148,7 @@ async def test_status_callback_before_send_result_is_kept(harness):
                                      10, ["sms"])
     row = rows[0]
     assert (await status(harness, "SMearly", row.id, "delivered")).status == 204
-    from bot.channels import SendResult
+    from core.channels import SendResult
 
     stats = __import__("bot.dispatcher", fromlist=["DispatchStats"]).DispatchStats()
     await harness.services.dispatcher._store([(row, SendResult("sent", provider_id="SMearly", status="queued"))],

@@ -1,10 +1,10 @@
 """Replies are values: a catalogue text in a language, and what it is for, rendered by each channel."""
 from __future__ import annotations
 
-from bot.replies import telegram_payload
 from core.channels import NO_PAYLOAD, outbox_row
 from core.replies import ConfirmRemindAll, RemoveKeyboard, Reply, ShareNumber, StatusFilters, texts
 from handlers.team import expired_text
+from webhooks.telegram import telegram_payload
 
 
 def test_a_reply_is_a_catalogue_text_in_the_organisations_language():
@@ -58,19 +58,21 @@ def test_expired_reminders_are_told_in_the_organisations_language():
 def test_each_channel_gets_its_replies_its_own_way():
     from datetime import datetime, timezone
 
-    from bot.replies import reply_rows
+    from bot.inbound import reply_rows
     from handlers.router import Handled, InboundText
+    from webhooks.simulator import SimulatorChannel
+    from webhooks.telegram import TelegramChannel
 
     now = datetime(2026, 6, 2, 8, tzinfo=timezone.utc)
     status = Reply("Status may 2026: 4 ready", locale="en", intent=StatusFilters("2026-05"))
     handled = Handled([status], True)
-    assert reply_rows(InboundText("sms", "SM1", "+46701234567", "STATUS may"), handled, now) == []  # TwiML
-    assert reply_rows(InboundText("simulator", "sim-1", "+46701234567", "STATUS may", reply_to="+46701234567"),
-                      Handled([status], False), now) == []  # a repeat was answered the first time
-    (sim,) = reply_rows(InboundText("simulator", "sim-1", "+46701234567", "STATUS may", reply_to="+46701234567"),
-                        handled, now)
+    channels = {"simulator": SimulatorChannel(), "telegram": TelegramChannel(bot=None)}
+    assert reply_rows(channels, InboundText("sms", "SM1", "+46701234567", "STATUS may"), handled, now) == []  # TwiML
+    from_phone = InboundText("simulator", "sim-1", "+46701234567", "STATUS may", reply_to="+46701234567")
+    assert reply_rows(channels, from_phone, Handled([status], False), now) == []  # a repeat was answered the first time
+    (sim,) = reply_rows(channels, from_phone, handled, now)
     assert (sim["idempotency_key"], sim["channel"], sim["body"], "payload" in sim) == (
         "reply:sim-1:0", "simulator", "Status may 2026: 4 ready", False)  # plain text: no buttons
-    (tg,) = reply_rows(InboundText("telegram", "42", "5001", "STATUS may", reply_to="5001"), handled, now)
+    (tg,) = reply_rows(channels, InboundText("telegram", "42", "5001", "STATUS may", reply_to="5001"), handled, now)
     assert (tg["idempotency_key"], tg["address"]) == ("tg-reply:42:0", "5001")
     assert tg["payload"]["reply_markup"]["inline"][-1] == [("Send reminder to all", "rm:2026-05")]

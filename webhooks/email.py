@@ -1,4 +1,5 @@
-"""E-mail through aiosmtplib to the server in SMTP_URL (``smtp://user:pass@host:port`` or ``smtps://``)."""
+"""E-mail, the whole channel in one module: the send through aiosmtplib to the server in SMTP_URL
+(``smtp://user:pass@host:port`` or ``smtps://``). Replies by e-mail would come in here too."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from bot.channels import CannotTell, Channel, Outgoing, SendResult
+from core.channels import CannotTell, Channel, Outgoing, SendResult
 
 
 @dataclass(frozen=True)
