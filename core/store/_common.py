@@ -6,7 +6,7 @@ import json
 from operator import itemgetter
 from typing import Callable, Iterable, TypeVar, cast
 
-from sqlalchemy import ARRAY, JSON, CursorResult, Result, any_, bindparam, insert, or_
+from sqlalchemy import ARRAY, JSON, CursorResult, Result, String, any_, bindparam, insert, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,8 +79,15 @@ def one_of(column, name: str, postgresql: bool):
     arrays: there it is the expanding ``IN``.
     """
     if postgresql:
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return column == any_(bindparam(name, type_=array_of(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def array_of(item_type) -> ARRAY:
+    """The array type to bind a list of ``item_type`` values as, for PostgreSQL. A string's length is left
+    off: the bound array is cast to it, and a cast to ``VARCHAR(n)`` cuts a longer value short without a
+    word, where a plain parameter is refused ("value too long") by the column it is written to."""
+    return ARRAY(String() if isinstance(item_type, String) else item_type)
 
 
 def per_backend(build: Callable[[bool], T]) -> dict[bool, T]:

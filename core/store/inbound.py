@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import InboundMessage
-from core.store._common import on_postgresql, per_backend
+from core.store._common import array_of, on_postgresql, per_backend
 
 INBOUND_REQUIRED = ("channel", "provider_id", "sender", "body", "received_at")
 INBOUND_OPTIONAL = ("staff_id", "org_id", "command", "reply", "processed_at")
@@ -26,7 +26,7 @@ def _claim(pg: bool):
     table = InboundMessage.__table__
     columns = INBOUND_REQUIRED + INBOUND_OPTIONAL
     if pg:
-        arrays = select(*(func.unnest(bindparam(c, type_=ARRAY(table.c[c].type))).label(c) for c in columns))
+        arrays = select(*(func.unnest(bindparam(c, type_=array_of(table.c[c].type))).label(c) for c in columns))
         claim: postgresql.Insert | sqlite.Insert = postgresql.insert(table).from_select(columns, arrays)
     else:
         claim = sqlite.insert(table)

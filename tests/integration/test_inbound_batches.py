@@ -140,3 +140,24 @@ async def test_two_batches_at_once_gather_the_team_chats_acknowledgements_in_one
     assert handled.texts == [ACK_MAY]
     assert await team_messages(harness) == ["Har bekräftat påminnelsen:\n✓ Assistent 000 (maj 2026)\n"
                                             "✓ Assistent 001 (maj 2026)"]
+
+
+async def test_provider_ids_longer_than_the_column_are_never_cut_short_into_one(harness):
+    """The webhooks refuse ids over 64 characters; below them the store must not shorten one either
+    (PostgreSQL binds a batch's rows as arrays, and a cast to VARCHAR(64) would cut them to fit):
+    two ids that differ only after the 64th character are two texts, or refused, never one."""
+    from sqlalchemy.exc import DBAPIError
+
+    from core import store
+
+    prefix = "SM" + "7" * 62
+    rows = [{"channel": "sms", "provider_id": prefix + suffix, "sender": STRANGER, "body": "OK",
+             "received_at": harness.clock()} for suffix in ("aaaaaa", "bbbbbb")]
+    try:
+        async with harness.services.sessions.begin() as session:
+            new, _ = await store.claim_inbound(session, rows)
+    except DBAPIError:  # PostgreSQL: "value too long for type character varying(64)", nothing stored
+        assert await harness.scalar("SELECT count(*) FROM inbound") == 0
+    else:  # SQLite keeps a string whole whatever the declared length
+        assert len(new) == 2
+        assert await harness.scalar("SELECT count(*) FROM inbound") == 2
