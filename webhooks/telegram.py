@@ -88,10 +88,10 @@ def reply_markup(reply: Reply) -> dict | None:
 
 def telegram_payload(reply: Reply) -> dict | None:
     """The outbox payload for a Telegram reply: its markup, and the message it edits in place if any."""
-    markup = reply_markup(reply)
+    spec = reply_markup(reply)
     if reply.edit_message is not None:
-        return {"edit_message_id": reply.edit_message, "reply_markup": markup}
-    return {"reply_markup": markup} if markup is not None else None
+        return {"edit_message_id": reply.edit_message, "reply_markup": spec}
+    return {"reply_markup": spec} if spec is not None else None
 
 
 def telegram_rows(update_id: str, chat: str, replies: list[Reply], now: datetime) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.models._base import Base, BigId, UTCDateTime
 
@@ -45,6 +45,10 @@ class Staff(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    # Loaded only where a query asks for it (core.store.staff_by_addresses): each person then holds their
+    # organisation, so the session keeps it (its identity map holds objects only while something refers to
+    # them) and store.orgs_by_ids finds it without a query. Never loaded lazily, never written through.
+    organisation: Mapped[Organisation] = relationship(lazy="raise", viewonly=True)
     external_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     mobile: Mapped[str | None] = mapped_column(String(20), nullable=True)

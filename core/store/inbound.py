@@ -47,6 +47,9 @@ async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[t
     """
     if not rows:
         return {}, {}
+    unknown = set().union(*rows) - set(INBOUND_REQUIRED + INBOUND_OPTIONAL)
+    if unknown:  # PostgreSQL's arrays are built column by column: an unknown key would be dropped unseen
+        raise ValueError(f"claim_inbound takes {', '.join(INBOUND_REQUIRED + INBOUND_OPTIONAL)}; not {sorted(unknown)}")
     rows = sorted(({**{k: None for k in INBOUND_OPTIONAL}, **r} for r in rows),
                   key=lambda r: (r["channel"], r["provider_id"]))
     table = InboundMessage.__table__

@@ -8,6 +8,7 @@ from typing import Iterable, cast
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.util import identity_key
 
 from core.models import Organisation, Shift, Staff, Supervision
@@ -47,11 +48,12 @@ _ORGS_BY_IDS = per_backend(_orgs_by_ids)
 
 
 def _staff_by(mobiles: bool, telegram: bool, pg: bool):
-    # Each person's organisation comes along (into the session's identity map, where orgs_by_ids finds
-    # it): what is said to them depends on it, and a second query would be a second round trip.
+    # Each person's organisation comes along, held by the person (Staff.organisation), so it stays in the
+    # session's identity map where orgs_by_ids finds it: what is said to them depends on it, and a second
+    # query would be a second round trip.
     addresses = ([one_of(Staff.mobile, "mobiles", pg)] if mobiles else []) + (
         [one_of(Staff.telegram_user_id, "telegram_ids", pg)] if telegram else [])
-    return (select(Staff, Organisation).join(Organisation, Organisation.id == Staff.org_id)
+    return (select(Staff).join(Staff.organisation).options(contains_eager(Staff.organisation))
             .where(or_(*addresses), active_staff()).order_by(Staff.id))
 
 
@@ -105,7 +107,7 @@ async def staff_by_addresses(session: AsyncSession, mobiles: Iterable[str], tele
         return by_mobile, by_telegram
     query = _STAFF_BY[bool(mobiles), bool(telegram_ids)][on_postgresql(session)]
     wanted_mobiles, wanted_telegram = set(mobiles), set(telegram_ids)
-    for staff, _ in await session.execute(query, {"mobiles": mobiles, "telegram_ids": telegram_ids}):
+    for staff in await session.scalars(query, {"mobiles": mobiles, "telegram_ids": telegram_ids}):
         if staff.mobile in wanted_mobiles:
             by_mobile.setdefault(staff.mobile, []).append(staff)
         if staff.telegram_user_id in wanted_telegram:

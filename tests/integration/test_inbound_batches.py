@@ -161,3 +161,29 @@ async def test_provider_ids_longer_than_the_column_are_never_cut_short_into_one(
     else:  # SQLite keeps a string whole whatever the declared length
         assert len(new) == 2
         assert await harness.scalar("SELECT count(*) FROM inbound") == 2
+
+
+async def test_the_people_found_bring_their_organisation_along(harness):
+    """Who texted and which organisation they are in come in one query: what an OK batch then says reads
+    the organisation without another round trip (the batch's own cost under load, docs/benchmarks.md)."""
+    from sqlalchemy import event
+
+    from core import store
+
+    await load(harness, reminded_org(3))
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = harness.services.engine.sync_engine
+    async with harness.services.sessions.begin() as session:
+        by_mobile, _ = await store.staff_by_addresses(session, ["+46707000000", "+46707000001"], [])
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            orgs = await store.orgs_by_ids(session, [p.org_id for people in by_mobile.values() for p in people])
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert sorted(by_mobile) == ["+46707000000", "+46707000001"]
+    assert [org.name for org in orgs.values()] == ["Stor Assistans AB"]
+    assert statements == []
