@@ -108,8 +108,8 @@ def collector_as_served():
     """The collector as ``paminn serve`` sets it (bot.runtime.tune_gc: what exists is frozen out of its
     sight) while this process's loop is timed. Late in a full test run the process holds every earlier
     test's leftovers, and a full collection walks them all: once, on a busy machine, one answer here took
-    3 s (the others 2 ms) — most likely such a collection, the test process's cost rather than the service's."""
-    gc.collect()
+    3 s (the others 2 ms) — most likely such a collection, the test process's cost rather than the service's.
+    No collection first (tune_gc makes one): over that heap it costs the second or so some tests time."""
     gc.freeze()
     try:
         yield
