@@ -32,7 +32,7 @@ run: $(RUN_STAMP)
 	PAMINN_SIMULATOR=$${PAMINN_SIMULATOR:-on} $(BIN)/paminn serve --demo-if-empty
 
 # The habits that keep the tree easy to walk, before any test: style and import order (ruff), types in
-# core/ and handlers/ (mypy), and the layer rules core <- handlers <- bot/webhooks (import-linter).
+# core/ and handlers/ (mypy), and the layer rules core <- handlers <- webhooks <- bot (import-linter).
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

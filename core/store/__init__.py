@@ -160,12 +160,10 @@ from core.store.personal_data import (
 )
 from core.store.rounds import (
     acknowledge_newest,
-    acknowledge_reminders,
     add_history,
     add_round,
     copy_history,
     expired_reminder_rounds,
-    latest_unacknowledged_by_staff,
     mark_rounds_complete,
     month_funnel,
     rounds_awaiting_completion,

@@ -60,8 +60,7 @@ def json_text(value, dialect) -> str | None:
 
 async def conflict_insert(session: AsyncSession):
     """The backend's own INSERT construct, the one that has ``on_conflict_do_nothing``."""
-    conn = await session.connection()
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if on_postgresql(session) else sqlite_insert
 
 
 def on_postgresql(session: AsyncSession) -> bool:

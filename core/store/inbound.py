@@ -13,6 +13,7 @@ from core.store._common import array_of, on_postgresql, per_backend
 
 INBOUND_REQUIRED = ("channel", "provider_id", "sender", "body", "received_at")
 INBOUND_OPTIONAL = ("staff_id", "org_id", "command", "reply", "processed_at")
+INBOUND_COLUMNS = INBOUND_REQUIRED + INBOUND_OPTIONAL
 
 
 def _claim(pg: bool):
@@ -24,10 +25,9 @@ def _claim(pg: bool):
     from one compiled form.
     """
     table = InboundMessage.__table__
-    columns = INBOUND_REQUIRED + INBOUND_OPTIONAL
     if pg:
-        arrays = select(*(func.unnest(bindparam(c, type_=array_of(table.c[c].type))).label(c) for c in columns))
-        claim: postgresql.Insert | sqlite.Insert = postgresql.insert(table).from_select(columns, arrays)
+        arrays = select(*(func.unnest(bindparam(c, type_=array_of(table.c[c].type))).label(c) for c in INBOUND_COLUMNS))
+        claim: postgresql.Insert | sqlite.Insert = postgresql.insert(table).from_select(INBOUND_COLUMNS, arrays)
     else:
         claim = sqlite.insert(table)
     return (claim.on_conflict_do_nothing(index_elements=["channel", "provider_id"])
@@ -47,14 +47,14 @@ async def claim_inbound(session: AsyncSession, rows: list[dict]) -> tuple[dict[t
     """
     if not rows:
         return {}, {}
-    unknown = set().union(*rows) - set(INBOUND_REQUIRED + INBOUND_OPTIONAL)
+    unknown = set().union(*rows) - set(INBOUND_COLUMNS)
     if unknown:  # PostgreSQL's arrays are built column by column: an unknown key would be dropped unseen
-        raise ValueError(f"claim_inbound takes {', '.join(INBOUND_REQUIRED + INBOUND_OPTIONAL)}; not {sorted(unknown)}")
+        raise ValueError(f"claim_inbound takes {', '.join(INBOUND_COLUMNS)}; not {sorted(unknown)}")
     rows = sorted(({**{k: None for k in INBOUND_OPTIONAL}, **r} for r in rows),
                   key=lambda r: (r["channel"], r["provider_id"]))
     table = InboundMessage.__table__
     pg = on_postgresql(session)
-    params = {c: [r[c] for r in rows] for c in INBOUND_REQUIRED + INBOUND_OPTIONAL} if pg else rows
+    params = {c: [r[c] for r in rows] for c in INBOUND_COLUMNS} if pg else rows
     new = {(r.channel, r.provider_id): r.id for r in await session.execute(_CLAIM[pg], params)}
     seen = [(r["channel"], r["provider_id"]) for r in rows if (r["channel"], r["provider_id"]) not in new]
     earlier = {}

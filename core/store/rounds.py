@@ -3,7 +3,7 @@ and which rounds an expired reminder belonged to."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable, cast
+from typing import cast
 
 from sqlalchemy import bindparam, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,43 +36,31 @@ async def copy_history(session: AsyncSession, from_key: str, to_key: str, at: da
                                      "sent_at": at, "round_id": old.round_id, "idempotency_key": to_key}])
 
 
-async def latest_unacknowledged_by_staff(session: AsyncSession, staff_ids: Iterable[int]) -> dict[int, tuple]:
-    """Each person's newest unacknowledged reminder as (sent_at, id, staff_id, month), in one query."""
-    ids = sorted(set(staff_ids))
-    if not ids:
-        return {}
-    rows = await session.execute(_LATEST_UNACKNOWLEDGED, {"staff_ids": ids})
-    return {row.staff_id: tuple(row) for row in rows}
-
-
-async def acknowledge_reminders(session: AsyncSession, history_ids: list[int], at: datetime) -> None:
-    if history_ids:
-        await session.execute(_ACKNOWLEDGE, {"history_ids": sorted(history_ids), "at": at})
-
-
 async def acknowledge_newest(session: AsyncSession, senders: list[list[int]], at: datetime) -> list[tuple | None]:
     """For each sender (given as the staff ids they are), acknowledge the newest unacknowledged reminder
     of any of them; return it as (sent_at, id, staff_id, month), or None when there was none.
 
     Senders that share a person choose the same reminder (acknowledged once). On PostgreSQL one
     ``UPDATE … RETURNING`` picks and acknowledges (every OK batch runs it, and a round trip waits behind
-    the webhooks the loop is answering), locking the rows in id order first as the two-statement form did,
+    the webhooks the loop is answering), locking the rows in id order first as the two-statement form does,
     so batches side by side cannot deadlock on them; elsewhere a query picks and an UPDATE acknowledges.
     """
     if not any(senders):
         return [None] * len(senders)
-    if on_postgresql(session):
+    pg = on_postgresql(session)
+    if pg:
         pairs = [(n, staff_id) for n, ids in enumerate(senders) for staff_id in sorted(set(ids))]
         rows = await session.execute(_ACKNOWLEDGE_NEWEST_PG, {"senders": [n for n, _ in pairs],
                                                               "staff_ids": [i for _, i in pairs], "at": at})
-        # Each row is the newest of its person's (some sender chose it as the newest of theirs), so a
-        # sender's choice is the newest of the rows among its people.
-        newest = {row.staff_id: tuple(row) for row in rows}
     else:
-        newest = await latest_unacknowledged_by_staff(session, [i for ids in senders for i in ids])
+        rows = await session.execute(_LATEST_UNACKNOWLEDGED, {"staff_ids": sorted({i for ids in senders for i in ids})})
+    # Each row is its person's newest (on PostgreSQL: some sender chose it as the newest of theirs), so a
+    # sender's choice is the newest of the rows among its people.
+    newest = {row.staff_id: tuple(row) for row in rows}
     chosen = [max((newest[i] for i in ids if i in newest), default=None) for ids in senders]
-    if not on_postgresql(session):
-        await acknowledge_reminders(session, [c[1] for c in chosen if c is not None], at)
+    acknowledged = sorted(c[1] for c in chosen if c is not None)
+    if not pg and acknowledged:
+        await session.execute(_ACKNOWLEDGE, {"history_ids": acknowledged, "at": at})
     return chosen
 
 
@@ -84,9 +72,9 @@ def _latest_unacknowledged():
     return select(ranked.c.sent_at, ranked.c.id, ranked.c.staff_id, ranked.c.month).where(ranked.c.rank == 1)
 
 
-# Built once (every OK batch runs them): see core.store.organisations on why. The UPDATE is on the table,
-# not the mapped class: nothing in the session holds history rows to keep in step, and the ORM's
-# bulk-update path costs more than the statement.
+# Built once (every OK batch runs them): see core.store.organisations on why. SQLite runs the first two,
+# PostgreSQL the third. The UPDATE is on the table, not the mapped class: nothing in the session holds
+# history rows to keep in step, and the ORM's bulk-update path costs more than the statement.
 _LATEST_UNACKNOWLEDGED = _latest_unacknowledged()
 _HISTORY = ReminderHistory.__table__
 _ACKNOWLEDGE = (update(_HISTORY).where(_HISTORY.c.id.in_(bindparam("history_ids", expanding=True)))
