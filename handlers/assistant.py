@@ -17,7 +17,8 @@ async def acknowledge(ctx: Context, people: list[Staff]) -> list[Reply]:
 
 async def acknowledge_many(ctx: Context, senders: list[list[Staff]]) -> list[list[Reply]]:
     """OK from several senders (each given as everyone that sender is): each acknowledges their
-    newest unacknowledged reminder; the team chats hear it gathered. Senders must be distinct.
+    newest unacknowledged reminder; the team chats hear it gathered. No two senders may share a person
+    (their OKs do not commute: the second acknowledges the next reminder, so it goes in a later call).
 
     Set-based, so the burst of OKs after a round costs a few statements, not a few per OK.
     """

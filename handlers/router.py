@@ -110,22 +110,23 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
 
     fresh = [t for t in unique if t.key in new_ids]
     replies: dict[tuple[str, str], list[Reply]] = {}
-    acks: list[InboundText] = []  # a run of plain OKs from different senders: they commute, so go together
-    ack_senders: set[str] = set()
+    acks: list[InboundText] = []  # a run of plain OKs from different people: they commute, so go together
+    ack_people: set[int] = set()  # who they are (one person may text from a phone and a chat account)
 
     async def flush_acks() -> None:
         answers = await assistant.acknowledge_many(ctx, [people_of[_who(t)] for t in acks])
         replies.update(zip((t.key for t in acks), answers))
         acks.clear()
-        ack_senders.clear()
+        ack_people.clear()
 
     for t in fresh:
         people = people_of[_who(t)]
         if isinstance(commands[t.key], cmd.Acknowledge) and people:
-            if _who(t) in ack_senders:  # a second OK from one sender acknowledges the next reminder: after
+            ids = {p.id for p in people}
+            if ids & ack_people:  # a second OK from one person acknowledges the next reminder: after
                 await flush_acks()
             acks.append(t)
-            ack_senders.add(_who(t))
+            ack_people.update(ids)
             continue
         if acks:
             await flush_acks()

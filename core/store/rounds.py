@@ -42,8 +42,12 @@ async def acknowledge_newest(session: AsyncSession, senders: list[list[int]], at
 
     Senders that share a person choose the same reminder (acknowledged once). On PostgreSQL one
     ``UPDATE … RETURNING`` picks and acknowledges (every OK batch runs it, and a round trip waits behind
-    the webhooks the loop is answering), locking the rows in id order first as the two-statement form does,
-    so batches side by side cannot deadlock on them; elsewhere a query picks and an UPDATE acknowledges.
+    the webhooks the loop is answering). It first locks the people's unacknowledged reminders in id order,
+    so batches side by side cannot deadlock on them, and chooses among what the lock returns: a batch that
+    waited for another's lock sees that batch's acknowledgement (READ COMMITTED re-reads a locked row and
+    drops it when no longer unacknowledged), so one person's OKs by SMS and by Telegram at the same moment
+    acknowledge two reminders, never one twice. Elsewhere (SQLite, one writer at a time: BEGIN IMMEDIATE)
+    a query picks and an UPDATE acknowledges.
     """
     if not any(senders):
         return [None] * len(senders)
@@ -80,13 +84,15 @@ _HISTORY = ReminderHistory.__table__
 _ACKNOWLEDGE = (update(_HISTORY).where(_HISTORY.c.id.in_(bindparam("history_ids", expanding=True)))
                 .values(acknowledged_at=bindparam("at")))
 _ACKNOWLEDGE_NEWEST_PG = text("""
-    WITH chosen AS (SELECT DISTINCT ON (s.sender) h.id
+    WITH locked AS (SELECT id, staff_id, sent_at FROM reminder_history
+                    WHERE staff_id = ANY(CAST(:staff_ids AS bigint[])) AND acknowledged_at IS NULL
+                    ORDER BY id FOR UPDATE),
+         chosen AS (SELECT DISTINCT ON (s.sender) l.id
                     FROM unnest(CAST(:senders AS integer[]), CAST(:staff_ids AS bigint[])) AS s (sender, staff_id)
-                    JOIN reminder_history h ON h.staff_id = s.staff_id AND h.acknowledged_at IS NULL
-                    ORDER BY s.sender, h.sent_at DESC, h.id DESC),
-         locked AS (SELECT id FROM reminder_history WHERE id IN (SELECT id FROM chosen) ORDER BY id FOR UPDATE)
+                    JOIN locked l ON l.staff_id = s.staff_id
+                    ORDER BY s.sender, l.sent_at DESC, l.id DESC)
     UPDATE reminder_history SET acknowledged_at = :at
-    WHERE id IN (SELECT id FROM locked)
+    WHERE id IN (SELECT id FROM chosen) AND acknowledged_at IS NULL
     RETURNING sent_at, id, staff_id, month
 """).bindparams(bindparam("at", type_=UTCDateTime())).columns(
     _HISTORY.c.sent_at, _HISTORY.c.id, _HISTORY.c.staff_id, _HISTORY.c.month)

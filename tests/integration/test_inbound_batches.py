@@ -55,6 +55,19 @@ def scenario_org() -> dict:
     return doc
 
 
+ANNA_TELEGRAM = 5001
+ACK_APRIL = "Tack! Vi har noterat att du sett påminnelsen för april 2026."
+
+
+async def anna_on_telegram_too(harness) -> None:
+    """Anna (open reminders for May and April) also writes from a Telegram account."""
+    await load(harness, scenario_org())
+    await set_team_chat(harness)
+    async with harness.services.sessions.begin() as session:
+        await session.execute(sql("UPDATE staff SET telegram_user_id = :tg WHERE mobile = :mobile"),
+                              {"tg": ANNA_TELEGRAM, "mobile": ANNA})
+
+
 async def outcome(harness, texts: list[InboundText], *, together: bool):
     """Replies and the resulting state, with everything rolled back afterwards."""
     async with harness.services.sessions() as session:
@@ -102,9 +115,8 @@ async def test_a_mixed_batch_acts_as_one_text_after_another(harness):
 
 async def test_any_batch_acts_as_one_text_after_another(harness):
     """Generated batches (senders, commands, repeated provider ids) against one-by-one handling."""
-    await load(harness, scenario_org())
-    await set_team_chat(harness)
-    senders = [ANNA, GUSTAV, IVAR, JONNA, FIA, BO, COORD, STRANGER]
+    await anna_on_telegram_too(harness)
+    senders = [ANNA, GUSTAV, IVAR, JONNA, FIA, BO, COORD, STRANGER, f"tg:{ANNA_TELEGRAM}"]
     bodies = ["OK", "ok", "KLAR", "STOPP", "START", "HJÄLP", "STATUS maj", "PÅMINN ALLA maj", "hej, sjuk idag"]
     batches: list[list[InboundText]] = []
 
@@ -114,8 +126,12 @@ async def test_any_batch_acts_as_one_text_after_another(harness):
     def collect(batch):
         # A provider id always belongs to one text: a repeat repeats sender and body too.
         by_sid: dict[int, tuple[str, str]] = {}
-        batches.append([InboundText("sms", f"SMgen{sid}", *by_sid.setdefault(sid, (sender, body)))
-                        for sender, body, sid in batch])
+        batches.append([as_text(sid, *by_sid.setdefault(sid, (sender, body))) for sender, body, sid in batch])
+
+    def as_text(sid: int, sender: str, body: str) -> InboundText:  # Anna writes by SMS and by Telegram
+        if sender.startswith("tg:"):
+            return InboundText("telegram", f"tg-gen{sid}", sender[3:], body)
+        return InboundText("sms", f"SMgen{sid}", sender, body)
 
     collect()
     for batch in batches:
@@ -187,3 +203,39 @@ async def test_the_people_found_bring_their_organisation_along(harness):
     assert sorted(by_mobile) == ["+46707000000", "+46707000001"]
     assert [org.name for org in orgs.values()] == ["Stor Assistans AB"]
     assert statements == []
+
+
+async def test_one_persons_ok_by_sms_and_by_telegram_in_one_batch_acknowledges_two_reminders(harness):
+    """Two senders that are one person do not commute: the second OK acknowledges the next reminder,
+    as it would a moment later, and the team hears each acknowledgement once."""
+    await anna_on_telegram_too(harness)
+    texts = [InboundText("sms", "SMboth1", ANNA, "OK"), InboundText("telegram", "tg-both-2", str(ANNA_TELEGRAM), "OK"),
+             InboundText("sms", "SMboth3", GUSTAV, "OK")]
+    replies, state = await outcome(harness, texts, together=True)
+    assert (replies, state) == await outcome(harness, texts, together=False)
+    assert [r for r, _, _ in replies] == [[ACK_MAY], [ACK_APRIL], [ACK_MAY]]
+    assert sorted(month for _, month, _ in state["acknowledged"]) == ["2026-04", "2026-05", "2026-05"]
+    team_lines = [line for kind, _, body, _ in state["outbox"] if kind == "team" for line in body.splitlines()[1:]]
+    assert sorted(team_lines) == ["✓ Anna Andersson (april 2026)", "✓ Anna Andersson (maj 2026)",
+                                  "✓ Gustav Grön (maj 2026)"]
+
+
+async def test_one_persons_ok_by_sms_and_by_telegram_in_batches_side_by_side_acknowledges_two_reminders(harness):
+    """The same two OKs in two batches at once (two lanes, or two workers): the second waits for the
+    first's row lock and then acknowledges the next reminder, not the one the first just acknowledged."""
+    from bot.inbound import handle_in_transaction
+
+    await anna_on_telegram_too(harness)
+    by_sms = InboundText("sms", "SMside1", ANNA, "OK")
+    by_telegram = InboundText("telegram", "tg-side-2", str(ANNA_TELEGRAM), "OK")
+    async with harness.services.sessions.begin() as session:  # the first batch, still open
+        (handled,) = await handle_inbound_batch(harness.services.context(session), [by_sms])
+        assert handled.texts == [ACK_MAY]
+        beside = asyncio.create_task(handle_in_transaction(harness.services, [by_telegram]))
+        await asyncio.sleep(0.3)  # as far as it gets while the first has not committed
+    (handled,) = await beside
+    assert handled.texts == [ACK_APRIL]
+    assert await harness.scalar("SELECT count(*) FROM reminder_history h JOIN staff s ON s.id = h.staff_id "
+                                "WHERE s.mobile = :m AND h.acknowledged_at IS NOT NULL", m=ANNA) == 2
+    team_lines = [line for body in await team_messages(harness) for line in body.splitlines()[1:]]
+    assert sorted(team_lines) == ["✓ Anna Andersson (april 2026)", "✓ Anna Andersson (maj 2026)"]
