@@ -79,7 +79,8 @@ async def build_services(settings: Settings, clock=utcnow, migrate: bool = True)
     )
     # The batcher's handler runs per batch, only after ``services`` below exists.
     # On PostgreSQL a second batch may start beside a running one after INBOUND_PIPELINE seconds (bot.inbound).
-    inbound = InboundBatcher(lambda texts: handle_in_transaction(services, texts), wait=settings.inbound_wait,
+    inbound = InboundBatcher(lambda texts, act_first: handle_in_transaction(services, texts, act_first),
+                             wait=settings.inbound_wait,
                              pipeline=INBOUND_PIPELINE if engine.dialect.name == "postgresql" else None)
     services = Services(
         settings=settings, engine=engine, sessions=sessions, routes=routes, contexts=contexts,

@@ -6,8 +6,14 @@ batch is in the database, new arrivals queue up and form the next one: a lone te
 (no timer, no added latency), a burst is handled a batch at a time at a handful of statements
 per batch instead of per text.
 
-If a batch fails, each of its texts is retried in a transaction of its own, so one bad text
-cannot take the others down with it.
+A batch is acted on first and stored afterwards, with its replies, in one insert (a statement
+fewer than storing first: ``handle_inbound_batch``'s ``act_first``). When that insert finds a text
+stored before (a provider's retry, or its twin in a batch beside), the transaction is rolled back and
+the batch handled again stored first; the batches of the next ``stored_first_for`` seconds go stored
+first too, since retries come in runs (after an outage) and each would cost its batch twice.
+
+If a batch fails, each of its texts is retried, stored first, in a transaction of its own, so one
+bad text cannot take the others down with it (nor a repeat of a text handled before be acted on).
 
 The wait is bounded (``wait``, PAMINN_INBOUND_WAIT): Twilio gives up on a webhook after 15 s, so
 a batch still in the database when its oldest text has waited that long is cancelled (its
@@ -36,12 +42,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.channels import Channel, plain_answer_rows
-from handlers.router import Handled, InboundText, InboundUnavailable, handle_inbound_batch
+from handlers.router import Handled, InboundText, InboundUnavailable, SeenBefore, handle_inbound_batch
 
 logger = logging.getLogger(__name__)
 
-HandleBatch = Callable[[list[InboundText]], Awaitable[list[Handled]]]
+HandleBatch = Callable[[list[InboundText], bool], Awaitable[list[Handled]]]  # (texts, act_first)
 DEFAULT_WAIT = 10.0  # seconds: well inside Twilio's 15-second webhook timeout
+STORED_FIRST_FOR = 60.0  # seconds of storing first after a batch met a repeat
 
 
 class InboundFailed(RuntimeError):
@@ -57,13 +64,16 @@ class _Waiting:
 
 class InboundBatcher:
     def __init__(self, handle_batch: HandleBatch, max_batch: int = 200, *, wait: float = DEFAULT_WAIT,
-                 overtake: float = 1.0, lanes: int = 4, pipeline: float | None = None) -> None:
+                 overtake: float = 1.0, lanes: int = 4, pipeline: float | None = None,
+                 stored_first_for: float = STORED_FIRST_FOR) -> None:
         self._handle_batch = handle_batch
         self._max_batch = max_batch
         self._wait = wait
         self._overtake = overtake
         self._lanes = lanes
         self._pipeline = pipeline
+        self._stored_first_for = stored_first_for
+        self._stored_first_until = 0.0  # monotonic time until which batches are stored first
         self._waiting: list[_Waiting] = []
         self._running: dict[asyncio.Task, tuple[float, set[str]]] = {}  # batch -> (started, senders)
         self._pump: asyncio.Task | None = None
@@ -159,8 +169,13 @@ class InboundBatcher:
 
     async def _batch(self, batch: list[_Waiting]) -> None:
         deadline = batch[0].arrived + self._wait
+        texts = [w.text for w in batch]
         try:
-            outcomes = await self._bounded([w.text for w in batch], deadline)
+            try:
+                outcomes = await self._bounded(texts, deadline, act_first=time.monotonic() >= self._stored_first_until)
+            except SeenBefore:
+                self._stored_first_until = time.monotonic() + self._stored_first_for
+                outcomes = await self._bounded(texts, deadline, act_first=False)
         except InboundUnavailable as exc:
             for item in batch:
                 _settle(item.future, error=exc)
@@ -169,7 +184,7 @@ class InboundBatcher:
             logger.warning("a batch of %d inbound text(s) failed; handling each on its own", len(batch))
             for item in batch:
                 try:
-                    (outcome,) = await self._bounded([item.text], deadline)
+                    (outcome,) = await self._bounded([item.text], deadline, act_first=False)
                 except InboundUnavailable as exc:
                     _settle(item.future, error=exc)
                 except Exception:
@@ -181,13 +196,13 @@ class InboundBatcher:
         for item, outcome in zip(batch, outcomes):
             _settle(item.future, outcome)
 
-    async def _bounded(self, texts: list[InboundText], deadline: float) -> list[Handled]:
+    async def _bounded(self, texts: list[InboundText], deadline: float, *, act_first: bool) -> list[Handled]:
         """Handle ``texts`` unless ``deadline`` passes first: then cancel (roll back) and raise.
 
         The cancelled handler is not waited for: a driver blocked in a thread (SQLite's busy wait)
         finishes unwinding in the background, while the webhook is already answered.
         """
-        task = asyncio.create_task(self._handle_batch(texts))
+        task = asyncio.create_task(self._handle_batch(texts, act_first))
         done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
         if not done:
             task.cancel()
@@ -219,13 +234,14 @@ def _forget(tasks: set[asyncio.Task]):
     return done
 
 
-async def handle_in_transaction(services, texts: list[InboundText]) -> list[Handled]:
+async def handle_in_transaction(services, texts: list[InboundText], act_first: bool = False) -> list[Handled]:
     """One batch, one transaction, the same for every channel: the router acts on the texts, and the
     replies of channels that answer through the outbox (Telegram, the simulator) are queued in the
-    same transaction (an SMS is answered by its webhook). What it queued goes out at once."""
+    same transaction (an SMS is answered by its webhook). What it queued goes out at once.
+    Acting first, a text stored before raises SeenBefore, with everything rolled back."""
     async with services.sessions.begin() as session:
         ctx = services.context(session)
-        handled = await handle_inbound_batch(ctx, texts)
+        handled = await handle_inbound_batch(ctx, texts, act_first=act_first)
         by_shape: dict[tuple[str, ...], list[dict]] = {}  # rows inserted together have the same columns
         for text, outcome in zip(texts, handled):
             for row in reply_rows(services.channels, text, outcome, ctx.now):

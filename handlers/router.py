@@ -83,13 +83,22 @@ async def handle_inbound(ctx: Context, channel: str, provider_id: str, sender: s
     return handled
 
 
-async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[Handled]:
+async def handle_inbound_batch(ctx: Context, texts: list[InboundText], *, act_first: bool = False) -> list[Handled]:
     """Store and act on texts that arrived together, in one transaction, as if one after another.
 
     Under load most texts are assistants' OK after a round, so the work is set-based: one query
-    identifies every sender, one insert claims every provider id (a repeat changes nothing), and
-    a run of OKs from different senders is applied together (they cannot affect each other).
-    Everything else is dispatched one at a time, in arrival order.
+    identifies every sender, one insert stores every text, and a run of OKs from different senders
+    is applied together (they cannot affect each other). Everything else is dispatched one at a
+    time, in arrival order.
+
+    Each (channel, provider id) is acted on once. Stored first (the default), the insert claims the
+    ids before anything is done (a repeat changes nothing and gets the reply given the first time),
+    and a second statement stores the replies. With ``act_first`` the texts are acted on as new and
+    then stored with their replies by the one insert: a statement fewer, and on PostgreSQL a batch's
+    time is mostly its statements (docs/benchmarks.md). If the insert finds any of them stored
+    before (a provider's retry, or its twin in a batch beside this one), what was done must not
+    stand: ``SeenBefore`` is raised, and the caller rolls the transaction back and calls again
+    stored first.
     """
     # What a provider delivers may hold control characters no database column takes (NUL): drop them.
     texts = [InboundText(t.channel, without_controls(t.provider_id), without_controls(t.sender),
@@ -100,15 +109,50 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
     unique = [texts[n] for n in sorted(set(first.values()))]
     people_of = await identify(ctx, unique)
     commands = {t.key: cmd.parse_command(t.body) for t in unique}
-    rows = []
+    rows = {}
     for t in unique:
         people = people_of[_who(t)]
-        rows.append({"channel": t.channel, "provider_id": t.provider_id, "sender": t.sender, "body": t.body,
-                     "staff_id": people[0].id if people else None, "org_id": people[0].org_id if people else None,
-                     "received_at": ctx.now, "command": type(commands[t.key]).__name__})
-    new_ids, earlier = await store.claim_inbound(ctx.session, rows)
+        rows[t.key] = {"channel": t.channel, "provider_id": t.provider_id, "sender": t.sender, "body": t.body,
+                       "staff_id": people[0].id if people else None, "org_id": people[0].org_id if people else None,
+                       "received_at": ctx.now, "command": type(commands[t.key]).__name__}
+    if act_first:
+        replies = await _act(ctx, unique, people_of, commands)
+        for key, row in rows.items():
+            row["reply"] = _stored_reply(replies[key])
+        new_ids, earlier = await store.claim_inbound(ctx.session, list(rows.values()))
+        if len(new_ids) < len(rows):
+            raise SeenBefore(f"{len(rows) - len(new_ids)} of {len(rows)} text(s) were stored before")
+    else:
+        new_ids, earlier = await store.claim_inbound(ctx.session, list(rows.values()))
+        replies = await _act(ctx, [t for t in unique if t.key in new_ids], people_of, commands)
+        await store.set_inbound_replies(ctx.session, {new_ids[k]: reply for k, r in replies.items()
+                                                      if (reply := _stored_reply(r)) is not None})
+    if new_ids:
+        logger.info("inbound: %d new text(s), %d repeated", len(new_ids), len(texts) - len(new_ids))
 
-    fresh = [t for t in unique if t.key in new_ids]
+    handled = []
+    for n, t in enumerate(texts):
+        if t.key in new_ids and first[t.key] == n:
+            handled.append(Handled(replies[t.key], True, people_of[_who(t)]))
+            continue
+        # A repeat gets the reply given the first time, as stored: one text.
+        given = earlier[t.key].reply if t.key in earlier else _stored_reply(replies[t.key])
+        handled.append(Handled([Reply(given)] if given else [], False, people_of[_who(t)]))
+    return handled
+
+
+class SeenBefore(RuntimeError):
+    """Acting first, some texts of the batch turned out to be stored before: roll back, store first."""
+
+
+def _stored_reply(replies: list[Reply]) -> str | None:
+    """What a repeat of the text is answered: the replies' texts as one (None when there were none)."""
+    return "\n\n".join(reply_texts(replies)) if replies else None
+
+
+async def _act(ctx: Context, texts: list[InboundText], people_of: dict[str, list[Staff]],
+               commands: dict[tuple[str, str], cmd.Command]) -> dict[tuple[str, str], list[Reply]]:
+    """Act on new texts in arrival order; a run of plain OKs from different people goes together."""
     replies: dict[tuple[str, str], list[Reply]] = {}
     acks: list[InboundText] = []  # a run of plain OKs from different people: they commute, so go together
     ack_people: set[int] = set()  # who they are (one person may text from a phone and a chat account)
@@ -119,7 +163,7 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
         acks.clear()
         ack_people.clear()
 
-    for t in fresh:
+    for t in texts:
         people = people_of[_who(t)]
         if isinstance(commands[t.key], cmd.Acknowledge) and people:
             ids = {p.id for p in people}
@@ -134,20 +178,7 @@ async def handle_inbound_batch(ctx: Context, texts: list[InboundText]) -> list[H
                                         t.channel, t.sender)
     if acks:
         await flush_acks()
-    await store.set_inbound_replies(ctx.session, {new_ids[k]: "\n\n".join(reply_texts(r))
-                                                  for k, r in replies.items() if r})
-    if fresh:
-        logger.info("inbound: %d new text(s), %d repeated", len(fresh), len(texts) - len(fresh))
-
-    handled = []
-    for n, t in enumerate(texts):
-        if t.key in new_ids and first[t.key] == n:
-            handled.append(Handled(replies[t.key], True, people_of[_who(t)]))
-            continue
-        # A repeat gets the reply given the first time, as stored: one text.
-        given = earlier[t.key].reply if t.key in earlier else "\n\n".join(reply_texts(replies[t.key]))
-        handled.append(Handled([Reply(given)] if given else [], False, people_of[_who(t)]))
-    return handled
+    return replies
 
 
 async def dispatch(ctx: Context, people: list[Staff], command, body: str, provider_key: str,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text as sql
@@ -68,13 +69,14 @@ async def anna_on_telegram_too(harness) -> None:
                               {"tg": ANNA_TELEGRAM, "mobile": ANNA})
 
 
-async def outcome(harness, texts: list[InboundText], *, together: bool):
-    """Replies and the resulting state, with everything rolled back afterwards."""
+async def outcome(harness, texts: list[InboundText], *, together: bool, act_first: bool = False):
+    """Replies and the resulting state, with everything rolled back afterwards. Together, the batch
+    is stored first, or (``act_first``) acted on first and stored with its replies afterwards."""
     async with harness.services.sessions() as session:
         await session.begin()
         ctx = harness.services.context(session)
         if together:
-            handled = await handle_inbound_batch(ctx, texts)
+            handled = await handle_inbound_batch(ctx, texts, act_first=act_first)
         else:
             handled = [(await handle_inbound_batch(ctx, [t]))[0] for t in texts]
         replies = [(h.texts, h.new, [p.id for p in h.people]) for h in handled]
@@ -105,6 +107,7 @@ async def test_a_mixed_batch_acts_as_one_text_after_another(harness):
              InboundText("sms", "SM8", BO, "Jag är sjuk idag"), InboundText("sms", "SM9", FIA, "OK")]
     replies, state = await outcome(harness, texts, together=True)
     assert (replies, state) == await outcome(harness, texts, together=False)
+    assert (replies, state) == await outcome(harness, texts, together=True, act_first=True)
     assert [r for r, _, _ in replies[:5]] == [
         [ACK_MAY], [ACK_MAY], [ACK_MAY], ["Tack! Vi har noterat att du sett påminnelsen för april 2026."],
         [UNKNOWN_SENDER]]
@@ -135,11 +138,14 @@ async def test_any_batch_acts_as_one_text_after_another(harness):
 
     collect()
     for batch in batches:
-        assert await outcome(harness, batch, together=True) == await outcome(harness, batch, together=False), batch
+        one_by_one = await outcome(harness, batch, together=False)
+        assert await outcome(harness, batch, together=True) == one_by_one, batch
+        assert await outcome(harness, batch, together=True, act_first=True) == one_by_one, batch
     assert len(batches) == 80
 
 
-async def test_two_batches_at_once_gather_the_team_chats_acknowledgements_in_one_message(harness):
+@pytest.mark.parametrize("act_first", [False, True])
+async def test_two_batches_at_once_gather_the_team_chats_acknowledgements_in_one_message(harness, act_first):
     """Batches run beside each other (two workers, or a second lane of one): the team still hears one
     gathered message per window, not one per batch that found none open."""
     from bot.inbound import handle_in_transaction
@@ -150,7 +156,7 @@ async def test_two_batches_at_once_gather_the_team_chats_acknowledgements_in_one
     async with harness.services.sessions.begin() as session:  # the first batch, still open
         (handled,) = await handle_inbound_batch(harness.services.context(session), [first])
         assert handled.texts == [ACK_MAY]
-        beside = asyncio.create_task(handle_in_transaction(harness.services, [second]))
+        beside = asyncio.create_task(handle_in_transaction(harness.services, [second], act_first))
         await asyncio.sleep(0.3)  # as far as it gets while the first has not committed
     (handled,) = await beside
     assert handled.texts == [ACK_MAY]
@@ -213,6 +219,7 @@ async def test_one_persons_ok_by_sms_and_by_telegram_in_one_batch_acknowledges_t
              InboundText("sms", "SMboth3", GUSTAV, "OK")]
     replies, state = await outcome(harness, texts, together=True)
     assert (replies, state) == await outcome(harness, texts, together=False)
+    assert (replies, state) == await outcome(harness, texts, together=True, act_first=True)
     assert [r for r, _, _ in replies] == [[ACK_MAY], [ACK_APRIL], [ACK_MAY]]
     assert sorted(month for _, month, _ in state["acknowledged"]) == ["2026-04", "2026-05", "2026-05"]
     team_lines = [line for kind, _, body, _ in state["outbox"] if kind == "team" for line in body.splitlines()[1:]]
@@ -220,7 +227,9 @@ async def test_one_persons_ok_by_sms_and_by_telegram_in_one_batch_acknowledges_t
                                   "✓ Gustav Grön (maj 2026)"]
 
 
-async def test_one_persons_ok_by_sms_and_by_telegram_in_batches_side_by_side_acknowledges_two_reminders(harness):
+@pytest.mark.parametrize("act_first", [False, True])
+async def test_one_persons_ok_by_sms_and_by_telegram_in_batches_side_by_side_acknowledges_two_reminders(
+        harness, act_first):
     """The same two OKs in two batches at once (two lanes, or two workers): the second waits for the
     first's row lock and then acknowledges the next reminder, not the one the first just acknowledged."""
     from bot.inbound import handle_in_transaction
@@ -231,7 +240,7 @@ async def test_one_persons_ok_by_sms_and_by_telegram_in_batches_side_by_side_ack
     async with harness.services.sessions.begin() as session:  # the first batch, still open
         (handled,) = await handle_inbound_batch(harness.services.context(session), [by_sms])
         assert handled.texts == [ACK_MAY]
-        beside = asyncio.create_task(handle_in_transaction(harness.services, [by_telegram]))
+        beside = asyncio.create_task(handle_in_transaction(harness.services, [by_telegram], act_first))
         await asyncio.sleep(0.3)  # as far as it gets while the first has not committed
     (handled,) = await beside
     assert handled.texts == [ACK_APRIL]
@@ -239,3 +248,48 @@ async def test_one_persons_ok_by_sms_and_by_telegram_in_batches_side_by_side_ack
                                 "WHERE s.mobile = :m AND h.acknowledged_at IS NOT NULL", m=ANNA) == 2
     team_lines = [line for body in await team_messages(harness) for line in body.splitlines()[1:]]
     assert sorted(team_lines) == ["✓ Anna Andersson (april 2026)", "✓ Anna Andersson (maj 2026)"]
+
+
+async def test_acting_first_on_a_batch_with_a_text_stored_before_leaves_nothing_of_it(harness):
+    """A batch acted on first, then found to hold a provider's retry, must not stand: the new text's
+    acknowledgement, its row and the team chat's line are all rolled back, for the batch to be done
+    again stored first."""
+    from bot.inbound import handle_in_transaction
+    from handlers.router import SeenBefore
+
+    await load(harness, reminded_org(2))
+    await set_team_chat(harness)
+    handled_before, new = (InboundText("sms", f"SMseen{i:028d}", f"+4670700{i:04d}", "OK") for i in range(2))
+    (handled,) = await handle_in_transaction(harness.services, [handled_before])
+    assert handled.texts == [ACK_MAY]
+    outbox = await harness.scalar("SELECT count(*) FROM outbox")
+    with pytest.raises(SeenBefore):
+        await handle_in_transaction(harness.services, [new, handled_before], act_first=True)
+    assert await harness.scalar("SELECT count(*) FROM reminder_history WHERE acknowledged_at IS NOT NULL") == 1
+    assert await harness.scalar("SELECT count(*) FROM inbound") == 1
+    assert await harness.scalar("SELECT count(*) FROM outbox") == outbox
+    # Stored first, the retry gets the reply it got the first time and the new text is acted on.
+    retried, fresh = await handle_in_transaction(harness.services, [handled_before, new])
+    assert (retried.texts, retried.new, fresh.texts, fresh.new) == ([ACK_MAY], False, [ACK_MAY], True)
+    assert await harness.scalar("SELECT count(*) FROM reminder_history WHERE acknowledged_at IS NOT NULL") == 2
+
+
+async def test_retries_arriving_with_new_texts_are_answered_as_the_first_time_and_the_new_acted_on_once(harness):
+    """Twilio retries two OKs it already had answered while four assistants answer for the first time:
+    one batch, acted on first, meets the retries, and is done again stored first. The retries get the
+    reply they got (acted on again, their OK would acknowledge the April reminder), everyone is
+    acknowledged once, the team hears each name once."""
+    doc = reminded_org(6)  # each also has an April reminder open: an OK acted on twice would acknowledge it
+    doc["reminder_history"] += [{"staff": f"a{i}", "month": "2026-04", "sent_at": "2026-05-02T07:00:00+02:00"}
+                                for i in range(6)]
+    await load(harness, doc)
+    await set_team_chat(harness)
+    texts = [InboundText("sms", f"SMrun{i:029d}", f"+4670700{i:04d}", "OK") for i in range(6)]
+    assert [h.texts for h in await asyncio.gather(*(harness.services.inbound.submit(t) for t in texts[:2]))] == [
+        [ACK_MAY]] * 2
+    handled = await asyncio.gather(*(harness.services.inbound.submit(t) for t in texts))
+    assert [(h.texts, h.new) for h in handled] == [([ACK_MAY], False)] * 2 + [([ACK_MAY], True)] * 4
+    assert await harness.scalar("SELECT count(*) FROM reminder_history WHERE acknowledged_at IS NOT NULL") == 6
+    assert await harness.scalar("SELECT count(*) FROM inbound") == 6
+    lines = [line for body in await team_messages(harness) for line in body.splitlines()[1:]]
+    assert sorted(lines) == [f"✓ Assistent {i:03d} (maj 2026)" for i in range(6)]

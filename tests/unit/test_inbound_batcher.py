@@ -16,7 +16,7 @@ def texts(n: int, body: str = "OK") -> list[InboundText]:
 async def test_texts_arriving_together_are_handled_in_few_batches_in_order():
     batches: list[list[str]] = []
 
-    async def handle(batch):
+    async def handle(batch, act_first):
         batches.append([t.provider_id for t in batch])
         await asyncio.sleep(0.01)  # the database round trip, during which more texts arrive
         return [Handled([f"svar {t.provider_id}"], True) for t in batch]
@@ -32,7 +32,7 @@ async def test_texts_arriving_together_are_handled_in_few_batches_in_order():
 
 
 async def test_a_text_that_fails_fails_alone():
-    async def handle(batch):
+    async def handle(batch, act_first):
         if any(t.body == "boom" for t in batch):
             raise RuntimeError("a bug for this text only")
         return [Handled([t.body.lower()], True) for t in batch]
@@ -47,7 +47,7 @@ async def test_a_text_that_fails_fails_alone():
 async def test_a_request_that_goes_away_does_not_stop_its_text():
     done: list[str] = []
 
-    async def handle(batch):
+    async def handle(batch, act_first):
         await asyncio.sleep(0.02)
         done.extend(t.provider_id for t in batch)
         return [Handled(["ok"], True) for _ in batch]
@@ -68,7 +68,7 @@ async def test_a_batch_stuck_past_the_wait_is_cancelled_and_answered_unavailable
     committed: list[str] = []
     release = asyncio.Event()
 
-    async def handle(batch):
+    async def handle(batch, act_first):
         await release.wait()  # a table lock held elsewhere
         committed.extend(t.provider_id for t in batch)
         return [Handled(["ok"], True) for _ in batch]
@@ -86,7 +86,7 @@ async def test_a_batch_stuck_past_the_wait_is_cancelled_and_answered_unavailable
 
 
 async def test_a_slow_batch_does_not_hold_unrelated_texts_behind_it():
-    async def handle(batch):
+    async def handle(batch, act_first):
         if any(t.body == "slow" for t in batch):
             await asyncio.sleep(5)  # waits for a row lock another process holds
         return [Handled([t.body], True) for t in batch]
@@ -107,7 +107,7 @@ async def test_a_slow_batch_does_not_hold_unrelated_texts_behind_it():
 async def test_beside_a_slow_batch_a_senders_later_text_still_waits_for_their_earlier_one():
     order: list[str] = []
 
-    async def handle(batch):
+    async def handle(batch, act_first):
         if any(t.body == "STOPP" for t in batch):
             await asyncio.sleep(0.4)  # slow, but inside the bound
         order.extend(t.body for t in batch)
@@ -128,7 +128,7 @@ async def test_with_a_pipeline_the_next_texts_start_beside_a_running_batch_and_a
     loop = asyncio.get_running_loop()
     started: list[tuple[float, list[str]]] = []
 
-    async def handle(batch):
+    async def handle(batch, act_first):
         started.append((loop.time(), [t.provider_id for t in batch]))
         await asyncio.sleep(0.3)  # a batch's round trips on a busy loop
         return [Handled([t.provider_id], True) for t in batch]
@@ -150,3 +150,47 @@ async def test_with_a_pipeline_the_next_texts_start_beside_a_running_batch_and_a
         assert started[1][0] - started[0][0] < 0.2  # beside the first, once it had run 0.05 s
         assert started[2][0] - started[0][0] >= 0.29  # no third lane: it waited for the first to finish
     await batcher.close()
+
+
+async def test_a_batch_that_met_a_repeat_is_handled_again_stored_first_and_so_are_the_next_for_a_while():
+    """Acting first is a statement fewer, but a batch holding a text stored before must be done again
+    stored first; retries come in runs, so the batches after it are stored first for a while."""
+    from handlers.router import SeenBefore
+
+    calls: list[tuple[list[str], bool]] = []
+    stored = {"SM0"}  # handled before: a provider's retry
+
+    async def handle(batch, act_first):
+        calls.append(([t.provider_id for t in batch], act_first))
+        if act_first and any(t.provider_id in stored for t in batch):
+            raise SeenBefore("stored before")
+        stored.update(t.provider_id for t in batch)
+        return [Handled([t.provider_id], True) for t in batch]
+
+    batcher = InboundBatcher(handle, stored_first_for=0.2)
+    first = await asyncio.gather(*(batcher.submit(t) for t in texts(3)))
+    assert [h.replies for h in first] == [["SM0"], ["SM1"], ["SM2"]]
+    assert calls == [(["SM0", "SM1", "SM2"], True), (["SM0", "SM1", "SM2"], False)]
+    fresh = InboundText("sms", "SMnew", "+46700001111", "OK")
+    assert (await batcher.submit(fresh)).replies == ["SMnew"]
+    assert calls[-1] == (["SMnew"], False)  # still within the window: stored first
+    await asyncio.sleep(0.25)
+    later = InboundText("sms", "SMlater", "+46700002222", "OK")
+    assert (await batcher.submit(later)).replies == ["SMlater"]
+    assert calls[-1] == (["SMlater"], True)
+
+
+async def test_a_failed_batchs_texts_are_retried_stored_first():
+    """Retried one by one after a failure, a text is stored before it is acted on: a repeat of one
+    handled before gets its stored reply instead of being acted on again."""
+    calls: list[tuple[list[str], bool]] = []
+
+    async def handle(batch, act_first):
+        calls.append(([t.provider_id for t in batch], act_first))
+        if len(batch) > 1:
+            raise RuntimeError("a bug")
+        return [Handled(["ok"], True)]
+
+    batcher = InboundBatcher(handle)
+    await asyncio.gather(*(batcher.submit(t) for t in texts(2)))
+    assert calls == [(["SM0", "SM1"], True), (["SM0"], False), (["SM1"], False)]
