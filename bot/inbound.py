@@ -8,9 +8,12 @@ per batch instead of per text.
 
 A batch is acted on first and stored afterwards, with its replies, in one insert (a statement
 fewer than storing first: ``handle_inbound_batch``'s ``act_first``). When that insert finds a text
-stored before (a provider's retry, or its twin in a batch beside), the transaction is rolled back and
-the batch handled again stored first; the batches of the next ``stored_first_for`` seconds go stored
-first too, since retries come in runs (after an outage) and each would cost its batch twice.
+stored before (a provider's retry), the transaction is rolled back and the batch handled again stored
+first. So is a batch that fails acting first for any other reason: its twin in a batch beside it
+(another process) may have got there first, and then it meets that twin's rows (a team message's key)
+or, storing first, that twin's lock on the text (a deadlock PostgreSQL breaks after a second); stored
+first, it waits for the twin and finds it. The batches of the next ``stored_first_for`` seconds go
+stored first too, since retries come in runs (after an outage) and each would cost its batch twice.
 
 If a batch fails, each of its texts is retried, stored first, in a transaction of its own, so one
 bad text cannot take the others down with it (nor a repeat of a text handled before be acted on).
@@ -171,10 +174,18 @@ class InboundBatcher:
         deadline = batch[0].arrived + self._wait
         texts = [w.text for w in batch]
         try:
+            act_first = time.monotonic() >= self._stored_first_until
             try:
-                outcomes = await self._bounded(texts, deadline, act_first=time.monotonic() >= self._stored_first_until)
-            except SeenBefore:
+                outcomes = await self._bounded(texts, deadline, act_first=act_first)
+            except InboundUnavailable:
+                raise
+            except Exception as exc:
+                if not act_first:
+                    raise
                 self._stored_first_until = time.monotonic() + self._stored_first_for
+                logger.info("a batch of %d inbound text(s) %s; handling it again, storing first", len(batch),
+                            "met texts stored before" if isinstance(exc, SeenBefore)
+                            else f"failed acting first ({type(exc).__name__})")
                 outcomes = await self._bounded(texts, deadline, act_first=False)
         except InboundUnavailable as exc:
             for item in batch:

@@ -262,19 +262,23 @@ async def test_acting_first_on_a_batch_with_a_text_stored_before_leaves_nothing_
     handled_before, new = (InboundText("sms", f"SMseen{i:028d}", f"+4670700{i:04d}", "OK") for i in range(2))
     (handled,) = await handle_in_transaction(harness.services, [handled_before])
     assert handled.texts == [ACK_MAY]
+    # The new OK's line would be added to this open gathered message (the row's body, not a new row).
+    assert await team_messages(harness) == ["Har bekräftat påminnelsen:\n✓ Assistent 000 (maj 2026)"]
     outbox = await harness.scalar("SELECT count(*) FROM outbox")
     with pytest.raises(SeenBefore):
         await handle_in_transaction(harness.services, [new, handled_before], act_first=True)
     assert await harness.scalar("SELECT count(*) FROM reminder_history WHERE acknowledged_at IS NOT NULL") == 1
     assert await harness.scalar("SELECT count(*) FROM inbound") == 1
     assert await harness.scalar("SELECT count(*) FROM outbox") == outbox
+    assert await team_messages(harness) == ["Har bekräftat påminnelsen:\n✓ Assistent 000 (maj 2026)"]
     # Stored first, the retry gets the reply it got the first time and the new text is acted on.
     retried, fresh = await handle_in_transaction(harness.services, [handled_before, new])
     assert (retried.texts, retried.new, fresh.texts, fresh.new) == ([ACK_MAY], False, [ACK_MAY], True)
     assert await harness.scalar("SELECT count(*) FROM reminder_history WHERE acknowledged_at IS NOT NULL") == 2
 
 
-async def test_retries_arriving_with_new_texts_are_answered_as_the_first_time_and_the_new_acted_on_once(harness):
+async def test_retries_arriving_with_new_texts_are_answered_as_the_first_time_and_the_new_acted_on_once(
+        harness, caplog):
     """Twilio retries two OKs it already had answered while four assistants answer for the first time:
     one batch, acted on first, meets the retries, and is done again stored first. The retries get the
     reply they got (acted on again, their OK would acknowledge the April reminder), everyone is
@@ -287,9 +291,43 @@ async def test_retries_arriving_with_new_texts_are_answered_as_the_first_time_an
     texts = [InboundText("sms", f"SMrun{i:029d}", f"+4670700{i:04d}", "OK") for i in range(6)]
     assert [h.texts for h in await asyncio.gather(*(harness.services.inbound.submit(t) for t in texts[:2]))] == [
         [ACK_MAY]] * 2
-    handled = await asyncio.gather(*(harness.services.inbound.submit(t) for t in texts))
+    with caplog.at_level("INFO", logger="bot.inbound"):
+        handled = await asyncio.gather(*(harness.services.inbound.submit(t) for t in texts))
     assert [(h.texts, h.new) for h in handled] == [([ACK_MAY], False)] * 2 + [([ACK_MAY], True)] * 4
+    assert "a batch of 6 inbound text(s) met texts stored before; handling it again, storing first" in caplog.messages
     assert await harness.scalar("SELECT count(*) FROM reminder_history WHERE acknowledged_at IS NOT NULL") == 6
     assert await harness.scalar("SELECT count(*) FROM inbound") == 6
     lines = [line for body in await team_messages(harness) for line in body.splitlines()[1:]]
     assert sorted(lines) == [f"✓ Assistent {i:03d} (maj 2026)" for i in range(6)]
+
+
+async def test_the_same_texts_delivered_to_two_processes_at_once_are_acted_on_once(harness, caplog):
+    """A provider delivers the same STOPP and OK twice at once, to two processes (two batchers on one
+    database), each acting first: the twin that comes second meets the first one's rows or locks and
+    is done again storing first (not logged as a failure). Each text is acted on once and both
+    deliveries get the same reply."""
+    from bot.inbound import InboundBatcher, handle_in_transaction
+
+    await anna_on_telegram_too(harness)  # Anna has May and April open: an OK acted on twice would show
+    other_process = InboundBatcher(lambda texts, act_first: handle_in_transaction(harness.services, texts, act_first))
+    stop = InboundText("sms", "SMtwinstop", IVAR, "STOPP")
+    ok = InboundText("sms", "SMtwinok", ANNA, "OK")
+    try:
+        with caplog.at_level("INFO", logger="bot.inbound"):
+            first, second = await asyncio.gather(
+                asyncio.gather(harness.services.inbound.submit(stop), harness.services.inbound.submit(ok)),
+                asyncio.gather(other_process.submit(ok), other_process.submit(stop)))
+    finally:
+        await other_process.close()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    assert [h.texts for h in first] == [h.texts for h in reversed(second)]
+    assert first[1].texts == [ACK_MAY]
+    assert sorted((h.new for h in first + second)) == [False, False, True, True]
+    assert await harness.scalar("SELECT count(*) FROM reminder_history h JOIN staff s ON s.id = h.staff_id "
+                                "WHERE s.mobile = :m AND h.acknowledged_at IS NOT NULL", m=ANNA) == 1
+    assert await harness.scalar("SELECT count(*) FROM staff WHERE mobile = :m AND opted_out_at IS NOT NULL",
+                                m=IVAR) == 1
+    assert await harness.scalar("SELECT count(*) FROM inbound") == 2
+    team = await team_messages(harness)
+    assert sum(body.count("Anna Andersson") for body in team) == 1
+    assert sum(body.count("Ivar") for body in team) == 1

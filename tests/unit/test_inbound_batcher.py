@@ -180,9 +180,10 @@ async def test_a_batch_that_met_a_repeat_is_handled_again_stored_first_and_so_ar
     assert calls[-1] == (["SMlater"], True)
 
 
-async def test_a_failed_batchs_texts_are_retried_stored_first():
-    """Retried one by one after a failure, a text is stored before it is acted on: a repeat of one
-    handled before gets its stored reply instead of being acted on again."""
+async def test_a_batch_that_fails_acting_first_is_retried_stored_first_then_text_by_text():
+    """A batch that fails acting first may have met its twin handled beside it (a duplicate key, a
+    deadlock): it is done again storing first, as a batch. If that fails too, each text is retried on
+    its own, storing first: a repeat of one handled before gets its stored reply, never a second act."""
     calls: list[tuple[list[str], bool]] = []
 
     async def handle(batch, act_first):
@@ -193,4 +194,4 @@ async def test_a_failed_batchs_texts_are_retried_stored_first():
 
     batcher = InboundBatcher(handle)
     await asyncio.gather(*(batcher.submit(t) for t in texts(2)))
-    assert calls == [(["SM0", "SM1"], True), (["SM0"], False), (["SM1"], False)]
+    assert calls == [(["SM0", "SM1"], True), (["SM0", "SM1"], False), (["SM0"], False), (["SM1"], False)]
