@@ -15,8 +15,9 @@ or, storing first, that twin's lock on the text (a deadlock PostgreSQL breaks af
 first, it waits for the twin and finds it. The batches of the next ``stored_first_for`` seconds go
 stored first too, since retries come in runs (after an outage) and each would cost its batch twice.
 
-If a batch fails, each of its texts is retried, stored first, in a transaction of its own, so one
-bad text cannot take the others down with it (nor a repeat of a text handled before be acted on).
+If a batch fails storing first too, each of its texts is retried, stored first, in a transaction of
+its own, so one bad text cannot take the others down with it (nor a repeat of a text handled before
+be acted on).
 
 The wait is bounded (``wait``, PAMINN_INBOUND_WAIT): Twilio gives up on a webhook after 15 s, so
 a batch still in the database when its oldest text has waited that long is cancelled (its
