@@ -106,6 +106,13 @@ async def fake_twilio():
     await fake.close()
 
 
+# Long enough that a loopback send on a busy CI machine is never cut off (a 2 s bound did cut some off, and
+# the row then went "unknown" instead of "sent"); the tests of a send that hangs or answers too late use
+# ``impatient_harness`` (FAULT_SEND_TIMEOUT) so they do not wait this long.
+SEND_TIMEOUT = "10"
+FAULT_SEND_TIMEOUT = "2"
+
+
 def make_settings(db_url: str, fake: FakeTwilio | None, **overrides) -> Settings:
     env = {
         "PAMINN_DATABASE_URL": db_url,
@@ -116,7 +123,7 @@ def make_settings(db_url: str, fake: FakeTwilio | None, **overrides) -> Settings
     if fake is not None:
         env.update({"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                     "TWILIO_FROM_NUMBER": "+46766860000", "TWILIO_API_BASE": fake.base_url,
-                    "PAMINN_SEND_TIMEOUT": "2"})
+                    "PAMINN_SEND_TIMEOUT": SEND_TIMEOUT})
     env.update(overrides)
     return Settings.from_env(env)
 
@@ -267,6 +274,14 @@ async def start_harness(db_url, fake, clock, telegram_polling: bool = False, **o
 @pytest.fixture
 async def harness(db_url, fake_twilio, clock):
     h = await start_harness(db_url, fake_twilio, clock)
+    yield h
+    await h.client.close()
+
+
+@pytest.fixture
+async def impatient_harness(db_url, fake_twilio, clock):
+    """The harness with a short send timeout, for tests of a provider that hangs or answers too late."""
+    h = await start_harness(db_url, fake_twilio, clock, PAMINN_SEND_TIMEOUT=FAULT_SEND_TIMEOUT)
     yield h
     await h.client.close()
 

@@ -27,7 +27,7 @@ def organisation(org_id: str, name: str, coordinator: str, assistants: int, numb
 @pytest.fixture
 async def h(db_url, fake_twilio, clock):
     # 453 unpaced sends to the fake in this process's own event loop: on a busy machine a few answers take
-    # longer than the harness's 2 s send timeout and would come back "unknown". The order is what is tested here.
+    # longer than the harness's send timeout and would come back "unknown". The order is what is tested here.
     harness = await start_harness(db_url, fake_twilio, clock, PAMINN_QUIET_HOURS="off", PAMINN_SEND_TIMEOUT="15")
     yield harness
     await harness.client.close()

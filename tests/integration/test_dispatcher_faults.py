@@ -78,8 +78,9 @@ async def test_21211_marks_number_invalid(harness):
     assert (await harness.sms(COORD, "PÅMINN Anna maj"))[0].startswith("Påminnelse för maj 2026 skickad")
 
 
-async def test_timeout_after_twilio_created_it_is_not_resent(harness):
+async def test_timeout_after_twilio_created_it_is_not_resent(impatient_harness):
     """201 then the connection hangs: the row goes unknown, the list shows it, no second SMS."""
+    harness = impatient_harness  # a 2 s send timeout, so the cut-off send does not take 10 s
     await load(harness, may_org())
     await harness.sms(COORD, "PÅMINN Anna maj")
     harness.fake.faults = [Fault(hang_after_create=True)]
@@ -107,8 +108,9 @@ async def test_dropped_connection_before_create_is_sent_once_after_check(harness
     assert harness.fake.to(ANNA) == [reminder()]
 
 
-async def test_reply_slower_than_client_timeout_is_not_sent_twice(harness):
+async def test_reply_slower_than_client_timeout_is_not_sent_twice(impatient_harness):
     """Twilio answers after our 2 s timeout but creates the message anyway."""
+    harness = impatient_harness  # a 2 s send timeout, so the cut-off send does not take 10 s
     await load(harness, may_org())
     await harness.sms(COORD, "PÅMINN Anna maj")
     created = asyncio.Event()  # the provider creates it only after we gave up (however slow this machine is)

@@ -14,7 +14,9 @@ from tests.builders import ANNA, COORD, GUSTAV, load, may_org
 from tests.conftest import start_harness, twiml_messages
 from tests.fakes.twilio import ACCOUNT_SID
 
-WAIT = 2.0  # PAMINN_INBOUND_WAIT for these tests (10 s by default)
+# PAMINN_INBOUND_WAIT for these tests (10 s by default): far enough above the batcher's 1 s overtaking delay
+# that "answered once a lane opened" and "answered at the bound" stay apart on a busy machine.
+WAIT = 4.0
 THANKS = "Tack! Vi har noterat att du sett påminnelsen för maj 2026."
 
 
@@ -72,7 +74,7 @@ async def test_a_locked_table_gets_503_with_retry_after_within_the_bound_and_the
     response = await post_sms(h, ANNA, "OK", "SMlocked000000000000000000000001")
     elapsed = time.monotonic() - started
     assert response.status == 503 and response.headers["Retry-After"].isdigit()
-    assert WAIT <= elapsed < WAIT + 1.5, elapsed
+    assert WAIT <= elapsed < WAIT + 3, elapsed  # at the bound, not hung on the lock
     await lock.release()
     await asyncio.sleep(0.3)  # a cancelled batch that was still unwinding has finished
     assert await h.scalar("SELECT count(*) FROM inbound WHERE provider_id = 'SMlocked000000000000000000000001'") == 0
@@ -103,7 +105,7 @@ async def test_a_text_stuck_on_a_row_lock_does_not_hold_an_unrelated_text_behind
     started = time.monotonic()
     response = await post_sms(h, ANNA, "OK", "SManna000000000000000000000000001")
     assert response.status == 200 and twiml_messages(await response.text()) == [THANKS]
-    assert time.monotonic() - started < 1.8  # the lane opened after 1 s, not after the stuck round's bound
+    assert time.monotonic() - started < WAIT - 0.5  # the lane opened after 1 s, not at the stuck round's bound
     stuck = await round_
     assert stuck.status == 503
     await lock.release()

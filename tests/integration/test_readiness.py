@@ -9,6 +9,7 @@ import time
 import pytest
 from sqlalchemy import make_url, text
 
+from bot.readiness import PROBE_TIMEOUT
 from tests.builders import ANNA, COORD, GUSTAV, IVAR, JONNA, load, may_org, shift
 from tests.conftest import start_harness
 from tests.fakes.tcp_proxy import StallingProxy
@@ -169,7 +170,9 @@ async def test_a_long_write_elsewhere_does_not_slow_health_readiness_or_metrics(
             await lock.close()
     assert status == 200 and body["outbox"]["backlog"][0]["count"] == 4
     assert gauge(metrics, "paminn_outbox_backlog", channel="sms", status="pending") == 4.0
-    assert elapsed < 0.5, elapsed
+    # A read that waited for the writer would have hit the probe's bound and answered "stalled" (503, no
+    # backlog, asserted above); the three reads together also stay under one bound on a busy machine.
+    assert elapsed < PROBE_TIMEOUT, elapsed
 
 
 async def test_channel_states_are_read_from_the_dispatchers_channel_state_table(harness):

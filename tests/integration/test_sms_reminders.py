@@ -303,7 +303,7 @@ async def test_large_round_reaches_everyone_once(harness):
                                  "WHERE idempotency_key IS NOT NULL")
     assert len(history) == 604 and {h[0] for h in history} == {"2026-05"}
     await harness.dispatch()
-    for _ in range(5):  # on a busy machine a send can outlast the suite's 2 s timeout: it is asked about, settled
+    for _ in range(5):  # on a busy machine a send can outlast the suite's send timeout: it is asked about, settled
         unsettled = await harness.scalar("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending', "
                                          "'unknown')")
         if not unsettled:

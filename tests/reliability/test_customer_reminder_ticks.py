@@ -17,7 +17,7 @@ CUSTOMERS = 300
 async def test_two_processes_ticking_at_once_queue_each_reminder_once(db_url, fake_twilio, clock):
     mailbox = await Mailbox().start()
     smtp = f"smtp://127.0.0.1:{mailbox.port}"
-    # The suite's 2 s send timeout suits the fault tests; here it would put an e-mail that a busy machine's SMTP
+    # The suite's 10 s send timeout suits single sends; here it could put an e-mail that a busy machine's SMTP
     # server answers slowly in doubt (never resent: counted as lost below). This test is about the ticks.
     patient = {"SMTP_URL": smtp, "PAMINN_SEND_TIMEOUT": "20"}
     h = await start_harness(db_url, fake_twilio, clock, **patient)
