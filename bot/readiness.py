@@ -17,24 +17,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Awaitable, Callable, TypeVar
 
-from sqlalchemy import Integer, String, and_, case, column, func, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.db import READ_ONLY, _select_one
-from core.models import Base, OutboxMessage, UTCDateTime
+from core import store
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PROBE_TIMEOUT = 2.0  # seconds for one readiness or metrics read
-BACKLOG_STATUSES = ("pending", "sending", "unknown")  # not yet settled; every other status is final
-# The outbox stand-in for channel state: this many messages of one channel waiting to be retried
-# after a transient failure (5xx, 429, no connection) means the channel is down (as the
-# dispatcher's own PAMINN_CHANNEL_DOWN_AFTER default does).
-DOWN_AFTER = 5
-# The `outage` work adds a `channel_state` table (one row per channel, kept by the dispatcher).
-# Once its model is merged, channel states are read from it instead of inferred from the outbox.
-READ_CHANNEL_STATE_TABLE = "channel_state" in Base.metadata.tables
+# Where channel states come from: the dispatchers' shared ``channel_state`` table (reported in /health as
+# ``channel_state_source``, kept for the clients that read it).
+CHANNEL_STATE_SOURCE = "channel_state"
 
 
 class Stalled(TimeoutError):
@@ -69,7 +63,7 @@ class ChannelState:
 class Snapshot:
     backlog: list[Backlog]
     channels: dict[str, ChannelState]
-    source: str  # where channel states came from: "outbox" or "channel_state"
+    source: str  # where channel states came from: always "channel_state" (CHANNEL_STATE_SOURCE)
     seconds: float = 0.0
 
     def oldest_pending(self) -> dict[str, float]:
@@ -140,11 +134,8 @@ class Readiness:
         now = self.clock()
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(**{READ_ONLY: True})
-            backlog, retrying = await read_backlog(conn, now)
-            if READ_CHANNEL_STATE_TABLE:
-                states, source = await read_channel_state_table(conn), "channel_state"
-            else:
-                states, source = channel_states_from_outbox(retrying), "outbox"
+            backlog = await read_backlog(conn, now)
+            states, source = await read_channel_state_table(conn), CHANNEL_STATE_SOURCE
         channels = {name: states.get(name, ChannelState(name, "up", 0)) for name in sorted(self.channels)}
         channels.update({name: state for name, state in states.items() if name not in channels})
         return Snapshot(backlog, channels, source)
@@ -155,46 +146,19 @@ def _retrieve(task: asyncio.Task) -> None:
         task.exception()  # retrieved: an abandoned probe's error is not "never retrieved"
 
 
-async def read_backlog(conn: AsyncConnection, now: datetime) -> tuple[list[Backlog], dict[str, int]]:
-    """One grouped query over the unsettled rows (the status index): counts by channel and status,
-    the oldest pending message's creation, and how many wait to be retried after a transient failure.
-
-    A pending message counts for its age once it is due or was tried: one deferred to the morning
-    by quiet hours is not late, one being retried through an outage is.
-    """
-    o = OutboxMessage.__table__
-    pending = o.c.status == "pending"
-    late = and_(pending, or_(o.c.attempts > 0, o.c.not_before <= now))
-    retrying = and_(pending, o.c.attempts > 0, o.c.error_code.is_not(None))
-    query = (select(o.c.channel, o.c.status, func.count().label("n"),
-                    func.min(case((late, o.c.created_at))).label("oldest"),
-                    func.sum(case((retrying, 1), else_=0)).label("retrying"))
-             .where(o.c.status.in_(BACKLOG_STATUSES))
-             .group_by(o.c.channel, o.c.status)
-             .order_by(o.c.channel, o.c.status))
-    backlog, retry_counts = [], {}
-    for row in await conn.execute(query):
-        age = max(0.0, (now - row.oldest).total_seconds()) if row.oldest is not None else None
-        backlog.append(Backlog(row.channel, row.status, int(row.n), None if age is None else round(age, 1)))
-        if row.retrying:
-            retry_counts[row.channel] = retry_counts.get(row.channel, 0) + int(row.retrying)
-    return backlog, retry_counts
-
-
-def channel_states_from_outbox(retrying: dict[str, int]) -> dict[str, ChannelState]:
-    """Until the dispatcher keeps channel state: a channel whose messages wait for a retry after
-    transient failures is failing, and down from DOWN_AFTER of them."""
-    return {channel: ChannelState(channel, "down" if n >= DOWN_AFTER else "failing", n)
-            for channel, n in retrying.items()}
+async def read_backlog(conn: AsyncConnection, now: datetime) -> list[Backlog]:
+    """The outbox backlog by channel and status, with how long the oldest late pending message has waited
+    (``store.backlog`` says which pending messages are late)."""
+    return [Backlog(row.channel, row.status, int(row.n),
+                    None if row.oldest is None else round(max(0.0, (now - row.oldest).total_seconds()), 1))
+            for row in await store.backlog(conn, now)]
 
 
 async def read_channel_state_table(conn: AsyncConnection) -> dict[str, ChannelState]:
-    """The dispatcher's own record (migration 0012's ``channel_state``): down while ``down_since`` is set."""
-    t = table("channel_state", column("channel", String()), column("failures", Integer()),
-              column("failing_since", UTCDateTime()), column("down_since", UTCDateTime()))
-    rows = await conn.execute(select(t.c.channel, t.c.failures, t.c.failing_since, t.c.down_since))
+    """The dispatchers' shared record (``store.channel_states``): down while ``down_since`` is set, failing
+    while failures count up, else up."""
     states = {}
-    for channel, failures, failing_since, down_since in rows:
+    for channel, failures, failing_since, down_since in await store.channel_states(conn):
         if down_since is not None:
             state, since = "down", down_since
         elif failures:

@@ -41,7 +41,8 @@ def build_message(msg: Outgoing, sender: str) -> EmailMessage:
     email = EmailMessage()
     email["From"] = sender
     email["To"] = msg.address
-    email["Subject"] = (msg.payload or {}).get("subject") or "Påminnelse"
+    # Every e-mail is queued with its subject (handlers.outbound); the product name is the neutral fallback.
+    email["Subject"] = (msg.payload or {}).get("subject") or "Påminn"
     email["Date"] = formatdate(localtime=False)
     domain = sender.rsplit("@", 1)[-1].strip(" >") or "paminn.local"
     email["Message-ID"] = make_msgid(idstring=f"paminn-{msg.id}", domain=domain)

@@ -59,6 +59,7 @@ from core.store.candidates import (
 )
 from core.store.channels import (
     channel_is_clean,
+    channel_states,
     down_channels,
     record_channel_health,
     take_probe,
@@ -135,6 +136,7 @@ from core.store.outbox import (
     STATUS_RANK,
     WAITING_STATUSES,
     apply_status,
+    backlog,
     claim_due,
     enqueue,
     expire_leases,

@@ -5,12 +5,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.models import ChannelState, OutboxMessage
 from core.store._common import affected_rows, conflict_insert
 from core.store.outbox import WAITING_STATUSES
+
+
+async def channel_states(conn: AsyncConnection) -> list[Row]:
+    """Every channel's shared state as the dispatchers keep it: ``channel, failures, failing_since,
+    down_since``. Takes a connection: the readiness probe reads on a bounded connection of its own."""
+    t = ChannelState.__table__
+    return list(await conn.execute(select(t.c.channel, t.c.failures, t.c.failing_since, t.c.down_since)
+                                   .order_by(t.c.channel)))
 
 
 async def _channel_row(session: AsyncSession, channel: str) -> ChannelState:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable, cast
 
-from sqlalchemy import bindparam, case, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, and_, bindparam, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.models import Organisation, OutboxMessage
@@ -17,6 +17,29 @@ from core.store._common import affected_rows, bulk_insert
 ACCEPTED_STATUSES = ("sent", "delivered", "read", "unconfirmed")
 # Statuses of a message that may still go out.
 WAITING_STATUSES = ("pending", "sending", "unknown")
+
+
+async def backlog(conn: AsyncConnection, now: datetime) -> list[Row]:
+    """The unsettled rows (WAITING_STATUSES) counted by channel and status, in one grouped query over the
+    status index: ``channel, status, n``, ``oldest`` (the creation of the oldest pending row that is late)
+    and ``retrying`` (pending rows waiting for a retry after a transient failure).
+
+    A pending row is late once it is due or was tried: one deferred to the morning by quiet hours is not
+    late, one being retried through an outage is. Takes a connection, not a session: the readiness probe
+    reads on a bounded connection of its own.
+    """
+    o = OutboxMessage.__table__
+    pending = o.c.status == "pending"
+    late = and_(pending, or_(o.c.attempts > 0, o.c.not_before <= now))
+    retrying = and_(pending, o.c.attempts > 0, o.c.error_code.is_not(None))
+    query = (select(o.c.channel, o.c.status, func.count().label("n"),
+                    func.min(case((late, o.c.created_at))).label("oldest"),
+                    func.sum(case((retrying, 1), else_=0)).label("retrying"))
+             .where(o.c.status.in_(WAITING_STATUSES))
+             .group_by(o.c.channel, o.c.status)
+             .order_by(o.c.channel, o.c.status))
+    return list(await conn.execute(query))
+
 
 async def enqueue(session: AsyncSession, rows: list[dict]) -> None:
     """Insert outbox rows in bulk; each dict needs the non-default columns."""
