@@ -68,7 +68,8 @@ def test_no_query_constructs_outside_the_store():
 
 def test_the_scan_reads_the_service_and_the_store():
     scanned = {p.relative_to(ROOT).as_posix() for p in _sources()}
-    assert {"bot/dispatcher.py", "bot/readiness.py", "bot/cli/keys.py", "core/personal_data.py", "handlers/router.py"} <= scanned
+    assert {"bot/dispatcher.py", "bot/readiness.py", "bot/cli/keys.py", "core/personal_data.py",
+            "handlers/router.py"} <= scanned
     assert query_constructs_used((ROOT / "core/store/outbox.py").read_text(encoding="utf-8"))
 
 
