@@ -250,10 +250,6 @@ async def test_serve_runs_retention_daily(db_url, clock):
     from bot.app import SCHEDULER, create_app
     from tests.conftest import make_settings
 
-    if db_url.startswith("sqlite"):
-        # With the scheduler on, SQLite's first dispatch and customer-reminder ticks contend for the write lock
-        # and the app's shutdown then hangs (not the retention job's doing: it first runs a minute after start).
-        pytest.skip("the scheduler's shutdown on SQLite hangs in tests; checked on PostgreSQL")
     app = create_app(make_settings(db_url, None, PAMINN_RETENTION_DAYS="30"), clock=clock)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
