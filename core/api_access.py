@@ -76,18 +76,6 @@ def check_key_name(name: str) -> str:
     return name
 
 
-# A Swedish personal or coordination number: YYMMDD or YYYYMMDD, an optional '-' or '+', four digits.
-# The date must look like a date (day 61–91 for coordination numbers), so ids and E.164 mobiles
-# (never preceded by a digit, '+' or a letter here) are left alone.
-_PERSONAL_NUMBER = re.compile(
-    r"(?<![\w+])((?:18|19|20)?\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01]))([-+]?)\d{4}(?!\w)")
-
-
-def mask_personal_numbers(text: str) -> str:
-    """``19900101-1234`` → ``19900101-****`` (and ``900101-1234`` → ``900101-****``)."""
-    return _PERSONAL_NUMBER.sub(lambda m: f"{m.group(1)}{m.group(2) or '-'}****", text)
-
-
 def outcome_counts(answer: object) -> dict:
     """What an API write came to, as counts only, for the audit: never names, ids or numbers."""
     if not isinstance(answer, dict):

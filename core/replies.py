@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Union
 
 from core.catalogue import language, render
+from core.text import mask_personal_numbers
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Reply:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "locale", language(self.locale))  # "nb_NO", "no" and None read as catalogue languages
+        # A reply may echo what was typed ("no one called '…'"): a personal number in it is never shown back.
+        object.__setattr__(self, "text", mask_personal_numbers(self.text))
 
     @classmethod
     def of(cls, locale: str | None, key: str, *, intent: Intent | None = None, **values) -> "Reply":

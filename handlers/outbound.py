@@ -11,6 +11,7 @@ from core.eligibility import Candidate
 from core.models import Organisation, Staff
 from core.quiet import next_allowed
 from core.recipients import Recipient
+from core.text import mask_personal_numbers
 from handlers.context import Context
 
 
@@ -25,15 +26,18 @@ def person_row(ctx: Context, staff: Staff | Candidate, body: str, *, kind: str, 
 
 
 async def to_team(ctx: Context, org: Organisation, body: str, key: str, not_before: datetime | None = None) -> bool:
-    """Queue ``body`` for the organisation's team chat; False when it has none."""
+    """Queue ``body`` for the organisation's team chat; False when it has none.
+
+    The team chat relays what people write (an assistant's words, a customer's answer): personal numbers
+    in it are masked here, the one door every team text goes through."""
     if not org.team_chat or ctx.route_team is None:
         return False
     route = ctx.route_team(org.team_chat)
     if route is None:
         return False
-    await ctx.enqueue([outbox_row(key=key, channel=route.channel, address=route.address, body=body,
-                                                 kind="team", now=ctx.now, org_id=org.id, not_before=not_before,
-                                                 segments=1)])
+    await ctx.enqueue([outbox_row(key=key, channel=route.channel, address=route.address,
+                                  body=mask_personal_numbers(body), kind="team", now=ctx.now, org_id=org.id,
+                                  not_before=not_before, segments=1)])
     return True
 
 
@@ -47,7 +51,7 @@ async def gather_to_team(ctx: Context, org: Organisation, topic: str, header: st
         return
     open_msg = await store.pending_team_message(ctx.session, f"team-{topic}:{org.id}:", ctx.now)
     if open_msg is not None:
-        open_msg.body = "\n".join([open_msg.body, *lines])
+        open_msg.body = mask_personal_numbers("\n".join([open_msg.body, *lines]))
         return
     await to_team(ctx, org, "\n".join([header, *lines]), f"team-{topic}:{org.id}:{key}",
                   not_before=ctx.now + ctx.team_ack_window)

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.pool import StaticPool
 
 from bot.db import make_engine, make_sessionmaker, upgrade
 from core import store
 from core.channels import SIMULATOR, SMS
 from core.importer import validate_import
-from core.models import OutboxMessage
+from core.models import Organisation, OutboxMessage
 from core.replies import Reply
 from handlers.context import Context, Route
 from handlers.router import handle_inbound
@@ -50,6 +50,11 @@ class Conversation:
         async with self.sessions.begin() as session:
             plan = validate_import(doc, "Europe/Stockholm", *await store.known_ids(session, doc["organisation"]["id"]))
             await store.apply_import(session, plan, self.now)
+
+    async def team_chat(self, address: str = "simulator:team", org_id: str = "org1") -> None:
+        """Give the organisation a team chat (what linking a Telegram group or the simulator's team does)."""
+        async with self.sessions.begin() as session:
+            await session.execute(update(Organisation).where(Organisation.id == org_id).values(team_chat=address))
 
     async def say(self, sender: str, body: str) -> list[Reply]:
         """One SMS from ``sender``; the replies it gets, as values."""

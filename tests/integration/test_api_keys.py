@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from bot.cli import main as paminn
 from core import store
-from core.api_access import SCOPES, hash_key, mask_personal_numbers, new_key
+from core.api_access import SCOPES, hash_key, new_key
 from core.models import ApiKey, Base
+from core.text import mask_personal_numbers
 from tests.builders import load
 from tests.conftest import start_harness
 from webhooks.api import PUBLIC, scope_for

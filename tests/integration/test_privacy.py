@@ -259,3 +259,15 @@ async def test_serve_runs_retention_daily(db_url, clock):
         assert job.next_run_time is not None  # soon after start, not a day later
     finally:
         await client.close()
+
+
+async def test_a_personal_number_sent_by_sms_is_neither_said_back_nor_passed_to_the_team(harness):
+    """What people type is echoed in replies and relayed to the team chat; a personal number in it is masked on
+    the way out, whichever channel carries it (here the SMS reply in TwiML and the team chat's outbox row)."""
+    await load(harness, may_org())
+    await set_team_chat(harness)
+    (reply,) = await harness.sms(COORD, "PÅMINN 19900101-1234 maj")
+    assert reply == "Hittar ingen som heter eller har numret '19900101-****' bland dina assistenter."
+    await harness.sms(ANNA, "Mitt personnummer 900101-1234 stämmer inte i appen")
+    assert await team_messages(harness) == [
+        "Meddelande från Anna Andersson: Mitt personnummer 900101-**** stämmer inte i appen"]

@@ -10,8 +10,9 @@ import re
 from aiohttp import web
 
 from core import store
-from core.api_access import OPERATOR, Access, hash_key, mask_personal_numbers, outcome_counts
+from core.api_access import OPERATOR, Access, hash_key, outcome_counts
 from core.models import ApiKey, Organisation
+from core.text import mask_personal_numbers
 from webhooks.intake import BodyTooLarge, JSONRefused, parse_json, read_body
 from webhooks.keys import SERVICES
 
