@@ -8,7 +8,7 @@ from core import store
 from core.catalogue import render
 from core.channels import EMAIL, SMS, outbox_row
 from core.eligibility import Candidate
-from core.models import Organisation, Staff
+from core.models import Organisation, OutboxMessage, Staff
 from core.quiet import next_allowed
 from core.recipients import Recipient
 from core.text import mask_personal_numbers
@@ -29,7 +29,7 @@ async def to_team(ctx: Context, org: Organisation, body: str, key: str, not_befo
     """Queue ``body`` for the organisation's team chat; False when it has none.
 
     The team chat relays what people write (an assistant's words, a customer's answer): personal numbers
-    in it are masked here, the one door every team text goes through."""
+    in it are masked here, and in ``rewrite_waiting`` for a gathered message that grows before it goes."""
     if not org.team_chat or ctx.route_team is None:
         return False
     route = ctx.route_team(org.team_chat)
@@ -51,10 +51,15 @@ async def gather_to_team(ctx: Context, org: Organisation, topic: str, header: st
         return
     open_msg = await store.pending_team_message(ctx.session, f"team-{topic}:{org.id}:", ctx.now)
     if open_msg is not None:
-        open_msg.body = mask_personal_numbers("\n".join([open_msg.body, *lines]))
+        rewrite_waiting(open_msg, "\n".join([open_msg.body, *lines]))
         return
     await to_team(ctx, org, "\n".join([header, *lines]), f"team-{topic}:{org.id}:{key}",
                   not_before=ctx.now + ctx.team_ack_window)
+
+
+def rewrite_waiting(msg: OutboxMessage, body: str) -> None:
+    """Give a gathered message still waiting to go its new, longer text, masked as ``to_team`` masks."""
+    msg.body = mask_personal_numbers(body)
 
 
 KINDS = {"email": (EMAIL,), "sms": (SMS,), "both": (EMAIL, SMS)}  # a delivery's ways

@@ -10,9 +10,8 @@ from core.catalogue import BABEL_LOCALE, language, render, render_plural
 from core.channels import EMAIL, SIMULATOR, SMS, TELEGRAM
 from core.models import OutboxMessage
 from core.months import Month, month_label
-from core.text import mask_personal_numbers
 from handlers.context import Context, require_org
-from handlers.outbound import gather_to_team, person_row, to_team
+from handlers.outbound import gather_to_team, person_row, rewrite_waiting, to_team
 
 CHANNELS = (SMS, TELEGRAM, SIMULATOR)
 
@@ -137,7 +136,7 @@ async def _gather_names(ctx: Context, prefix: str, names: list[str], month: str,
     if open_msg is not None:
         known = list((open_msg.payload or {}).get("names", []))
         all_names = sorted(known + [n for n in names if n not in known])
-        open_msg.body = mask_personal_numbers(expired_text(all_names, month, locale))
+        rewrite_waiting(open_msg, expired_text(all_names, month, locale))
         open_msg.payload = {**(open_msg.payload or {}), "names": all_names}
         return
     key = f"{prefix}{ctx.now.strftime('%Y%m%dT%H%M%S%f')}"

@@ -21,8 +21,7 @@ WAITING_STATUSES = ("pending", "sending", "unknown")
 
 async def backlog(conn: AsyncConnection, now: datetime) -> list[Row]:
     """The unsettled rows (WAITING_STATUSES) counted by channel and status, in one grouped query over the
-    status index: ``channel, status, n``, ``oldest`` (the creation of the oldest pending row that is late)
-    and ``retrying`` (pending rows waiting for a retry after a transient failure).
+    status index: ``channel, status, n`` and ``oldest`` (the creation of the oldest pending row that is late).
 
     A pending row is late once it is due or was tried: one deferred to the morning by quiet hours is not
     late, one being retried through an outage is. Takes a connection, not a session: the readiness probe
@@ -31,10 +30,8 @@ async def backlog(conn: AsyncConnection, now: datetime) -> list[Row]:
     o = OutboxMessage.__table__
     pending = o.c.status == "pending"
     late = and_(pending, or_(o.c.attempts > 0, o.c.not_before <= now))
-    retrying = and_(pending, o.c.attempts > 0, o.c.error_code.is_not(None))
     query = (select(o.c.channel, o.c.status, func.count().label("n"),
-                    func.min(case((late, o.c.created_at))).label("oldest"),
-                    func.sum(case((retrying, 1), else_=0)).label("retrying"))
+                    func.min(case((late, o.c.created_at))).label("oldest"))
              .where(o.c.status.in_(WAITING_STATUSES))
              .group_by(o.c.channel, o.c.status)
              .order_by(o.c.channel, o.c.status))
